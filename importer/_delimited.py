@@ -1,0 +1,371 @@
+"""Delimited text for :mod:`importer.load`: encoding, delimiter and header detection, streaming.
+
+The bytes are parsed by pyarrow's streaming CSV reader (every column as text, one block of a few
+MB at a time) so a file larger than memory can be read. pyarrow is told not to skip empty lines,
+so every record keeps its place and a row's number is simply its record number. Records whose cell
+count differs from the header's are handed to a small Python callback with their record number,
+then padded and merged back in order; they are rare, so the hot path stays vectorised.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import itertools
+from collections import Counter, deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from importer.errors import InputError
+from importer.load import Batch, blank_cells, drop_blank_rows
+
+DELIMITERS = (",", ";", "\t", "|")
+_SCAN_BLOCK = 4 << 20  # bytes per read when checking the encoding
+_SAMPLE = 64 << 10  # characters of text used to find the delimiter and the header
+_SNIFF_RECORDS = 200
+# pyarrow's block size. Small blocks keep records of the wrong length cheap (pyarrow's cost per
+# such record grows with the block), but a record must fit in one block: when one does not, the
+# file is read again with the large size, skipping the rows already delivered.
+BLOCK_SIZES = (256 << 10, 64 << 20)
+_ZIP = b"PK\x03\x04"
+_OLE = bytes.fromhex("d0cf11e0a1b11ae1")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a delimited file is laid out, found by :func:`inspect`."""
+
+    encoding: str  # "utf-8", "utf-8-sig", "cp1252" or "utf-16"
+    delimiter: str
+    header: tuple[str, ...]  # header cells as written
+    header_record: int  # 1-based record (row) number of the header
+    width: int  # fields parsed per record: the header's, or more for trailing delimiters
+    odd_quotes: bool = False  # an odd number of '"' in the file: maybe a quote is never closed
+
+
+def inspect(path: Path) -> Layout:
+    """Find the encoding, the delimiter and the header row of a text file."""
+    encoding, odd_quotes = _encoding(path)
+    text, complete = _sample(path, encoding)
+    if not text.strip():
+        raise InputError(f"{path.name} is empty (it holds only blank lines)", path=str(path))
+    records_by_delimiter: dict[str, list[list[str]]] = {}
+    for delimiter in DELIMITERS:
+        try:
+            records_by_delimiter[delimiter] = _parse(text, delimiter)
+        except csv.Error:
+            continue
+    if not records_by_delimiter:
+        raise InputError(f"cannot find the header row of {path.name}", path=str(path))
+    preferred = "\t" if path.suffix.lower() == ".tsv" else ","
+
+    def score(delimiter: str) -> tuple[bool, float, int, bool]:
+        header, data = _header_and_data(records_by_delimiter[delimiter], complete)
+        width = len(header)
+        if not width:
+            return False, 0.0, 0, False
+        same = sum(len(r) == width for r in data) / len(data) if data else 1.0
+        return width > 1, same, width, delimiter == preferred
+
+    # A header cut in several cells wins; then rows cut like the header (this also picks, for a
+    # single column, a delimiter that does not cut the data); then the extension's usual one.
+    delimiter = max(records_by_delimiter, key=score)
+    if score(delimiter)[2] == 0:
+        what = "holds only empty rows" if complete else "has no header row in its first 64 KB"
+        raise InputError(f"{path.name} is empty (it {what})", path=str(path))
+    records = records_by_delimiter[delimiter]
+    header_index = next(i for i, r in enumerate(records) if not _blank(r))
+    header, data = _header_and_data(records, complete)
+    width = len(header)
+    if data:
+        usual, _ = Counter(len(r) for r in data).most_common(1)[0]
+        width = max(width, usual)
+    return Layout(encoding, delimiter, tuple(header), header_index + 1, width, odd_quotes)
+
+
+def read_batches(path: Path, layout: Layout) -> Iterator[Batch]:
+    """Stream the data rows (after the header) as Arrow text columns with their row numbers."""
+    delivered = 0  # the last source row yielded so far
+    held: Batch | None = None  # the latest batch, kept back until the next one arrives
+    for attempt, block_size in enumerate(BLOCK_SIZES, start=1):
+        try:
+            for cells, rows in _stream(path, layout, block_size):
+                if rows[-1] <= delivered:
+                    continue
+                if rows[0] <= delivered:
+                    keep = rows > delivered
+                    cells, rows = cells.filter(pa.array(keep)), rows[keep]
+                delivered = int(rows[-1])
+                if held is not None:
+                    yield held
+                held = cells, rows
+            if held is not None:
+                if layout.odd_quotes:
+                    _check_last_record(path, *held)
+                yield held
+            return
+        except pa.ArrowInvalid as exc:
+            if "straddl" not in str(exc):
+                raise InputError(f"cannot read {path.name}: {exc}", path=str(path)) from exc
+            if attempt == len(BLOCK_SIZES):
+                raise InputError(
+                    f"{path.name}: a row is longer than {block_size >> 20} MB, or a quoted value "
+                    'is never closed (look for a stray " character)',
+                    path=str(path),
+                ) from exc
+        except (pa.ArrowException, OSError, UnicodeError) as exc:
+            raise InputError(f"cannot read {path.name}: {exc}", path=str(path)) from exc
+
+
+def _stream(path: Path, layout: Layout, block_size: int) -> Iterator[Batch]:
+    names = [f"f{i}" for i in range(layout.width)]
+    pending: deque[tuple[int, list[str] | InputError]] = deque()
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        if row.number is None:  # only with threads, which are off
+            return "error"
+        pending.append((row.number, _fix_row(row.text, row.number, layout, path)))
+        return "skip"
+
+    read_options = pacsv.ReadOptions(
+        column_names=names,
+        use_threads=False,  # serial parsing is what gives invalid rows their numbers
+        block_size=block_size,
+        encoding="utf8" if layout.encoding.startswith("utf-8") else layout.encoding,
+    )
+    parse_options = pacsv.ParseOptions(
+        delimiter=layout.delimiter,
+        quote_char='"',
+        double_quote=True,
+        newlines_in_values=True,
+        ignore_empty_lines=False,
+        invalid_row_handler=on_invalid,
+    )
+    convert_options = pacsv.ConvertOptions(
+        column_types=dict.fromkeys(names, pa.string()),
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+    next_record = 1
+    with pa.OSFile(str(path)) as source:
+        reader = pacsv.open_csv(source, read_options, parse_options, convert_options)
+        for batch in reader:
+            if batch.num_rows == 0:
+                continue
+            cells = pa.Table.from_batches([batch])
+            rows = _record_numbers(next_record, batch.num_rows, pending)
+            last = int(rows[-1])
+            early = []
+            while pending and pending[0][0] < last:
+                early.append(pending.popleft())
+            if early:
+                cells, rows = _merge(cells, rows, early, names)
+            next_record = last + 1
+            yield from _finish(cells, rows, layout, path)
+        if pending:
+            empty = pa.table({n: pa.array([], pa.string()) for n in names})
+            cells, rows = _merge(empty, np.zeros(0, np.int64), list(pending), names)
+            yield from _finish(cells, rows, layout, path)
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def _encoding(path: Path) -> tuple[str, bool]:
+    """The encoding and whether the file has an odd number of ``"`` (an unclosed quote?).
+
+    utf-8(-sig) when every byte decodes as UTF-8, else cp1252; utf-16 when it has that BOM.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(8192)
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return "utf-16", False
+        if b"\x00" in head:
+            if head.startswith(_ZIP):
+                kind = "it looks like an .xlsx or .ods workbook; give it that extension"
+            elif head.startswith(_OLE):
+                kind = "it looks like an .xls workbook; give it that extension"
+            else:
+                kind = "it holds binary data"
+            raise InputError(f"{path.name} is not a text file ({kind})", path=str(path))
+        fh.seek(0)
+        bad, quotes = _scan(fh, "utf-8")
+        if bad is None:
+            return ("utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"), quotes % 2 == 1
+        fh.seek(0)
+        bad_cp1252, quotes = _scan(fh, "cp1252")
+        if bad_cp1252 is None:
+            return "cp1252", quotes % 2 == 1
+    offset, byte = bad
+    raise InputError(
+        f"{path.name} is neither UTF-8 nor Windows-1252 text (byte 0x{byte:02x} at offset "
+        f"{offset} cannot be decoded); save it as 'CSV UTF-8'",
+        path=str(path),
+    )
+
+
+def _scan(fh: BinaryIO, encoding: str) -> tuple[tuple[int, int] | None, int]:
+    """(offset, byte) of the first byte that does not decode (None if all do), ``"`` count."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = 0  # file offset of the first byte held by the decoder
+    quotes = 0
+    while True:
+        block = fh.read(_SCAN_BLOCK)
+        quotes += block.count(b'"')
+        held = len(decoder.getstate()[0])
+        if not held and block.isascii():  # fast path: ASCII is valid in both encodings
+            if not block:
+                return None, quotes
+            offset += len(block)
+            continue
+        try:
+            decoder.decode(block, final=not block)
+        except UnicodeDecodeError as exc:
+            return (offset + exc.start, exc.object[exc.start]), quotes
+        if not block:
+            return None, quotes
+        offset += held + len(block) - len(decoder.getstate()[0])
+
+
+def _sample(path: Path, encoding: str) -> tuple[str, bool]:
+    """The first ~64K characters (more until a header line is complete) and whether that is all."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    parts: list[str] = []
+    size = 0
+    with path.open("rb") as fh:
+        while True:
+            block = fh.read(_SAMPLE)
+            parts.append(decoder.decode(block, final=not block))
+            size += len(parts[-1])
+            if not block:
+                return "".join(parts), True
+            if size >= _SAMPLE:
+                text = "".join(parts)
+                stripped = text.lstrip()
+                if stripped and any(ch in stripped for ch in "\r\n"):
+                    return text, False
+                parts = [text]
+
+
+def _parse(text: str, delimiter: str) -> list[list[str]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    return list(itertools.islice(reader, _SNIFF_RECORDS))
+
+
+def _blank(record: list[str]) -> bool:
+    return not any(cell.strip() for cell in record)
+
+
+def _header_and_data(records: list[list[str]], complete: bool) -> tuple[list[str], list[list[str]]]:
+    if not complete and len(records) < _SNIFF_RECORDS:
+        records = records[:-1] or records  # the last record may be cut by the sample's end
+    nonblank = [r for r in records if not _blank(r)]
+    return (nonblank[0], nonblank[1:]) if nonblank else ([], [])
+
+
+def _record_numbers(
+    next_record: int, count: int, pending: deque[tuple[int, list[str] | InputError]]
+) -> np.ndarray:
+    """Record numbers of a batch's rows, skipping those of the invalid records set aside."""
+    local = np.arange(count, dtype=np.int64)
+    if not pending:
+        return local + next_record
+    invalid = np.fromiter((n for n, _ in pending), dtype=np.int64, count=len(pending))
+    valid_before = invalid - next_record - np.arange(len(invalid), dtype=np.int64)
+    return next_record + local + np.searchsorted(valid_before, local, side="right")
+
+
+def _merge(
+    cells: pa.Table,
+    rows: np.ndarray,
+    extra: list[tuple[int, list[str] | InputError]],
+    names: list[str],
+) -> Batch:
+    for _, fixed in extra:
+        if isinstance(fixed, InputError):
+            raise fixed
+    values = [fixed for _, fixed in extra if not isinstance(fixed, InputError)]
+    added = pa.table(
+        {name: pa.array([v[i] for v in values], pa.string()) for i, name in enumerate(names)}
+    )
+    merged = pa.concat_tables([cells, added])
+    all_rows = np.concatenate([rows, np.array([n for n, _ in extra], dtype=np.int64)])
+    order = np.argsort(all_rows, kind="stable")
+    return merged.take(pa.array(order)), all_rows[order]
+
+
+def _fix_row(text: str, number: int, layout: Layout, path: Path) -> list[str] | InputError:
+    """Cells of a record with the wrong cell count, padded to the parse width, or the error."""
+    if '"' not in text:
+        return _fit(text.split(layout.delimiter), number, layout, path)
+    try:
+        records = list(
+            csv.reader(io.StringIO(text, newline=""), delimiter=layout.delimiter, strict=True)
+        )
+    except csv.Error as exc:
+        if "end of data" in str(exc):
+            return InputError(
+                f'{path.name}, row {number}: a quoted value is never closed (a " opens it and '
+                'the file ends before the closing ")',
+                path=str(path),
+            )
+        try:
+            records = list(csv.reader(io.StringIO(text, newline=""), delimiter=layout.delimiter))
+        except csv.Error as exc2:
+            return InputError(f"{path.name}, row {number}: cannot be read ({exc2})", path=str(path))
+    return _fit(records[0] if records else [], number, layout, path)
+
+
+def _fit(cells: list[str], number: int, layout: Layout, path: Path) -> list[str] | InputError:
+    header_width = len(layout.header)
+    for column, value in enumerate(cells[header_width:], start=header_width + 1):
+        if value.strip():
+            return _beyond_header(path, number, column, value, header_width)
+    cells = cells[: layout.width]
+    return cells + [""] * (layout.width - len(cells))
+
+
+def _check_last_record(path: Path, cells: pa.Table, rows: np.ndarray) -> None:
+    """A quote never closed swallows the rest of the file into the last record's cell."""
+    last = cells.slice(cells.num_rows - 1).to_pylist()[0].values()
+    if any("\n" in value or "\r" in value for value in last):
+        raise InputError(
+            f'{path.name}, row {rows[-1]}: a quoted value is never closed (a " opens it and '
+            "the rest of the file ends up in this row)",
+            path=str(path),
+        )
+
+
+def _beyond_header(path: Path, row: int, column: int, value: str, width: int) -> InputError:
+    return InputError(
+        f"{path.name}, row {row}: the value {value!r} in column {column} is beyond the last "
+        f"header column ({width} columns); remove it or give its column a header",
+        path=str(path),
+    )
+
+
+def _finish(cells: pa.Table, rows: np.ndarray, layout: Layout, path: Path) -> Iterator[Batch]:
+    """Drop the header and what precedes it, check cells beyond the header, drop blank rows."""
+    if rows[0] <= layout.header_record:
+        keep = rows > layout.header_record
+        cells, rows = cells.filter(pa.array(keep)), rows[keep]
+    header_width = len(layout.header)
+    if layout.width > header_width and cells.num_rows:
+        for i in range(header_width, layout.width):
+            blank = blank_cells(cells.column(i)).to_numpy(zero_copy_only=False)
+            filled = ~np.asarray(blank, dtype=bool)
+            if filled.any():
+                first = int(np.argmax(filled))
+                value = cells.column(i)[first].as_py()
+                raise _beyond_header(path, int(rows[first]), i + 1, value, header_width)
+        cells = cells.select(list(range(header_width)))
+    cells, rows = drop_blank_rows(cells, rows)
+    if cells.num_rows:
+        yield cells, rows

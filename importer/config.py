@@ -1,0 +1,115 @@
+"""Run settings: frozen dataclasses with documented defaults.
+
+Environment variables are read only here (``ImportConfig.from_env``-style helpers) and in the CLI,
+never deep inside the pipeline.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from importer.errors import InputError
+
+DEFAULT_BASE_URL = "https://api.mavenlink.com/api/v1"
+TOKEN_ENV = "KANTATA_API_TOKEN"
+BASE_URL_ENV = "KANTATA_BASE_URL"
+MAX_BATCH = 100
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How transient failures are retried (exponential backoff with full jitter).
+
+    Attributes:
+        attempts: total tries of one request, the first included.
+        timeout: total seconds one request may spend retrying.
+        wait_initial: backoff ceiling before the first retry, in seconds.
+        wait_max: largest single backoff, in seconds (a server's ``Retry-After`` may ask for more).
+        max_retry_after: the longest ``Retry-After`` honoured as asked; longer ones are capped.
+    """
+
+    attempts: int = 8
+    timeout: float = 300.0
+    wait_initial: float = 0.5
+    wait_max: float = 30.0
+    max_retry_after: float = 120.0
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Where and how to reach the API.
+
+    Attributes:
+        base_url: the API root, e.g. ``https://api.mavenlink.com/api/v1``.
+        token: the OAuth bearer token. Never logged, printed or written to any file.
+        timeout: seconds for one HTTP request (connect, read, write).
+        concurrency: requests in flight at once.
+        max_rps: client-side ceiling on requests per second (``None``: no ceiling).
+        retry: the retry policy for transient failures.
+        insecure: allow plain ``http://`` to a host that is not loopback.
+    """
+
+    base_url: str = DEFAULT_BASE_URL
+    token: str = field(default="", repr=False)
+    timeout: float = 60.0
+    concurrency: int = 4
+    max_rps: float | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    insecure: bool = False
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """What to read and how to batch it.
+
+    Attributes:
+        sheet: the worksheet to read (default: the first visible one).
+        batch_size: objects per bulk request, 1..100.
+        mapping: explicit header mapping, file header -> schema column.
+        chunk_rows: rows read at a time (bounds memory on big files).
+        dry_run: do everything but send; write the exact payloads to ``payloads.jsonl``.
+    """
+
+    sheet: str | None = None
+    batch_size: int = MAX_BATCH
+    mapping: dict[str, str] = field(default_factory=dict)
+    chunk_rows: int = 250_000
+    dry_run: bool = False
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= MAX_BATCH:
+            raise InputError(
+                f"--batch-size must be between 1 and {MAX_BATCH}, got {self.batch_size}"
+            )
+
+
+def read_token(*, token_file: str | Path | None = None, env: dict[str, str] | None = None) -> str:
+    """Return the API token from ``token_file`` or ``$KANTATA_API_TOKEN``.
+
+    Warns when the token file is readable by group or others. Raises ``InputError`` when the
+    file is missing or empty. Returns ``""`` when neither source has a token.
+    """
+    environ = os.environ if env is None else env
+    if token_file is not None:
+        path = Path(token_file)
+        try:
+            mode = path.stat().st_mode
+            text = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise InputError(
+                f"cannot read token file {path}: {exc.strerror}", path=str(path)
+            ) from exc
+        if mode & (stat.S_IRGRP | stat.S_IROTH):
+            warnings.warn(
+                f"token file {path} is readable by other users; run: chmod 600 {path}",
+                UserWarning,
+                stacklevel=2,
+            )
+        if not text:
+            raise InputError(f"token file {path} is empty", path=str(path))
+        return text
+    return environ.get(TOKEN_ENV, "").strip()

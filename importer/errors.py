@@ -1,0 +1,96 @@
+"""The importer's exception tree.
+
+::
+
+    ImporterError                      base of everything the library raises on purpose
+      ├─ InputError                    unreadable file, unknown sheet, bad header      -> exit 2
+      ├─ SchemaDefinitionError         our schema file is broken, not the user's data
+      ├─ JournalError                  the run journal refuses (changed input, ...)    -> exit 2
+      └─ ApiError(status)              the server answered something we cannot use
+           ├─ TransientApiError        timeouts, connection errors, 429, 5xx; retried
+           │    ├─ RateLimitedError(retry_after)
+           │    └─ OutcomeUnknownError the request may have been applied (reply lost)
+           ├─ RejectedBatchError       4xx other than 401/403/408/429: split, never re-sent as-is
+           ├─ BadResponseError         2xx that is not what the API promises
+           └─ AuthError                401/403: stops the run                          -> exit 3
+
+Every message is written for the person running the tool: it names the file, sheet, row and
+column where they apply and says what to do next.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ImporterError(Exception):
+    """Base class of every error the importer raises on purpose."""
+
+    exit_code = 1
+
+
+class InputError(ImporterError):
+    """The input could not be read: missing file, unknown sheet, bad header, unreadable bytes."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class SchemaDefinitionError(ImporterError):
+    """The row schema shipped with the importer is broken (a bug in the tool, not in the data)."""
+
+    exit_code = 4
+
+
+class JournalError(ImporterError):
+    """The run journal in the output folder does not belong to this input."""
+
+    exit_code = 2
+
+
+class ApiError(ImporterError):
+    """The server's answer cannot be used as it is."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, status: int | None = None, body: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+class TransientApiError(ApiError):
+    """A failure worth retrying: timeouts, connection errors, 429, 502/503/504."""
+
+
+class RateLimitedError(TransientApiError):
+    """HTTP 429; ``retry_after`` is the server's requested pause in seconds, if it gave one."""
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, status: int = 429
+    ) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class OutcomeUnknownError(TransientApiError):
+    """The request was sent but no reply arrived: the server may or may not have applied it."""
+
+
+class RejectedBatchError(ApiError):
+    """The server refused the request (400/404/409/422 ...); ``messages`` are its own words."""
+
+    def __init__(self, message: str, *, status: int, messages: list[str], body: Any = None) -> None:
+        super().__init__(message, status=status, body=body)
+        self.messages = messages
+
+
+class BadResponseError(ApiError):
+    """A reply that is not what the API documents (HTML page, truncated JSON, missing objects)."""
+
+
+class AuthError(ApiError):
+    """HTTP 401/403: the token is missing, wrong, expired or lacks permission. Stops the run."""

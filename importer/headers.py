@@ -1,0 +1,176 @@
+"""Match a file's header labels to the row schema's columns.
+
+Matching is done on normalised text (:func:`normalise_header`): case, surrounding spaces, a BOM,
+no-break spaces and runs of ``_``, ``-`` and spaces do not matter, so ``" Geography ID"``,
+``geography-id`` and ``GEOGRAPHY_ID`` all name ``geography_id``. Each schema column also answers
+to its aliases (``dept id`` -> ``department_id``). An explicit user mapping
+``{file header: column}`` is applied first and wins over automatic matches.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from importer.errors import InputError
+from importer.schema_file import RowSchemaSpec, load_row_schema
+
+__all__ = ["HeaderMap", "match_headers", "normalise_header"]
+
+_SEPARATORS = re.compile(r"[\s_\-]+")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
+_CUTOFF = 0.6
+_SHOWN = 2
+
+
+def normalise_header(text: str) -> str:
+    """Casefolded, stripped (also of BOM and NBSP), with ``_``/``-``/space runs as one ``_``."""
+    cleaned = text.replace("\ufeff", "").strip().casefold()
+    return _SEPARATORS.sub("_", cleaned)
+
+
+@dataclass(frozen=True)
+class HeaderMap:
+    """Which file column holds which schema column, and the file's other columns."""
+
+    columns: dict[str, str]  # canonical column name -> the file's header label
+    extras: tuple[str, ...]  # the file's other header labels, in file order
+
+
+def match_headers(
+    headers: Sequence[str],
+    *,
+    where: str,
+    mapping: Mapping[str, str] | None = None,
+    required: Sequence[str] | None = None,
+) -> HeaderMap:
+    """Match ``headers`` (labels as in the chunks) to the schema; raise InputError if impossible.
+
+    ``where`` names the file (and sheet) in messages. ``mapping`` maps file headers to column
+    names explicitly. ``required`` defaults to the schema's required columns.
+    """
+    spec = load_row_schema()
+    names = spec.column_names
+    if required is None:
+        required = [c.name for c in spec.columns if c.required]
+    known: dict[str, str] = {}
+    for column in spec.columns:
+        for text in (column.name, *column.aliases):
+            known.setdefault(normalise_header(text), column.name)
+
+    found: dict[str, str] = {}
+    for header, name in _explicit(headers, mapping or {}, names, where).items():
+        found[name] = header
+    explicit = set(found.values())
+    auto: dict[str, str] = {}
+    for header in headers:
+        if header in explicit:
+            continue
+        match = known.get(normalise_header(header))
+        if match is None or match in found:
+            continue  # unknown, or chosen by the user's mapping: an extra column
+        name = match
+        if name in auto:
+            raise InputError(
+                f"{where}: columns {auto[name]!r} and {header!r} both match {name}; "
+                "rename or remove one of them, or map one explicitly"
+            )
+        auto[name] = header
+    found.update(auto)
+
+    if not found:
+        _reject_data_row(headers, where, names)
+    missing = [name for name in required if name not in found]
+    if missing:
+        raise InputError(_missing_message(missing, headers, where, _aliases(spec)))
+    columns = {name: found[name] for name in names if name in found}
+    used = set(columns.values())
+    return HeaderMap(columns=columns, extras=tuple(h for h in headers if h not in used))
+
+
+def _aliases(spec: RowSchemaSpec) -> dict[str, tuple[str, ...]]:
+    """Each column's name and aliases, normalised (for suggestions)."""
+    return {c.name: tuple(normalise_header(t) for t in (c.name, *c.aliases)) for c in spec.columns}
+
+
+def _explicit(
+    headers: Sequence[str], mapping: Mapping[str, str], names: Sequence[str], where: str
+) -> dict[str, str]:
+    """The user's mapping resolved to {file header label: column name}, checked."""
+    resolved: dict[str, str] = {}
+    by_target: dict[str, str] = {}
+    listing = ", ".join(repr(h) for h in headers)
+    for source, target in mapping.items():
+        name = target.strip()
+        if name not in names:
+            name = next((n for n in names if normalise_header(n) == normalise_header(name)), "")
+        if not name:
+            raise InputError(
+                f"column mapping {source!r} -> {target!r}: unknown column {target!r}; "
+                f"columns are {', '.join(names)}"
+            )
+        header = _find_header(source, headers)
+        if header is None:
+            raise InputError(
+                f"column mapping {source!r} -> {target!r}: {where} has no header {source!r}; "
+                f"headers found: {listing}"
+            )
+        if name in by_target and by_target[name] != header:
+            raise InputError(
+                f"column mapping: both {by_target[name]!r} and {header!r} are mapped to {name}"
+            )
+        by_target[name] = header
+        resolved[header] = name
+    return resolved
+
+
+def _find_header(source: str, headers: Sequence[str]) -> str | None:
+    if source in headers:
+        return source
+    wanted = normalise_header(source)
+    candidates = [h for h in headers if normalise_header(h) == wanted]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _reject_data_row(headers: Sequence[str], where: str, names: Sequence[str]) -> None:
+    """Raise when the header row is evidently a data row (mostly numbers, nothing matches)."""
+    cells = [h for h in headers if h.strip() and not re.fullmatch(r"column_\d+", h)]
+    numbers = sum(bool(_NUMBER.fullmatch(c.strip())) for c in cells)
+    if cells and numbers * 2 > len(cells):
+        shown = ", ".join(repr(c.strip()) for c in cells[:_SHOWN])
+        more = ", ..." if len(cells) > _SHOWN else ""
+        raise InputError(
+            f"{where} has no header row: the first row looks like data ({shown}{more}). "
+            f"Add a header row: {', '.join(names)}"
+        )
+
+
+def _missing_message(
+    missing: Sequence[str], headers: Sequence[str], where: str, aliases: Mapping[str, Sequence[str]]
+) -> str:
+    quoted = ", ".join(repr(m) for m in missing)
+    noun = "column" if len(missing) == 1 else "columns"
+    listing = ", ".join(repr(h) for h in headers) if headers else "none"
+    hints = []
+    for name in missing:
+        best = _closest(name, headers, aliases.get(name, (name,)))
+        hints.append(
+            f"closest match for {name}: {best!r}" if best else f"no close match for {name}"
+        )
+    return f"{where}: missing required {noun} {quoted}; headers found: {listing}; " + "; ".join(
+        hints
+    )
+
+
+def _closest(name: str, headers: Sequence[str], targets: Sequence[str]) -> str | None:
+    best: tuple[float, str] | None = None
+    for header in headers:
+        text = normalise_header(header)
+        if not text:
+            continue
+        ratio = max(difflib.SequenceMatcher(None, text, t).ratio() for t in targets)
+        if ratio >= _CUTOFF and (best is None or ratio > best[0]):
+            best = (ratio, header)
+    return best[1] if best else None

@@ -1,0 +1,397 @@
+"""The pipeline: load -> validate -> batch -> send -> report.
+
+``validate_file`` and ``run_import`` are the library API behind the CLI (a scheduler or a notebook
+calls them and gets an ``ImportResult``, never a process exit). Nothing here prints: progress goes
+to an optional callback.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from importer.batch import Batch, count_batches, iter_batches
+from importer.client import KantataClient
+from importer.config import ApiSettings, ImportOptions
+from importer.errors import ApiError, AuthError
+from importer.headers import HeaderMap, match_headers
+from importer.load import SourceInfo, Table, open_table, sha256_file
+from importer.outcomes import (
+    CREATED,
+    STAGE_NOT_PROCESSED,
+    STAGE_REMOTE,
+    STAGE_VALIDATION,
+    Outcomes,
+)
+from importer.report import PAYLOADS_FILE, SUMMARY_FILE, ReportWriter, write_json
+from importer.send import NOTE_EXISTED, BatchSender
+from importer.validate import DuplicateTracker, validate_chunk
+
+EXIT_OK = 0
+EXIT_ROWS_FAILED = 1
+EXIT_INPUT = 2
+EXIT_REFUSED = 3
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A progress event: ``phase`` is "validate", "send" or "report"; rows done of ``total``."""
+
+    phase: str
+    done: int
+    total: int | None
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class ImportResult:
+    """What a run did.
+
+    Attributes:
+        exit_code: 0 every row created (or valid, for ``validate``/dry runs); 1 some rows failed;
+            3 the server refused the run (auth, unreachable).
+        counts: rows by outcome (``rows``, ``created``, ``already_existed``, ``failed_validation``,
+            ``failed_remote``, ``not_processed``, ``valid``).
+        out_dir: the results folder; ``files`` the files written in it, by name.
+        summary: the content of ``summary.json``.
+        fatal: the message of the error that stopped the run early, if any.
+    """
+
+    exit_code: int
+    counts: dict[str, int]
+    out_dir: Path
+    files: dict[str, Path] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    fatal: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == EXIT_OK
+
+
+def default_out_dir(path: str | Path) -> Path:
+    """``people.xlsx`` -> ``people-results/`` next to it."""
+    p = Path(path)
+    return p.with_name(f"{p.stem}-results")
+
+
+def _where(info: SourceInfo) -> str:
+    return f"{info.path.name}, sheet '{info.sheet}'" if info.sheet else info.path.name
+
+
+@dataclass
+class _Validated:
+    info: SourceInfo
+    headers: HeaderMap
+    valid: pd.DataFrame
+    rows: int
+    failed: int
+
+
+def _validate_all(
+    table: Table,
+    options: ImportOptions,
+    outcomes: Outcomes,
+    progress: ProgressCallback | None,
+    writer: Callable[[pd.DataFrame, pd.DataFrame], None] | None = None,
+) -> _Validated:
+    info = table.info
+    headers = match_headers(info.headers, where=_where(info), mapping=options.mapping or None)
+    duplicates = DuplicateTracker()
+    parts: list[pd.DataFrame] = []
+    rows = failed = 0
+    for chunk in table.chunks():
+        result = validate_chunk(chunk, headers, duplicates=duplicates)
+        parts.append(result.valid)
+        outcomes.failed_frame(result.errors, STAGE_VALIDATION)
+        if writer is not None:
+            errors = result.errors.assign(status="failed", error_stage=STAGE_VALIDATION)
+            writer(chunk, errors)
+        rows += len(chunk)
+        failed += len(result.errors)
+        if progress:
+            progress(Progress("validate", rows, None))
+    valid = (
+        pd.concat(parts)
+        if parts
+        else pd.DataFrame(
+            {c: pd.Series(dtype="int64") for c in ("geography_id", "department_id", "member_id")}
+            | {"member_type": pd.Series(dtype="str")}
+        )
+    )
+    return _Validated(info, headers, valid, rows, failed)
+
+
+def _summary(
+    *,
+    command: str,
+    info: SourceInfo,
+    sha: str,
+    counts: dict[str, int],
+    exit_code: int,
+    timings: dict[str, float],
+    started: datetime,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "command": command,
+        "input": {
+            "path": str(info.path),
+            "sha256": sha,
+            "format": info.format,
+            "sheet": info.sheet,
+            "encoding": info.encoding,
+            "delimiter": info.delimiter,
+        },
+        "counts": counts,
+        "exit_code": exit_code,
+        "status": {0: "ok", 1: "rows_failed", 3: "refused"}.get(exit_code, "error"),
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        **extra,
+    }
+
+
+def validate_file(
+    path: str | Path,
+    *,
+    out_dir: str | Path | None = None,
+    options: ImportOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> ImportResult:
+    """Check every row of ``path`` without any network; write ``errors.csv`` and the summary.
+
+    Raises:
+        InputError: the file cannot be read, the sheet is unknown, a required column is missing.
+    """
+    options = options or ImportOptions()
+    started, t0 = datetime.now(UTC), time.perf_counter()
+    table = open_table(path, sheet=options.sheet, chunk_rows=options.chunk_rows)
+    info = table.info
+    out = Path(out_dir) if out_dir is not None else default_out_dir(path)
+    writer = ReportWriter(
+        out, info.headers, sheet=info.sheet, write_success=False, excel=info.format != "csv"
+    )
+    outcomes = Outcomes()
+    v = _validate_all(table, options, outcomes, progress, writer.write_chunk)
+    files = writer.close()
+    counts = {
+        "rows": v.rows,
+        "valid": v.rows - v.failed,
+        "failed_validation": v.failed,
+    }
+    exit_code = EXIT_OK if v.failed == 0 else EXIT_ROWS_FAILED
+    summary = _summary(
+        command="validate",
+        info=info,
+        sha=sha256_file(info.path),
+        counts=counts,
+        exit_code=exit_code,
+        timings={"validate": time.perf_counter() - t0},
+        started=started,
+        extra={"columns": v.headers.columns, "extra_columns": list(v.headers.extras)},
+    )
+    files[SUMMARY_FILE] = write_json(out / SUMMARY_FILE, summary)
+    return ImportResult(exit_code, counts, out, files, summary)
+
+
+def _write_payloads(path: Path, valid: pd.DataFrame, size: int) -> int:
+    n = 0
+    with path.open("w", encoding="utf-8") as fh:
+        for batch in iter_batches(valid, size):
+            fh.write(
+                json.dumps({"batch": batch.number, "rows": batch.rows, "body": batch.payload()})
+            )
+            fh.write("\n")
+            n += 1
+    return n
+
+
+class _Sending:
+    """Runs batches through the sender on a thread pool, stopping cleanly on a fatal error."""
+
+    def __init__(self, sender: BatchSender, concurrency: int, progress: ProgressCallback | None):
+        self.sender = sender
+        self.concurrency = max(1, concurrency)
+        self.progress = progress
+        self.stop = threading.Event()
+        self.fatal: ApiError | None = None
+        self.done_rows = 0
+
+    def _one(self, batch: Batch) -> int:
+        if self.stop.is_set():
+            return 0
+        self.sender.send(batch)
+        return len(batch)
+
+    def run(self, batches: Iterator[Batch], total: int) -> None:
+        in_flight: set[Future[int]] = set()
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="send") as pool:
+            try:
+                for batch in batches:
+                    if self.stop.is_set():
+                        break
+                    in_flight.add(pool.submit(self._one, batch))
+                    if len(in_flight) >= self.concurrency * 2:
+                        finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                        self._collect(finished, total)
+                finished, _ = wait(in_flight)
+                self._collect(finished, total)
+            except BaseException:
+                self.stop.set()
+                wait(in_flight)
+                raise
+
+    def _collect(self, finished: set[Future[int]], total: int) -> None:
+        for future in finished:
+            try:
+                self.done_rows += future.result()
+            except ApiError as exc:
+                if self.fatal is None or isinstance(exc, AuthError):
+                    self.fatal = exc
+                self.stop.set()
+        if self.progress:
+            self.progress(Progress("send", self.done_rows, total))
+
+
+def run_import(
+    path: str | Path,
+    *,
+    out_dir: str | Path | None = None,
+    options: ImportOptions | None = None,
+    api: ApiSettings | None = None,
+    transport: httpx.BaseTransport | None = None,
+    progress: ProgressCallback | None = None,
+) -> ImportResult:
+    """Validate ``path``, send its valid rows in bulk, and write a result for every row.
+
+    Args:
+        path: the CSV/TSV/XLSX/XLS/ODS file.
+        out_dir: the results folder (default: ``<name>-results`` next to the input).
+        options: sheet, batch size, header mapping, dry run.
+        api: base URL, token, concurrency, rate, retries.
+        transport: an httpx transport to use instead of the network (tests, proxies).
+        progress: called with ``Progress`` events.
+
+    Returns:
+        The counts, files and exit code. Server refusals of the whole run (bad token, server
+        unreachable) are reported in ``exit_code``/``fatal``, with unsent rows ``not_processed``.
+
+    Raises:
+        InputError: the file cannot be read, the sheet is unknown, a required column is missing.
+    """
+    options = options or ImportOptions()
+    api = api or ApiSettings()
+    started = datetime.now(UTC)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    table = open_table(path, sheet=options.sheet, chunk_rows=options.chunk_rows)
+    info = table.info
+    out = Path(out_dir) if out_dir is not None else default_out_dir(path)
+    out.mkdir(parents=True, exist_ok=True)
+    outcomes = Outcomes()
+    v = _validate_all(table, options, outcomes, progress)
+    timings["validate"] = time.perf_counter() - t0
+    n_valid = len(v.valid)
+    extra: dict[str, Any] = {"base_url": api.base_url, "batch_size": options.batch_size}
+    fatal: ApiError | None = None
+    files: dict[str, Path] = {}
+
+    t1 = time.perf_counter()
+    if options.dry_run:
+        extra["batches"] = _write_payloads(out / PAYLOADS_FILE, v.valid, options.batch_size)
+        files[PAYLOADS_FILE] = out / PAYLOADS_FILE
+    elif n_valid:
+        with KantataClient(api, transport=transport) as client:
+            sender = BatchSender(client, outcomes)
+            sending = _Sending(sender, api.concurrency, progress)
+            sending.run(iter_batches(v.valid, options.batch_size), n_valid)
+            fatal = sending.fatal
+            extra.update(
+                batches=count_batches(n_valid, options.batch_size),
+                requests=client.requests_sent,
+                retries=client.retries,
+                splits=sender.splits,
+                reconciled=sender.reconciled,
+                rate_limit_wait_s=round(client.limiter.waited, 3),
+            )
+        done = outcomes.done_rows()
+        unsent = v.valid.index[~v.valid.index.isin(done)]
+        if len(unsent):
+            reason = (
+                f"not sent: the run stopped early ({fatal})"
+                if fatal is not None
+                else "not sent: the run stopped early"
+            )
+            outcomes.failed(unsent.tolist(), STAGE_NOT_PROCESSED, "", reason)
+    timings["send"] = time.perf_counter() - t1
+
+    t2 = time.perf_counter()
+    final = outcomes.frame()  # in a dry run valid rows have no outcome: payloads.jsonl has them
+    writer = ReportWriter(
+        out,
+        info.headers,
+        sheet=info.sheet,
+        write_success=not options.dry_run,
+        excel=info.format != "csv",
+    )
+    written = 0
+    for chunk in table.chunks():
+        writer.write_chunk(chunk, final)
+        written += len(chunk)
+        if progress:
+            progress(Progress("report", written, v.rows))
+    files.update(writer.close())
+    timings["report"] = time.perf_counter() - t2
+    timings["total"] = time.perf_counter() - t0
+
+    counts = _counts(final, v.rows, n_valid, dry_run=options.dry_run)
+    failed = counts["failed_validation"] + counts["failed_remote"] + counts["not_processed"]
+    if fatal is not None:
+        exit_code = EXIT_REFUSED
+    else:
+        exit_code = EXIT_ROWS_FAILED if failed else EXIT_OK
+    summary = _summary(
+        command="run --dry-run" if options.dry_run else "run",
+        info=info,
+        sha=sha256_file(info.path),
+        counts=counts,
+        exit_code=exit_code,
+        timings=timings,
+        started=started,
+        extra={**extra, "fatal_error": str(fatal) if fatal else None},
+    )
+    files[SUMMARY_FILE] = write_json(out / SUMMARY_FILE, summary)
+    return ImportResult(exit_code, counts, out, files, summary, str(fatal) if fatal else None)
+
+
+def _counts(final: pd.DataFrame, rows: int, valid: int, *, dry_run: bool) -> dict[str, int]:
+    status = final["status"].to_numpy()
+    stage = final["error_stage"].to_numpy()
+    created = status == CREATED
+    counts = {
+        "rows": rows,
+        "valid": valid,
+        "created": int(created.sum()),
+        "already_existed": int((created & (final["note"].to_numpy() == NOTE_EXISTED)).sum()),
+        "failed_validation": int(np.sum(stage == STAGE_VALIDATION)),
+        "failed_remote": int(np.sum(stage == STAGE_REMOTE)),
+        "not_processed": int(np.sum(stage == STAGE_NOT_PROCESSED)),
+    }
+    if dry_run:
+        counts["would_send"] = valid
+    return counts

@@ -1,0 +1,34 @@
+"""A local Kantata OX sandbox: a real HTTP server standing in for the API.
+
+For demos, tests and rehearsals of an import. Faithful to the documented API
+(``/work/shared/KANTATA_API.md``): bearer-token auth, string ids in responses, ``results`` in the
+server's sort order (newest first, never the request order), the documented errors shape, bulk
+creates of up to 100 objects. Fault knobs (rate limit, 503s, lost replies after commit, latency,
+bulk semantics) let a client be tested against what the documentation leaves open.
+
+Never imported by the importer's normal path. Usage::
+
+    with SandboxServer(SandboxConfig(rate=20, fail_rate=0.05, random_seed=1)) as sandbox:
+        client = httpx.Client(base_url=sandbox.base_url,
+                              headers={"Authorization": f"Bearer {sandbox.token}"})
+        ...
+        assert sandbox.counters.rate_limited > 0
+
+or from a shell: ``python -m importer.sandbox --port 8765 --rate 10``.
+"""
+
+from __future__ import annotations
+
+from .knobs import BULK_MODES, Counters, Knobs, SandboxConfig
+from .server import SandboxServer, serve_forever
+from .store import bundled_seed
+
+__all__ = [
+    "BULK_MODES",
+    "Counters",
+    "Knobs",
+    "SandboxConfig",
+    "SandboxServer",
+    "bundled_seed",
+    "serve_forever",
+]
