@@ -1,11 +1,12 @@
 """Workbooks (.xlsx/.xlsm/.xls/.ods) for :mod:`importer.load`, read through calamine.
 
-python-calamine gives the sheet list with visibility (cheap: the sheets are not parsed); fastexcel
-parses the chosen sheet once into Arrow, every cell as text: numbers as Excel's General format
-shows them (``123.0`` -> ``"123"``), text as written. Row ``i`` of the batch is sheet row ``i + 1``
-because leading empty rows are kept (``skip_rows=0``). The rest is vectorised Arrow work:
-booleans -> ``TRUE``/``FALSE``, ``2024-03-01 00:00:00`` -> ``2024-03-01``, other date-times to ISO
-``2024-03-01T09:30:00``, time-only cells to ``09:30:00``, error cells to ``#N/A`` and the like.
+fastexcel lists the sheets and parses the chosen one once into Arrow (python-calamine tells which
+sheets are hidden when there are several and none was asked for). Every cell comes as text:
+numbers as Excel's General format shows them (``123.0`` -> ``"123"``), text as written. Row ``i``
+of the batch is sheet row ``i + 1`` because leading empty rows are kept (``skip_rows=0``). The
+rest is vectorised Arrow work: booleans -> ``TRUE``/``FALSE``, ``2024-03-01 00:00:00`` ->
+``2024-03-01``, other date-times to ISO ``2024-03-01T09:30:00``, time-only cells to ``09:30:00``,
+error cells to ``#N/A`` and the like.
 
 Known limits: calamine renders fractions with at most 9 decimals (``1/3`` -> ``0.333333333``,
 ``2.5e-10`` -> ``0``); a text cell holding exactly ``true``/``false`` or ``2024-03-01 00:00:00`` is
@@ -66,24 +67,31 @@ class SheetData:
 def read_sheet(path: Path, fmt: str, sheet: str | None) -> SheetData:
     """Read one sheet (default: the first visible worksheet) of a workbook."""
     _check_container(path, fmt)
-    sheets, default = _sheet_list(path, fmt)
-    chosen = _choose(path, sheets, default, sheet)
+    try:
+        reader = fastexcel.read_excel(path)
+        sheets = tuple(reader.sheet_names)
+    except Exception as exc:  # calamine/fastexcel raise many kinds; none must escape raw
+        raise _invalid(path, exc) from exc
+    if sheet is not None:
+        chosen = _choose(path, sheets, sheet)
+    elif len(sheets) == 1:
+        chosen = sheets[0]
+    else:
+        chosen = _first_visible(path)
     where = f"{path.name}, sheet {chosen!r}"
     try:
-        loaded = fastexcel.read_excel(path).load_sheet(
-            chosen, header_row=None, skip_rows=0, dtypes="string"
-        )
+        loaded = reader.load_sheet(chosen, header_row=None, skip_rows=0, dtypes="string")
         batch, errors = loaded.to_arrow_with_errors()
         positions = [column.absolute_index + 1 for column in loaded.available_columns()]
-    except Exception as exc:  # calamine/fastexcel raise many kinds; none must escape raw
-        raise _invalid(path, fmt, exc) from exc
+    except Exception as exc:
+        raise _invalid(path, exc) from exc
     cells = _render(batch, errors)
     blank = blank_rows(cells)
     if cells.num_rows == 0 or blank.all():
         raise InputError(f"{where} is empty", path=str(path))
     header_index = int(np.argmin(blank))
     header = [str(v) for v in cells.slice(header_index, 1).to_pylist()[0].values()]
-    labels = header_labels(header, iter(positions))
+    labels = header_labels(header, positions)
     data = cells.slice(header_index + 1)
     rows = np.arange(header_index + 2, header_index + 2 + data.num_rows, dtype=np.int64)
     keep = [
@@ -155,7 +163,7 @@ def _encrypted(path: Path) -> bool:
     return False
 
 
-def _invalid(path: Path, fmt: str, exc: BaseException) -> InputError:
+def _invalid(path: Path, exc: BaseException) -> InputError:
     if isinstance(exc, python_calamine.PasswordError) or "password" in str(exc).lower():
         return InputError(
             f"{path.name} is password-protected (encrypted); open it, remove the password and "
@@ -169,8 +177,8 @@ def _invalid(path: Path, fmt: str, exc: BaseException) -> InputError:
     )
 
 
-def _sheet_list(path: Path, fmt: str) -> tuple[tuple[str, ...], str | None]:
-    """All sheet names, and the first visible worksheet (the default)."""
+def _first_visible(path: Path) -> str:
+    """The first visible worksheet (python-calamine reads the sheet list without the sheets)."""
     try:
         book = python_calamine.CalamineWorkbook.from_path(str(path))
         try:
@@ -178,19 +186,16 @@ def _sheet_list(path: Path, fmt: str) -> tuple[tuple[str, ...], str | None]:
         finally:
             book.close()
     except Exception as exc:
-        raise _invalid(path, fmt, exc) from exc
-    names = tuple(m.name for m in metadata)
+        raise _invalid(path, exc) from exc
     worksheets = [m for m in metadata if m.typ == python_calamine.SheetTypeEnum.WorkSheet]
     visible = [m for m in worksheets if m.visible == python_calamine.SheetVisibleEnum.Visible]
     candidates = visible or worksheets
-    return names, candidates[0].name if candidates else None
+    if not candidates:
+        raise InputError(f"{path.name} has no worksheet", path=str(path))
+    return str(candidates[0].name)
 
 
-def _choose(path: Path, sheets: tuple[str, ...], default: str | None, wanted: str | None) -> str:
-    if wanted is None:
-        if default is None:
-            raise InputError(f"{path.name} has no worksheet", path=str(path))
-        return default
+def _choose(path: Path, sheets: tuple[str, ...], wanted: str) -> str:
     if wanted in sheets:
         return wanted
     folded = [s for s in sheets if s.casefold() == wanted.strip().casefold()]

@@ -8,11 +8,15 @@ not be read, 3 the server refused the run (token, unreachable).
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 import time
 import warnings
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -122,6 +126,32 @@ def _print_result(result: ImportResult, *, quiet: bool, as_json: bool) -> None:
         err.print(f"  {name:<14} {path}")
 
 
+@contextmanager
+def _stop_on_signals(quiet: bool) -> Iterator[threading.Event]:
+    """First Ctrl-C/SIGTERM: stop sending, finish requests in flight, write results.
+
+    A second Ctrl-C interrupts at once (the run journal still lets a re-run recover).
+    """
+    cancel = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        if not quiet:
+            err.print("stopping: waiting for requests in flight, then writing results ...")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield cancel
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield cancel
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def _fail(exc: ImporterError) -> typer.Exit:
     err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(exc.exit_code)
@@ -184,6 +214,10 @@ def run(
     insecure: Annotated[
         bool, typer.Option("--insecure", help="Allow plain http:// to a non-loopback host.")
     ] = False,
+    restart: Annotated[
+        bool,
+        typer.Option("--restart", help="Discard the --out folder's run journal; do not resume."),
+    ] = False,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -199,7 +233,11 @@ def run(
     with ExitStack() as stack:
         try:
             options = ImportOptions(
-                sheet=sheet, mapping=parse_mapping(mapping), batch_size=batch_size, dry_run=dry_run
+                sheet=sheet,
+                mapping=parse_mapping(mapping),
+                batch_size=batch_size,
+                dry_run=dry_run,
+                restart=restart,
             )
             if sandbox:
                 from importer.sandbox import SandboxConfig, SandboxServer
@@ -228,7 +266,10 @@ def run(
                 max_rps=max_rps,
                 insecure=insecure,
             )
-            result = run_import(file, out_dir=out_dir, options=options, api=api, progress=bar)
+            cancel = stack.enter_context(_stop_on_signals(quiet or as_json))
+            result = run_import(
+                file, out_dir=out_dir, options=options, api=api, progress=bar, cancel=cancel
+            )
         except ImporterError as exc:
             raise _fail(exc) from None
         finally:

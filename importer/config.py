@@ -72,6 +72,8 @@ class ImportOptions:
         mapping: explicit header mapping, file header -> schema column.
         chunk_rows: rows read at a time (bounds memory on big files).
         dry_run: do everything but send; write the exact payloads to ``payloads.jsonl``.
+        restart: discard the output folder's run journal (even one of another input) and start
+            afresh instead of resuming.
     """
 
     sheet: str | None = None
@@ -79,6 +81,7 @@ class ImportOptions:
     mapping: dict[str, str] = field(default_factory=dict)
     chunk_rows: int = 250_000
     dry_run: bool = False
+    restart: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= MAX_BATCH:

@@ -121,6 +121,10 @@ def _explicit(
             raise InputError(
                 f"column mapping: both {by_target[name]!r} and {header!r} are mapped to {name}"
             )
+        if resolved.get(header, name) != name:
+            raise InputError(
+                f"column mapping: {header!r} is mapped to both {resolved[header]} and {name}"
+            )
         by_target[name] = header
         resolved[header] = name
     return resolved

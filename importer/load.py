@@ -17,7 +17,7 @@ Every chunk has:
   as ``TRUE``/``FALSE``, dates and times in ISO form, error cells as ``#N/A``, ``#DIV/0!`` ...;
 * an ``int64`` index named ``source_row``: the row number a person sees in Excel, the header
   row's own number + 1 for the first data row. Rows whose cells are all empty or whitespace are
-  left out, but never renumber the rest.
+  left out and never renumber the rest.
 
 Delimited text: a record is one row. A blank line is a row (Excel shows it as an empty row), a
 quoted value spanning several lines is one row, so the number is the record's position in the
@@ -31,7 +31,7 @@ empty header cell, get ``column_N`` labels unless they are empty throughout.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,6 +116,7 @@ def open_table(path: str | Path, *, sheet: str | None = None, chunk_rows: int = 
         raise InputError(f"{name} is empty", path=str(p))
 
     fmt = _format_of(p, head)
+    # The readers are imported here because they use the helpers at the end of this module.
     if fmt == "csv":
         from importer import _delimited
 
@@ -208,7 +209,7 @@ def clean_label(text: str) -> str:
     return text.replace("\ufeff", "").replace("\xa0", " ")
 
 
-def header_labels(cells: Sequence[str], positions: Iterator[int] | range) -> tuple[str, ...]:
+def header_labels(cells: Sequence[str], positions: Iterable[int]) -> tuple[str, ...]:
     """Labels for header cells: cleaned text, ``column_N`` for empty ones, unique with `` (2)``."""
     bases = []
     for cell, position in zip(cells, positions, strict=True):

@@ -67,7 +67,7 @@ class RateLimiter:
             self._sleep(wait)
 
     def pause(self, seconds: float) -> None:
-        """Hold every sender for ``seconds`` (a 429's ``Retry-After``) and lower the rate by 20 %."""
+        """Hold every sender for ``seconds`` (a 429's ``Retry-After``); lower the rate 20 %."""
         with self._lock:
             self._resume_at = max(self._resume_at, self._clock() + seconds)
             if self._rate is not None:

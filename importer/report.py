@@ -155,6 +155,12 @@ class ReportWriter:
             written[ERRORS_XLSX] = self._write_xlsx()
         return written
 
+    def abort(self) -> None:
+        """Drop the unfinished files (the run failed before its results were complete)."""
+        for _, fh in self._files.values():
+            fh.close()
+            Path(fh.name).unlink(missing_ok=True)
+
     def _write_xlsx(self) -> Path:
         from openpyxl import Workbook
 

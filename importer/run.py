@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,11 +20,13 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from importer.batch import Batch, count_batches, iter_batches
+from importer.batch import iter_batches
 from importer.client import KantataClient
 from importer.config import ApiSettings, ImportOptions
-from importer.errors import ApiError, AuthError
+from importer.dispatch import _Tee, send_all
+from importer.errors import ApiError
 from importer.headers import HeaderMap, match_headers
+from importer.journal import JOURNAL_FILE, Journal
 from importer.load import SourceInfo, Table, open_table, sha256_file
 from importer.outcomes import (
     CREATED,
@@ -42,6 +43,7 @@ EXIT_OK = 0
 EXIT_ROWS_FAILED = 1
 EXIT_INPUT = 2
 EXIT_REFUSED = 3
+EXIT_INTERRUPTED = 130
 
 
 @dataclass(frozen=True)
@@ -101,15 +103,18 @@ class _Validated:
     failed: int
 
 
+def _match(info: SourceInfo, options: ImportOptions) -> HeaderMap:
+    return match_headers(info.headers, where=_where(info), mapping=options.mapping or None)
+
+
 def _validate_all(
     table: Table,
-    options: ImportOptions,
+    headers: HeaderMap,
     outcomes: Outcomes,
     progress: ProgressCallback | None,
     writer: Callable[[pd.DataFrame, pd.DataFrame], None] | None = None,
 ) -> _Validated:
     info = table.info
-    headers = match_headers(info.headers, where=_where(info), mapping=options.mapping or None)
     duplicates = DuplicateTracker()
     parts: list[pd.DataFrame] = []
     rows = failed = 0
@@ -158,7 +163,9 @@ def _summary(
         },
         "counts": counts,
         "exit_code": exit_code,
-        "status": {0: "ok", 1: "rows_failed", 3: "refused"}.get(exit_code, "error"),
+        "status": {0: "ok", 1: "rows_failed", 3: "refused", 130: "interrupted"}.get(
+            exit_code, "error"
+        ),
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
@@ -183,11 +190,16 @@ def validate_file(
     table = open_table(path, sheet=options.sheet, chunk_rows=options.chunk_rows)
     info = table.info
     out = Path(out_dir) if out_dir is not None else default_out_dir(path)
+    headers = _match(info, options)
     writer = ReportWriter(
         out, info.headers, sheet=info.sheet, write_success=False, excel=info.format != "csv"
     )
     outcomes = Outcomes()
-    v = _validate_all(table, options, outcomes, progress, writer.write_chunk)
+    try:
+        v = _validate_all(table, headers, outcomes, progress, writer.write_chunk)
+    except BaseException:
+        writer.abort()
+        raise
     files = writer.close()
     counts = {
         "rows": v.rows,
@@ -221,53 +233,6 @@ def _write_payloads(path: Path, valid: pd.DataFrame, size: int) -> int:
     return n
 
 
-class _Sending:
-    """Runs batches through the sender on a thread pool, stopping cleanly on a fatal error."""
-
-    def __init__(self, sender: BatchSender, concurrency: int, progress: ProgressCallback | None):
-        self.sender = sender
-        self.concurrency = max(1, concurrency)
-        self.progress = progress
-        self.stop = threading.Event()
-        self.fatal: ApiError | None = None
-        self.done_rows = 0
-
-    def _one(self, batch: Batch) -> int:
-        if self.stop.is_set():
-            return 0
-        self.sender.send(batch)
-        return len(batch)
-
-    def run(self, batches: Iterator[Batch], total: int) -> None:
-        in_flight: set[Future[int]] = set()
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="send") as pool:
-            try:
-                for batch in batches:
-                    if self.stop.is_set():
-                        break
-                    in_flight.add(pool.submit(self._one, batch))
-                    if len(in_flight) >= self.concurrency * 2:
-                        finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                        self._collect(finished, total)
-                finished, _ = wait(in_flight)
-                self._collect(finished, total)
-            except BaseException:
-                self.stop.set()
-                wait(in_flight)
-                raise
-
-    def _collect(self, finished: set[Future[int]], total: int) -> None:
-        for future in finished:
-            try:
-                self.done_rows += future.result()
-            except ApiError as exc:
-                if self.fatal is None or isinstance(exc, AuthError):
-                    self.fatal = exc
-                self.stop.set()
-        if self.progress:
-            self.progress(Progress("send", self.done_rows, total))
-
-
 def run_import(
     path: str | Path,
     *,
@@ -276,6 +241,7 @@ def run_import(
     api: ApiSettings | None = None,
     transport: httpx.BaseTransport | None = None,
     progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
 ) -> ImportResult:
     """Validate ``path``, send its valid rows in bulk, and write a result for every row.
 
@@ -286,6 +252,9 @@ def run_import(
         api: base URL, token, concurrency, rate, retries.
         transport: an httpx transport to use instead of the network (tests, proxies).
         progress: called with ``Progress`` events.
+        cancel: set it (from a signal handler, another thread) to stop sending: requests in
+            flight finish, unsent rows are reported ``not_processed``, the journal keeps the rest
+            for the next run.
 
     Returns:
         The counts, files and exit code. Server refusals of the whole run (bad token, server
@@ -302,42 +271,61 @@ def run_import(
     table = open_table(path, sheet=options.sheet, chunk_rows=options.chunk_rows)
     info = table.info
     out = Path(out_dir) if out_dir is not None else default_out_dir(path)
+    headers = _match(info, options)
     out.mkdir(parents=True, exist_ok=True)
     outcomes = Outcomes()
-    v = _validate_all(table, options, outcomes, progress)
+    v = _validate_all(table, headers, outcomes, progress)
     timings["validate"] = time.perf_counter() - t0
     n_valid = len(v.valid)
     extra: dict[str, Any] = {"base_url": api.base_url, "batch_size": options.batch_size}
     fatal: ApiError | None = None
+    interrupted = False
     files: dict[str, Path] = {}
+    sha = sha256_file(info.path)
 
     t1 = time.perf_counter()
     if options.dry_run:
         extra["batches"] = _write_payloads(out / PAYLOADS_FILE, v.valid, options.batch_size)
         files[PAYLOADS_FILE] = out / PAYLOADS_FILE
     elif n_valid:
-        with KantataClient(api, transport=transport) as client:
-            sender = BatchSender(client, outcomes)
-            sending = _Sending(sender, api.concurrency, progress)
-            sending.run(iter_batches(v.valid, options.batch_size), n_valid)
-            fatal = sending.fatal
-            extra.update(
-                batches=count_batches(n_valid, options.batch_size),
-                requests=client.requests_sent,
-                retries=client.retries,
-                splits=sender.splits,
-                reconciled=sender.reconciled,
-                rate_limit_wait_s=round(client.limiter.waited, 3),
+        identity = {
+            "sha256": sha,
+            "sheet": info.sheet or "",
+            "mapping": json.dumps(options.mapping),
+        }
+        with (
+            Journal.open(out, identity=identity, restart=options.restart) as journal,
+            KantataClient(api, transport=transport) as client,
+        ):
+            sender = BatchSender(client, _Tee(outcomes, journal))
+            sent = send_all(
+                v.valid,
+                sender=sender,
+                outcomes=outcomes,
+                journal=journal,
+                batch_size=options.batch_size,
+                concurrency=api.concurrency,
+                cancel=cancel or threading.Event(),
+                progress=(lambda d, t: progress(Progress("send", d, t))) if progress else None,
             )
-        done = outcomes.done_rows()
-        unsent = v.valid.index[~v.valid.index.isin(done)]
+            files[JOURNAL_FILE] = journal.path
+        fatal, interrupted = sent.fatal, sent.interrupted
+        extra.update(
+            batches=sent.batches,
+            resumed_created=sent.resumed_created,
+            resumed_in_doubt=sent.resumed_in_doubt,
+            requests=client.requests_sent,
+            retries=client.retries,
+            splits=sender.splits,
+            reconciled=sender.reconciled,
+            rate_limit_wait_s=round(client.limiter.waited, 3),
+        )
+        unsent = v.valid.index[~v.valid.index.isin(outcomes.done_rows())]
         if len(unsent):
-            reason = (
-                f"not sent: the run stopped early ({fatal})"
-                if fatal is not None
-                else "not sent: the run stopped early"
+            why = f"the run stopped early: {fatal}" if fatal else "the run was interrupted"
+            outcomes.failed(
+                unsent.tolist(), STAGE_NOT_PROCESSED, "", f"not sent ({why}); run again to resume"
             )
-            outcomes.failed(unsent.tolist(), STAGE_NOT_PROCESSED, "", reason)
     timings["send"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
@@ -363,12 +351,14 @@ def run_import(
     failed = counts["failed_validation"] + counts["failed_remote"] + counts["not_processed"]
     if fatal is not None:
         exit_code = EXIT_REFUSED
+    elif interrupted:
+        exit_code = EXIT_INTERRUPTED
     else:
         exit_code = EXIT_ROWS_FAILED if failed else EXIT_OK
     summary = _summary(
         command="run --dry-run" if options.dry_run else "run",
         info=info,
-        sha=sha256_file(info.path),
+        sha=sha,
         counts=counts,
         exit_code=exit_code,
         timings=timings,

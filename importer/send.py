@@ -21,7 +21,7 @@ from typing import Any
 from importer.batch import Batch
 from importer.client import KantataClient, Membership
 from importer.errors import BadResponseError, OutcomeUnknownError, RejectedBatchError
-from importer.outcomes import STAGE_REMOTE, OutcomeSink
+from importer.outcomes import STAGE_NOT_PROCESSED, STAGE_REMOTE, OutcomeSink
 
 NOTE_EXISTED = "already existed (identical membership found on the server)"
 NOTE_CONFIRMED = "created; confirmed by lookup after the reply was lost"
@@ -58,6 +58,10 @@ class BatchSender:
     def send(self, batch: Batch) -> None:
         """Send ``batch``; every row gets exactly one outcome unless an ApiError escapes."""
         self._send(batch, self.reconcile_rounds)
+
+    def recheck(self, batch: Batch) -> None:
+        """Rows whose earlier request may have been applied: look up first, re-send the rest."""
+        self._reconcile(batch, self.reconcile_rounds, reason="resumed after an interruption")
 
     def _send(self, batch: Batch, rounds: int) -> None:
         if not len(batch):
@@ -125,7 +129,7 @@ class BatchSender:
         if rounds <= 0:
             self.sink.failed(
                 [batch.rows[i] for i in rest],
-                STAGE_REMOTE,
+                STAGE_NOT_PROCESSED,
                 "",
                 f"outcome unknown after repeated attempts ({reason}); run the same command "
                 "again to re-check and resend",

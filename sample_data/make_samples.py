@@ -1,4 +1,4 @@
-"""Regenerate the bundled sample files from the sandbox seed: ``python sample_data/make_samples.py``.
+"""Regenerate the bundled samples from the sandbox seed: ``python sample_data/make_samples.py``.
 
 ``people.xlsx`` is a realistic HR export as people send it: title-case headers with spaces, an
 alias header ("Dept ID"), numbers stored as numbers and as text, mixed-case member types, blank
@@ -79,7 +79,9 @@ def write_csv(path: Path, data: list[list[Any] | None]) -> None:
         writer = csv.writer(fh, delimiter=";")
         writer.writerow(HEADER)
         for row in data:
-            cells = ["" if c is None else (f"{c:g}" if isinstance(c, float) else c) for c in row or []]
+            cells = [
+                "" if c is None else (f"{c:g}" if isinstance(c, float) else c) for c in row or []
+            ]
             writer.writerow(cells or ["", "", "", "", "", ""])
 
 

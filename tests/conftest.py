@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,9 @@ def sandbox() -> Iterator[SandboxServer]:
 
 def settings_for(server: SandboxServer, **kwargs: Any) -> ApiSettings:
     """ApiSettings pointing at ``server`` with fast retries."""
-    kwargs.setdefault("retry", RetryPolicy(attempts=10, timeout=60, wait_initial=0.01, wait_max=0.05))
+    kwargs.setdefault(
+        "retry", RetryPolicy(attempts=10, timeout=60, wait_initial=0.01, wait_max=0.05)
+    )
     return ApiSettings(base_url=server.base_url, token=server.token, **kwargs)
 
 
@@ -42,8 +45,14 @@ def api(sandbox: SandboxServer) -> ApiSettings:
     return settings_for(sandbox)
 
 
-def write_csv(path: Path, rows: list[list[Any]], header: list[str] | None = None, *, sep: str = ",",
-              encoding: str = "utf-8") -> Path:
+def write_csv(
+    path: Path,
+    rows: list[list[Any]],
+    header: list[str] | None = None,
+    *,
+    sep: str = ",",
+    encoding: str = "utf-8",
+) -> Path:
     """A small delimited file."""
     lines = [sep.join(header or HEADER)] + [sep.join(str(c) for c in r) for r in rows]
     path.write_text("\n".join(lines) + "\n", encoding=encoding)
@@ -60,3 +69,19 @@ def write_xlsx(path: Path, sheets: dict[str, list[list[Any]]]) -> Path:
             ws.append(row)
     wb.save(path)
     return path
+
+
+def big_seed(path: Path, n_users: int, first_id: int = 20001) -> Path:
+    """The bundled seed plus ``n_users`` extra users (ids from ``first_id``), for volume tests."""
+    seed = json.loads(bundled_seed_path().read_text(encoding="utf-8"))
+    seed["users"] += [
+        {"id": i, "full_name": f"Load Test {i}", "email_address": f"load.{i}@acme.example"}
+        for i in range(first_id, first_id + n_users)
+    ]
+    path.write_text(json.dumps(seed), encoding="utf-8")
+    return path
+
+
+def bundled_seed_path() -> Path:
+    """The sandbox's bundled seed file."""
+    return Path(__file__).resolve().parent.parent / "importer" / "sandbox" / "seed.json"

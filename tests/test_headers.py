@@ -105,6 +105,10 @@ def test_mapping_matches_headers_loosely() -> None:
             {"Geo": "member_id", "Dept": "member_id"},
             r"both 'Geo' and 'Dept' are mapped to member_id",
         ),
+        (
+            {"Geo": "member_id", "geo": "member_type"},
+            r"'Geo' is mapped to both member_id and member_type",
+        ),
     ],
 )
 def test_bad_mappings(mapping: dict[str, str], message: str) -> None:

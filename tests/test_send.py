@@ -37,7 +37,7 @@ GOOD = [(105, 202, m, "User") for m in range(10010, 10040)]
 
 @pytest.mark.parametrize("mode", ["atomic", "partial", "partial-error"])
 def test_refused_batch_is_split_until_bad_rows_are_alone(sandbox: SandboxServer, mode: str) -> None:
-    """Whatever the server's bulk semantics, good rows are created once, bad rows get its message."""
+    """Whatever the bulk semantics: good rows created once, bad rows get the server's message."""
     sandbox.set_knobs(bulk_mode=mode)
     specs = list(GOOD)
     specs[7] = (999, 202, 10017, "User")  # unknown geography
@@ -49,7 +49,9 @@ def test_refused_batch_is_split_until_bad_rows_are_alone(sandbox: SandboxServer,
     assert "999" in failed.loc[9, "error_message"]
     assert failed.loc[9, "error_stage"] == "remote"
     created_members = sorted(int(m["member_id"]) for m in sandbox.memberships())
-    expected = sorted([*range(10001, 10006), *(m for _, _, m, _ in specs if m not in (10017, 99999))])
+    expected = sorted(
+        [*range(10001, 10006), *(m for _, _, m, _ in specs if m not in (10017, 99999))]
+    )
     assert created_members == expected  # each exactly once
     if mode == "atomic":
         assert sender.splits > 0
@@ -58,7 +60,12 @@ def test_refused_batch_is_split_until_bad_rows_are_alone(sandbox: SandboxServer,
 def test_identical_existing_membership_is_success_with_its_id(sandbox: SandboxServer) -> None:
     """A member that already holds exactly this membership: success, existing id reported."""
     existing = next(m for m in sandbox.memberships() if int(m["member_id"]) == 10001)
-    frame, _ = send(sandbox, make_batch([(int(existing["geography_id"]), int(existing["department_id"]), 10001, "User")]))
+    frame, _ = send(
+        sandbox,
+        make_batch(
+            [(int(existing["geography_id"]), int(existing["department_id"]), 10001, "User")]
+        ),
+    )
     assert frame.loc[2, "status"] == CREATED
     assert frame.loc[2, "organization_membership_id"] == str(existing["id"])
     assert frame.loc[2, "note"] == NOTE_EXISTED

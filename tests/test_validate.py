@@ -31,7 +31,9 @@ def frame(rows: list[tuple[str, str, str, str]], start: int = 2) -> pd.DataFrame
 
 def test_valid_rows_are_typed_and_canonical() -> None:
     """Whole numbers with spaces/.0 become ints; member_type gets its canonical case."""
-    result = validate_chunk(frame([(" 104 ", "201.0", "10006", "user"), ("+7", "8", "9", "WORKSPACE")]), HEADERS)
+    result = validate_chunk(
+        frame([(" 104 ", "201.0", "10006", "user"), ("+7", "8", "9", "WORKSPACE")]), HEADERS
+    )
     assert result.errors.empty
     assert result.valid.to_dict("index") == {
         2: {"geography_id": 104, "department_id": 201, "member_id": 10006, "member_type": "User"},
@@ -49,7 +51,10 @@ def test_valid_rows_are_typed_and_canonical() -> None:
         ("0", "member_id must be a positive whole number, got '0'"),
         ("", "member_id is required"),
         ("   ", "member_id is required"),
-        ("1234567890123456789", "member_id is too large (at most 18 digits), got '1234567890123456789'"),
+        (
+            "1234567890123456789",
+            "member_id is too large (at most 18 digits), got '1234567890123456789'",
+        ),
         ("1,000", "member_id must be a whole number, got '1,000'"),
     ],
 )
@@ -95,7 +100,9 @@ def test_duplicate_member_names_first_row() -> None:
 def test_duplicates_found_across_chunks() -> None:
     """The tracker carries members between chunks, naming the row in the earlier chunk."""
     tracker = DuplicateTracker()
-    first = validate_chunk(frame([("101", "201", "5", "User")], start=2), HEADERS, duplicates=tracker)
+    first = validate_chunk(
+        frame([("101", "201", "5", "User")], start=2), HEADERS, duplicates=tracker
+    )
     second = validate_chunk(
         frame([("101", "201", "6", "User"), ("101", "201", "5", "User")], start=3),
         HEADERS,
@@ -109,7 +116,10 @@ def test_duplicates_found_across_chunks() -> None:
 def test_escaped_formula_cells_come_back_as_text() -> None:
     """A cell the reporter escaped ('-3) validates like the original (-3)."""
     result = validate_chunk(frame([("101", "201", "'-3", "User")]), HEADERS)
-    assert result.errors.loc[2, "error_message"] == "member_id must be a positive whole number, got '-3'"
+    assert (
+        result.errors.loc[2, "error_message"]
+        == "member_id must be a positive whole number, got '-3'"
+    )
 
 
 ID_CELL = st.one_of(
