@@ -94,7 +94,7 @@ def test_changed_input_in_same_out_is_refused_unless_restart(
 
 
 def test_cancel_stops_cleanly_and_rerun_completes(sandbox: SandboxServer, tmp_path: Path) -> None:
-    """Interrupt after the first batch: exit 130, rest not_processed; the re-run finishes the job."""
+    """Interrupt after the first batch: exit 130, rest not_processed; a re-run finishes the job."""
     sandbox.set_knobs(latency_ms=20)
     src = write_csv(tmp_path / "in.csv", [[105, 202, m, "User"] for m in range(10010, 10110)])
     api = settings_for(sandbox, concurrency=1)
