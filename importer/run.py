@@ -64,8 +64,9 @@ class ImportResult:
 
     Attributes:
         exit_code: 0 every row created (or valid, for ``validate``/dry runs); 1 some rows failed;
-            3 the server refused the run (auth, unreachable).
-        counts: rows by outcome (``rows``, ``created``, ``already_existed``, ``failed_validation``,
+            3 the server refused the run (auth, unreachable); 130 interrupted (``cancel``).
+        counts: rows by outcome (``rows``, ``created`` (new), ``already_existed`` (an identical
+            membership was on the server already; also a success), ``failed_validation``,
             ``failed_remote``, ``not_processed``, ``valid``).
         out_dir: the results folder; ``files`` the files written in it, by name.
         summary: the content of ``summary.json``.
@@ -372,12 +373,14 @@ def run_import(
 def _counts(final: pd.DataFrame, rows: int, valid: int, *, dry_run: bool) -> dict[str, int]:
     status = final["status"].to_numpy()
     stage = final["error_stage"].to_numpy()
-    created = status == CREATED
+    succeeded = status == CREATED
+    existed = succeeded & (final["note"].to_numpy() == NOTE_EXISTED)
+    # created + already_existed + failed_* + not_processed == rows (+ would_send in a dry run)
     counts = {
         "rows": rows,
         "valid": valid,
-        "created": int(created.sum()),
-        "already_existed": int((created & (final["note"].to_numpy() == NOTE_EXISTED)).sum()),
+        "created": int((succeeded & ~existed).sum()),
+        "already_existed": int(existed.sum()),
         "failed_validation": int(np.sum(stage == STAGE_VALIDATION)),
         "failed_remote": int(np.sum(stage == STAGE_REMOTE)),
         "not_processed": int(np.sum(stage == STAGE_NOT_PROCESSED)),

@@ -23,7 +23,9 @@ from importer.client import KantataClient, Membership
 from importer.errors import BadResponseError, OutcomeUnknownError, RejectedBatchError
 from importer.outcomes import STAGE_NOT_PROCESSED, STAGE_REMOTE, OutcomeSink
 
-NOTE_EXISTED = "already existed (identical membership found on the server)"
+# Pre-existing, or written by a bulk request the server refused (some servers apply part of it):
+# the API cannot tell the two apart, and both mean the row's membership is in place.
+NOTE_EXISTED = "identical membership already on the server"
 NOTE_CONFIRMED = "created; confirmed by lookup after the reply was lost"
 _TAKEN_HINTS = ("already", "taken", "exists")
 
