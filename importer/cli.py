@@ -51,10 +51,10 @@ out = Console()
 
 FileArg = Annotated[Path, typer.Argument(help="CSV/TSV/TXT, XLSX/XLSM, XLS or ODS file.")]
 OutOpt = Annotated[
-    Path | None, typer.Option("--out", help="Results folder [default: <file>-results next to it].")
+    Path | None, typer.Option("--out", help="Results folder (default: <file>-results next to the file).")
 ]
 SheetOpt = Annotated[
-    str | None, typer.Option("--sheet", help="Worksheet [default: first visible].")
+    str | None, typer.Option("--sheet", help="Worksheet (default: the first visible one).")
 ]
 MapOpt = Annotated[
     list[str] | None,
@@ -193,12 +193,12 @@ def run(
     base_url: Annotated[
         str | None,
         typer.Option(
-            "--base-url", help=f"API root [env {BASE_URL_ENV}; default {DEFAULT_BASE_URL}]."
+            "--base-url", help=f"API root (env {BASE_URL_ENV}; default {DEFAULT_BASE_URL})."
         ),
     ] = None,
     token_file: Annotated[
         Path | None,
-        typer.Option("--token-file", help=f"File holding the token [or env {TOKEN_ENV}]."),
+        typer.Option("--token-file", help=f"File holding the token (or env {TOKEN_ENV})."),
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=100)] = 100,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=32)] = 4,
@@ -282,9 +282,9 @@ def run(
 def sandbox_cmd(
     port: Annotated[int, typer.Option("--port", help="0 = a free port.")] = 8765,
     seed: Annotated[
-        Path | None, typer.Option("--seed", help="Seed JSON [default: bundled].")
+        Path | None, typer.Option("--seed", help="Seed JSON (default: the bundled one).")
     ] = None,
-    db: Annotated[str, typer.Option("--db", help="SQLite file [default: in memory].")] = ":memory:",
+    db: Annotated[str, typer.Option("--db", help="SQLite file (default: in memory).")] = ":memory:",
     rate: Annotated[float | None, typer.Option("--rate", help="Requests/s before 429.")] = None,
     fail_rate: Annotated[float, typer.Option("--fail-rate", help="Fraction answered 503.")] = 0.0,
     drop_after_commit: Annotated[
@@ -294,7 +294,7 @@ def sandbox_cmd(
     bulk_mode: Annotated[
         str, typer.Option("--bulk-mode", help="atomic | partial | partial-error")
     ] = "atomic",
-    token: Annotated[str | None, typer.Option("--token", help="[default: random]")] = None,
+    token: Annotated[str | None, typer.Option("--token", help="Bearer token to accept (default: random).")] = None,
 ) -> None:
     """Run a local Kantata sandbox on 127.0.0.1 until Ctrl-C.
 
