@@ -91,10 +91,6 @@ def default_out_dir(path: str | Path) -> Path:
     return p.with_name(f"{p.stem}-results")
 
 
-def _where(info: SourceInfo) -> str:
-    return f"{info.path.name}, sheet '{info.sheet}'" if info.sheet else info.path.name
-
-
 @dataclass
 class _Validated:
     info: SourceInfo
@@ -105,7 +101,7 @@ class _Validated:
 
 
 def _match(info: SourceInfo, options: ImportOptions) -> HeaderMap:
-    return match_headers(info.headers, where=_where(info), mapping=options.mapping or None)
+    return match_headers(info.headers, where=info.where, mapping=options.mapping or None)
 
 
 def _validate_all(

@@ -164,3 +164,42 @@ def test_readme_demo_command_imports_sample(tmp_path: Path) -> None:
     assert re.search(r"created\s*│\s*31\b", proc.stderr), proc.stderr
     assert re.search(r"already existed\s*│\s*1\b", proc.stderr)
     assert (tmp_path / "people-results" / "success.csv").exists()
+
+
+def test_sandbox_command_starts_fast_and_answers_a_bulk_create() -> None:
+    """`importer sandbox --port 0` prints its URL and token and serves the documented shape."""
+    import signal
+
+    import httpx
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "importer", "sandbox", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = token = ""
+        while not (url and token):
+            line = proc.stdout.readline()
+            assert line, "sandbox exited early"
+            if m := re.search(r"(http://127\.0\.0\.1:\d+/api/v1)", line):
+                url = m.group(1)
+            if m := re.match(r"\s*token:\s*(\S+)", line):
+                token = m.group(1)
+        body = {"organization_memberships": [
+            {"geography_id": 105, "department_id": 202, "member_id": 10010, "member_type": "User"}
+        ]}  # fmt: skip
+        reply = httpx.post(
+            f"{url}/organization_memberships",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()
+        assert reply["count"] == 1
+        (mid,) = reply["organization_memberships"]
+        assert reply["results"] == [{"key": "organization_memberships", "id": mid}]
+        assert reply["organization_memberships"][mid]["member_id"] == "10010"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=10)
+    assert proc.returncode == 0
