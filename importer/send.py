@@ -28,6 +28,13 @@ from importer.outcomes import STAGE_NOT_PROCESSED, STAGE_REMOTE, OutcomeSink
 NOTE_EXISTED = "identical membership already on the server"
 NOTE_CONFIRMED = "created; confirmed by lookup after the reply was lost"
 _TAKEN_HINTS = ("already", "taken", "exists")
+_FIELD_WORDS = (
+    ("geography", "geography_id"),
+    ("department", "department_id"),
+    ("member type", "member_type"),
+    ("member_type", "member_type"),
+    ("member", "member_id"),
+)
 
 
 def _key(item: dict[str, Any]) -> tuple[int, str]:
@@ -157,4 +164,18 @@ class BatchSender:
                     f"{existing.department_id}; server said: {message}",
                 )
                 return
-        self.sink.failed([row], STAGE_REMOTE, "", f"server refused (HTTP {exc.status}): {message}")
+        self.sink.failed(
+            [row],
+            STAGE_REMOTE,
+            _field_of(message),
+            f"server refused (HTTP {exc.status}): {message}",
+        )
+
+
+def _field_of(message: str) -> str:
+    """The column a server message is about, when it names one ("Geography 999 not found")."""
+    words = message.lower()
+    for prefix, column in _FIELD_WORDS:
+        if words.startswith(prefix):
+            return column
+    return ""

@@ -48,6 +48,8 @@ def test_refused_batch_is_split_until_bad_rows_are_alone(sandbox: SandboxServer,
     assert list(failed.index) == [9, 22]
     assert "999" in failed.loc[9, "error_message"]
     assert failed.loc[9, "error_stage"] == "remote"
+    assert failed.loc[9, "error_field"] == "geography_id"
+    assert failed.loc[22, "error_field"] == "member_id"
     created_members = sorted(int(m["member_id"]) for m in sandbox.memberships())
     expected = sorted(
         [*range(10001, 10006), *(m for _, _, m, _ in specs if m not in (10017, 99999))]
