@@ -9,7 +9,8 @@ back in order; they are rare, so the hot path stays vectorised (~4M rows/s on 4 
 Files with many such records (say every other row short) read at ~150k rows/s.
 
 Before streaming, the whole file is checked once to be UTF-8 (fast for ASCII); if it is not, it is
-read as cp1252. A UTF-16 BOM (Excel's "Unicode Text") selects UTF-16.
+read as cp1252. A UTF-16 BOM (Excel's "Unicode Text") selects UTF-16 (see :mod:`importer._encoding`,
+which also refuses NUL bytes and undecodable bytes by line).
 """
 
 from __future__ import annotations
@@ -22,26 +23,24 @@ from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from importer._encoding import SCAN_BLOCK, detect_encoding, too_long
 from importer.errors import InputError
-from importer.load import Batch, blank_cells, drop_blank_rows
+from importer.load import Batch, blank_cells, check_header, drop_blank_rows, shorten
 
 DELIMITERS = (",", ";", "\t", "|")
-_SCAN_BLOCK = 4 << 20  # bytes per read when checking the encoding
 _SAMPLE = 64 << 10  # characters of text used to find the delimiter and the header
+_MAX_HEADER_LINE = 1 << 20  # characters before the header line must have ended
 _SNIFF_RECORDS = 200
 _GROUP_ROWS = 100_000  # rows handled together (fewer, larger Arrow operations)
 # pyarrow's block size. Small blocks keep records of the wrong length cheap (pyarrow's cost per
 # such record grows with the block), but a record must fit in one block: when one does not, the
 # file is read again with the large size, skipping the rows already delivered.
-BLOCK_SIZES = (256 << 10, 64 << 20)
-_ZIP = b"PK\x03\x04"
-_OLE = bytes.fromhex("d0cf11e0a1b11ae1")
+BLOCK_SIZES = (256 << 10, 16 << 20)  # the larger one bounds a record, and the memory it takes
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ class Layout:
 
 def inspect(path: Path) -> Layout:
     """Find the encoding, the delimiter and the header row of a text file."""
-    encoding = _encoding(path)
+    encoding = detect_encoding(path)
     text, complete = _sample(path, encoding)
     if not text.strip():
         raise InputError(f"{path.name} is empty (it holds only blank lines)", path=str(path))
@@ -88,6 +87,7 @@ def inspect(path: Path) -> Layout:
     records = records_by_delimiter[delimiter]
     header_index = next(i for i, r in enumerate(records) if not _blank(r))
     header, data = _header_and_data(records, complete)
+    check_header(header, path.name, path)
     width = len(header)
     if data:
         usual, _ = Counter(len(r) for r in data).most_common(1)[0]
@@ -119,11 +119,7 @@ def read_batches(path: Path, layout: Layout) -> Iterator[Batch]:
             if "straddl" not in str(exc):
                 raise InputError(f"cannot read {path.name}: {exc}", path=str(path)) from exc
             if attempt == len(BLOCK_SIZES):
-                raise InputError(
-                    f"{path.name}: a row is longer than {block_size >> 20} MB, or a quoted value "
-                    'is never closed (look for a stray " character)',
-                    path=str(path),
-                ) from exc
+                raise too_long(path, block_size, delivered or layout.header_record) from exc
         except (pa.ArrowException, OSError, UnicodeError) as exc:
             raise InputError(f"cannot read {path.name}: {exc}", path=str(path)) from exc
 
@@ -195,56 +191,6 @@ def _stream(path: Path, layout: Layout, block_size: int) -> Iterator[Batch]:
 # ----------------------------------------------------------------------------------------------
 
 
-def _encoding(path: Path) -> str:
-    """utf-8(-sig) when every byte decodes as UTF-8, else cp1252; utf-16 when it has that BOM."""
-    with path.open("rb") as fh:
-        head = fh.read(8192)
-        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            return "utf-16"
-        if b"\x00" in head:
-            if head.startswith(_ZIP):
-                kind = "it looks like an .xlsx or .ods workbook; give it that extension"
-            elif head.startswith(_OLE):
-                kind = "it looks like an .xls workbook; give it that extension"
-            else:
-                kind = "it holds binary data"
-            raise InputError(f"{path.name} is not a text file ({kind})", path=str(path))
-        fh.seek(0)
-        bad = _first_undecodable(fh, "utf-8")
-        if bad is None:
-            return "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
-        fh.seek(0)
-        if _first_undecodable(fh, "cp1252") is None:
-            return "cp1252"
-    offset, byte = bad
-    raise InputError(
-        f"{path.name} is neither UTF-8 nor Windows-1252 text (byte 0x{byte:02x} at offset "
-        f"{offset} cannot be decoded); save it as 'CSV UTF-8'",
-        path=str(path),
-    )
-
-
-def _first_undecodable(fh: BinaryIO, encoding: str) -> tuple[int, int] | None:
-    """(offset, byte) of the first byte that does not decode, or None when all of them do."""
-    decoder = codecs.getincrementaldecoder(encoding)()
-    offset = 0  # file offset of the first byte held by the decoder
-    while True:
-        block = fh.read(_SCAN_BLOCK)
-        held = len(decoder.getstate()[0])
-        if not held and block.isascii():  # fast path: ASCII is valid in both encodings
-            if not block:
-                return None
-            offset += len(block)
-            continue
-        try:
-            decoder.decode(block, final=not block)
-        except UnicodeDecodeError as exc:
-            return offset + exc.start, exc.object[exc.start]
-        if not block:
-            return None
-        offset += held + len(block) - len(decoder.getstate()[0])
-
-
 def _sample(path: Path, encoding: str) -> tuple[str, bool]:
     """The first ~64K characters (more until a header line is complete) and whether that is all."""
     decoder = codecs.getincrementaldecoder(encoding)()
@@ -262,6 +208,13 @@ def _sample(path: Path, encoding: str) -> tuple[str, bool]:
                 stripped = text.lstrip()
                 if stripped and any(ch in stripped for ch in "\r\n"):
                     return text, False
+                if size >= _MAX_HEADER_LINE:
+                    raise InputError(
+                        f"{path.name}: no complete header row in its first "
+                        f"{_MAX_HEADER_LINE >> 20} MB (no line break); this is not a table of "
+                        "rows, or its line breaks are missing",
+                        path=str(path),
+                    )
                 parts = [text]
 
 
@@ -277,8 +230,12 @@ def _blank(record: list[str]) -> bool:
 def _header_and_data(records: list[list[str]], complete: bool) -> tuple[list[str], list[list[str]]]:
     if not complete and len(records) < _SNIFF_RECORDS:
         records = records[:-1] or records  # the last record may be cut by the sample's end
-    nonblank = [r for r in records if not _blank(r)]
-    return (nonblank[0], nonblank[1:]) if nonblank else ([], [])
+    start = next((i for i, r in enumerate(records) if not _blank(r)), None)
+    if start is None:
+        return [], []
+    # Rows of empty cells still show how the delimiter cuts a row; empty lines show nothing.
+    data = [r for r in records[start + 1 :] if len(r) > 1 or (r and r[0].strip())]
+    return records[start], data
 
 
 def _record_numbers(
@@ -314,8 +271,8 @@ def _merge(
 
 def _fix_row(text: str, number: int, layout: Layout, path: Path) -> list[str] | InputError:
     """Cells of a record with the wrong cell count, padded to the parse width, or the error."""
-    if '"' not in text:
-        return _fit(text.split(layout.delimiter), number, layout, path)
+    if '"' not in text:  # at most width + 1 pieces, however long the record
+        return _fit(text.split(layout.delimiter, layout.width), number, layout, path)
     try:
         records = list(
             csv.reader(io.StringIO(text, newline=""), delimiter=layout.delimiter, strict=True)
@@ -336,11 +293,23 @@ def _fix_row(text: str, number: int, layout: Layout, path: Path) -> list[str] | 
 
 def _fit(cells: list[str], number: int, layout: Layout, path: Path) -> list[str] | InputError:
     header_width = len(layout.header)
+    delimiter = layout.delimiter
     for column, value in enumerate(cells[header_width:], start=header_width + 1):
-        if value.strip():
-            return _beyond_header(path, number, column, value, header_width)
+        if value.strip():  # the last piece may be the unsplit rest of a long record
+            for offset, piece in enumerate(_pieces(value, delimiter)):
+                if piece.strip():
+                    return _beyond_header(path, number, column + offset, piece, header_width)
     cells = cells[: layout.width]
     return cells + [""] * (layout.width - len(cells))
+
+
+def _pieces(text: str, delimiter: str) -> Iterator[str]:
+    """The cells of ``text`` one at a time (no list of millions of cells for a huge record)."""
+    start = 0
+    while (end := text.find(delimiter, start)) >= 0:
+        yield text[start:end]
+        start = end + 1
+    yield text[start:]
 
 
 def _check_last_record(path: Path, layout: Layout, cells: pa.Table, rows: np.ndarray) -> None:
@@ -356,7 +325,7 @@ def _check_last_record(path: Path, layout: Layout, cells: pa.Table, rows: np.nda
         return
     quotes = 0
     with path.open("rb") as fh:
-        while block := fh.read(_SCAN_BLOCK):
+        while block := fh.read(SCAN_BLOCK):
             quotes += block.count(b'"')
     if quotes % 2:
         raise InputError(
@@ -368,8 +337,8 @@ def _check_last_record(path: Path, layout: Layout, cells: pa.Table, rows: np.nda
 
 def _beyond_header(path: Path, row: int, column: int, value: str, width: int) -> InputError:
     return InputError(
-        f"{path.name}, row {row}: the value {value!r} in column {column} is beyond the last "
-        f"header column ({width} columns); remove it or give its column a header",
+        f"{path.name}, row {row}: the value {shorten(value)!r} in column {column} is beyond the "
+        f"last header column ({width} columns); remove it or give its column a header",
         path=str(path),
     )
 

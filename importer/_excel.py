@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,8 +29,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import python_calamine
 
+from importer import _zipguard
 from importer.errors import InputError
-from importer.load import blank_cells, blank_rows, drop_blank_rows, header_labels, looks_like_text
+from importer.load import (
+    blank_cells,
+    blank_rows,
+    check_header,
+    drop_blank_rows,
+    header_labels,
+    looks_like_text,
+)
 
 _ZIP = b"PK"
 _OLE = bytes.fromhex("d0cf11e0a1b11ae1")
@@ -64,14 +74,16 @@ class SheetData:
     rows: np.ndarray
 
 
-def read_sheet(path: Path, fmt: str, sheet: str | None) -> SheetData:
-    """Read one sheet (default: the first visible worksheet) of a workbook."""
-    _check_container(path, fmt)
-    try:
+def read_sheet(path: Path, fmt: str, sheet: str | None, *, max_unpacked: int) -> SheetData:
+    """Read one sheet (default: the first visible worksheet) of a workbook.
+
+    ``max_unpacked`` bounds what a zip-based workbook may unpack to (see :mod:`_zipguard`).
+    """
+    scans = _check_container(path, fmt, max_unpacked)
+    _zipguard.check_ods(path, scans)
+    with _calamine(path):
         reader = fastexcel.read_excel(path)
         sheets = tuple(reader.sheet_names)
-    except Exception as exc:  # calamine/fastexcel raise many kinds; none must escape raw
-        raise _invalid(path, exc) from exc
     if sheet is not None:
         chosen = _choose(path, sheets, sheet)
     elif len(sheets) == 1:
@@ -79,18 +91,19 @@ def read_sheet(path: Path, fmt: str, sheet: str | None) -> SheetData:
     else:
         chosen = _first_visible(path)
     where = f"{path.name}, sheet {chosen!r}"
-    try:
+    if scans:
+        _zipguard.check_sheet(path, scans, chosen, where)
+    with _calamine(path):
         loaded = reader.load_sheet(chosen, header_row=None, skip_rows=0, dtypes="string")
         batch, errors = loaded.to_arrow_with_errors()
         positions = [column.absolute_index + 1 for column in loaded.available_columns()]
-    except Exception as exc:
-        raise _invalid(path, exc) from exc
     cells = _render(batch, errors)
     blank = blank_rows(cells)
     if cells.num_rows == 0 or blank.all():
         raise InputError(f"{where} is empty", path=str(path))
     header_index = int(np.argmin(blank))
     header = [str(v) for v in cells.slice(header_index, 1).to_pylist()[0].values()]
+    check_header(header, where, path)
     labels = header_labels(header, positions)
     data = cells.slice(header_index + 1)
     rows = np.arange(header_index + 2, header_index + 2 + data.num_rows, dtype=np.int64)
@@ -104,8 +117,11 @@ def read_sheet(path: Path, fmt: str, sheet: str | None) -> SheetData:
     return SheetData(chosen, sheets, tuple(labels[i] for i in keep), data, rows)
 
 
-def _check_container(path: Path, fmt: str) -> None:
-    """Recognise files that are not what their extension says before calamine sees them."""
+def _check_container(path: Path, fmt: str, max_unpacked: int) -> dict[str, _zipguard.Scan]:
+    """Recognise files that are not what their extension says before calamine sees them.
+
+    Returns the measures of a zip workbook's worksheets (empty for .xls).
+    """
     suffix = path.suffix.lower()
     with path.open("rb") as fh:
         head = fh.read(8192)
@@ -113,7 +129,7 @@ def _check_container(path: Path, fmt: str) -> None:
         if head.startswith(_ZIP):
             hint = "it is an .xlsx or .ods workbook; give it that extension"
         elif head.startswith(_OLE):
-            return
+            return {}
         elif looks_like_text(head):
             hint = "it is a text or HTML file; save it as a real workbook or as .csv"
         else:
@@ -146,8 +162,10 @@ def _check_container(path: Path, fmt: str) -> None:
             hint = "it is a Word document"
         elif "ppt" in folders:
             hint = "it is a PowerPoint presentation"
+        elif not {"xl", "content.xml", "[Content_Types].xml"} & {*folders, *names}:
+            hint = "it is a zip archive, not a workbook"
         else:
-            return
+            return _zipguard.check_archive(path, max_unpacked=max_unpacked)
     raise InputError(f"{path.name} is not a valid {suffix} workbook ({hint})", path=str(path))
 
 
@@ -161,6 +179,17 @@ def _encrypted(path: Path) -> bool:
                 return True
             tail = block[-overlap:]
     return False
+
+
+@contextmanager
+def _calamine(path: Path) -> Iterator[None]:
+    """Whatever calamine/fastexcel raise becomes one InputError line, Rust panics included."""
+    try:
+        yield
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # pyo3's PanicException derives from BaseException
+        raise _invalid(path, exc) from exc
 
 
 def _invalid(path: Path, exc: BaseException) -> InputError:
@@ -179,14 +208,12 @@ def _invalid(path: Path, exc: BaseException) -> InputError:
 
 def _first_visible(path: Path) -> str:
     """The first visible worksheet (python-calamine reads the sheet list without the sheets)."""
-    try:
+    with _calamine(path):
         book = python_calamine.CalamineWorkbook.from_path(str(path))
         try:
             metadata = list(book.sheets_metadata)
         finally:
             book.close()
-    except Exception as exc:
-        raise _invalid(path, exc) from exc
     worksheets = [m for m in metadata if m.typ == python_calamine.SheetTypeEnum.WorkSheet]
     visible = [m for m in worksheets if m.visible == python_calamine.SheetVisibleEnum.Visible]
     candidates = visible or worksheets

@@ -24,6 +24,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from importer.cli_api import (
+    BaseUrlOpt,
+    InsecureOpt,
+    MapFileOpt,
+    SandboxOpt,
+    TokenFileOpt,
+    api_settings,
+    mapping_from,
+    parse_mapping,  # noqa: F401  (re-exported: importer.cli.parse_mapping)
+)
 from importer.config import (
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
@@ -51,7 +61,8 @@ out = Console()
 
 FileArg = Annotated[Path, typer.Argument(help="CSV/TSV/TXT, XLSX/XLSM, XLS or ODS file.")]
 OutOpt = Annotated[
-    Path | None, typer.Option("--out", help="Results folder (default: <file>-results next to the file).")
+    Path | None,
+    typer.Option("--out", help="Results folder (default: <file>-results next to the file)."),
 ]
 SheetOpt = Annotated[
     str | None, typer.Option("--sheet", help="Worksheet (default: the first visible one).")
@@ -62,18 +73,20 @@ MapOpt = Annotated[
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
+MaxRowsOpt = Annotated[
+    int, typer.Option("--max-rows", min=1, help="Refuse an input with more data rows than this.")
+]
+MaxFileMbOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-file-mb", min=1, help="Refuse a larger input, in MB (default 1024 text, 200 Excel)."
+    ),
+]
 
 
-def parse_mapping(values: list[str] | None) -> dict[str, str]:
-    """``["A=geography_id,B=member_id"]`` -> ``{"A": "geography_id", "B": "member_id"}``."""
-    mapping: dict[str, str] = {}
-    for value in values or []:
-        for part in filter(None, (p.strip() for p in value.split(","))):
-            header, sep, target = part.rpartition("=")
-            if not sep or not header.strip() or not target.strip():
-                raise InputError(f"--map expects HEADER=column pairs, got {part!r}")
-            mapping[header.strip()] = target.strip()
-    return mapping
+def _limits(max_rows: int, max_file_mb: int | None) -> dict[str, Any]:
+    """ImportOptions' size limits from the --max-rows / --max-file-mb options."""
+    return {"max_rows": max_rows, "max_file_bytes": max_file_mb << 20 if max_file_mb else None}
 
 
 class _Bar:
@@ -163,23 +176,64 @@ def validate(
     out_dir: OutOpt = None,
     sheet: SheetOpt = None,
     mapping: MapOpt = None,
+    map_file: MapFileOpt = None,
+    remote: Annotated[
+        bool, typer.Option("--remote", help="Also ask the server what a run would do (= plan).")
+    ] = False,
+    base_url: BaseUrlOpt = None,
+    token_file: TokenFileOpt = None,
+    sandbox: SandboxOpt = False,
+    insecure: InsecureOpt = False,
+    max_rows: MaxRowsOpt = 5_000_000,
+    max_file_mb: MaxFileMbOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check every row without any network; write errors.csv and summary.json.
+    """Check every row; write errors.csv and summary.json.
+
+    No network, unless the file has name columns (department, member_email ...: resolved to IDs
+    with the API token) or --remote is given (then as plan: also ask what a run would do).
 
     Example: importer validate people.xlsx --sheet Members
     """
+    from importer.plan import plan_file
     from importer.run import validate_file
 
     bar = _Bar(quiet or as_json)
-    try:
-        options = ImportOptions(sheet=sheet, mapping=parse_mapping(mapping))
-        result = validate_file(file, out_dir=out_dir, options=options, progress=bar)
-    except ImporterError as exc:
-        raise _fail(exc) from None
-    finally:
-        bar.close()
+    with ExitStack() as stack:
+        try:
+            options = ImportOptions(
+                sheet=sheet,
+                mapping=mapping_from(mapping, map_file),
+                **_limits(max_rows, max_file_mb),
+            )
+            api = api_settings(
+                stack,
+                err,
+                sandbox=sandbox,
+                base_url=base_url,
+                token_file=token_file,
+                insecure=insecure,
+                announce=not (quiet or as_json),
+                required=remote,
+            )
+            if remote and api is not None:
+                result = plan_file(
+                    file,
+                    api=api,
+                    out_dir=out_dir,
+                    options=options,
+                    progress=bar,
+                    command="validate --remote",
+                )
+            else:
+                result = validate_file(
+                    file, out_dir=out_dir, options=options, progress=bar, api=api
+                )
+        except ImporterError as exc:
+            raise _fail(exc) from None
+        finally:
+            bar.close()
     _print_result(result, quiet=quiet, as_json=as_json)
     raise typer.Exit(result.exit_code)
 
@@ -190,6 +244,7 @@ def run(
     out_dir: OutOpt = None,
     sheet: SheetOpt = None,
     mapping: MapOpt = None,
+    map_file: MapFileOpt = None,
     base_url: Annotated[
         str | None,
         typer.Option(
@@ -218,6 +273,8 @@ def run(
         bool,
         typer.Option("--restart", help="Discard the --out folder's run journal; do not resume."),
     ] = False,
+    max_rows: MaxRowsOpt = 5_000_000,
+    max_file_mb: MaxFileMbOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -234,10 +291,11 @@ def run(
         try:
             options = ImportOptions(
                 sheet=sheet,
-                mapping=parse_mapping(mapping),
+                mapping=mapping_from(mapping, map_file),
                 batch_size=batch_size,
                 dry_run=dry_run,
                 restart=restart,
+                **_limits(max_rows, max_file_mb),
             )
             if sandbox:
                 from importer.sandbox import SandboxConfig, SandboxServer
@@ -278,6 +336,91 @@ def run(
     raise typer.Exit(result.exit_code)
 
 
+@app.command()
+def plan(
+    file: FileArg,
+    out_dir: OutOpt = None,
+    sheet: SheetOpt = None,
+    mapping: MapOpt = None,
+    map_file: MapFileOpt = None,
+    base_url: BaseUrlOpt = None,
+    token_file: TokenFileOpt = None,
+    sandbox: SandboxOpt = False,
+    insecure: InsecureOpt = False,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Say what run would do with each row (create, exists, conflict, invalid); create nothing.
+
+    Writes plan.csv (every row), errors.csv (rows that would fail) and summary.json.
+    Example: KANTATA_API_TOKEN=... importer plan people.xlsx
+    """
+    from importer.plan import plan_file
+
+    bar = _Bar(quiet or as_json)
+    with ExitStack() as stack:
+        try:
+            options = ImportOptions(sheet=sheet, mapping=mapping_from(mapping, map_file))
+            api = api_settings(
+                stack,
+                err,
+                sandbox=sandbox,
+                base_url=base_url,
+                token_file=token_file,
+                insecure=insecure,
+                announce=not (quiet or as_json),
+                required=True,
+            )
+            assert api is not None
+            result = plan_file(file, api=api, out_dir=out_dir, options=options, progress=bar)
+        except ImporterError as exc:
+            raise _fail(exc) from None
+        finally:
+            bar.close()
+    _print_result(result, quiet=quiet, as_json=as_json)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def template(
+    path: Annotated[Path, typer.Argument(help="The .xlsx workbook to write.")],
+    ids: Annotated[
+        bool, typer.Option("--ids", help="ID headers (geography_id ...) instead of names.")
+    ] = False,
+    base_url: BaseUrlOpt = None,
+    token_file: TokenFileOpt = None,
+    sandbox: SandboxOpt = False,
+    insecure: InsecureOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Write a workbook to fill in, with the right headers and a member_type dropdown.
+
+    With a token, it also lists the geographies and departments with their IDs.
+
+    Example: KANTATA_API_TOKEN=... importer template members.xlsx
+    """
+    from importer.template import write_template
+
+    with ExitStack() as stack:
+        try:
+            api = api_settings(
+                stack,
+                err,
+                sandbox=sandbox,
+                base_url=base_url,
+                token_file=token_file,
+                insecure=insecure,
+                announce=not quiet,
+                required=False,
+            )
+            written = write_template(path, api=api, ids=ids)
+        except ImporterError as exc:
+            raise _fail(exc) from None
+    if not quiet:
+        lists = "with the organization lists" if api else "(no token: no organization lists)"
+        err.print(f"template written: {written} {lists}", markup=False, soft_wrap=True)
+
+
 @app.command(name="sandbox")
 def sandbox_cmd(
     port: Annotated[int, typer.Option("--port", help="0 = a free port.")] = 8765,
@@ -294,7 +437,9 @@ def sandbox_cmd(
     bulk_mode: Annotated[
         str, typer.Option("--bulk-mode", help="atomic | partial | partial-error")
     ] = "atomic",
-    token: Annotated[str | None, typer.Option("--token", help="Bearer token to accept (default: random).")] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", help="Bearer token to accept (default: random).")
+    ] = None,
 ) -> None:
     """Run a local Kantata sandbox on 127.0.0.1 until Ctrl-C.
 
@@ -314,6 +459,63 @@ def sandbox_cmd(
         bulk_mode=bulk_mode,
     )
     serve_forever(config)
+
+
+@app.command(name="drop")
+def drop_cmd(
+    folder: Annotated[Path, typer.Argument(help="Drop folder: files arrive in FOLDER/inbox.")],
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML config (default: FOLDER/importer.toml).")
+    ] = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Keep running, polling the inbox.")
+    ] = False,
+    log_file: Annotated[
+        Path | None, typer.Option("--log-file", help="Append the JSON lines here, not stdout.")
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Only problems on stderr (for cron mail).")
+    ] = False,
+) -> None:
+    """Import every complete file in FOLDER/inbox once; one JSON line per file.
+
+    Exit code: 0 every file imported (or nothing to do), 1 a file failed or had failed rows,
+    2 bad configuration, 3 the server refused (token, unreachable), 130 interrupted.
+    Example (cron): importer drop /srv/hr-drop --quiet --log-file /var/log/importer-drop.jsonl
+    """
+    from importer.drop import FileResult, ensure_layout, process_drop_folder, write_json_line
+    from importer.drop import watch as watch_folder
+    from importer.drop_config import load_drop_config
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            settings = load_drop_config(folder, path=config)
+            ensure_layout(folder)
+        for w in caught:
+            err.print(f"warning: {w.message}", markup=False, highlight=False, soft_wrap=True)
+        with ExitStack() as stack:
+            log = stack.enter_context(log_file.open("a", encoding="utf-8")) if log_file else None
+
+            def on_file(record: FileResult) -> None:
+                write_json_line(record, log or sys.stdout)
+                if not quiet or record.outcome not in ("imported", "duplicate"):
+                    err.print(record.describe(), markup=False, highlight=False, soft_wrap=True)
+
+            cancel = stack.enter_context(_stop_on_signals(quiet))
+            run_pass = watch_folder if watch else process_drop_folder
+            result = run_pass(folder, config=settings, cancel=cancel, on_file=on_file)
+    except ImporterError as exc:
+        raise _fail(exc) from None
+    except OSError as exc:  # the drop folder itself: permissions, a full disk ...
+        raise _fail(InputError(f"{folder}: {exc}")) from None
+    if not quiet and result.lock_owner:
+        state = "busy: held" if result.busy else "took over a stale lock left"
+        err.print(f"{folder}: {state} by {result.lock_owner}", markup=False, soft_wrap=True)
+    if not quiet and result.waiting:
+        waiting = ", ".join(result.waiting)
+        err.print(f"waiting (still being written): {waiting}", markup=False, soft_wrap=True)
+    raise typer.Exit(result.exit_code)
 
 
 def main() -> None:

@@ -9,8 +9,8 @@ limiter shared by all threads). A create whose outcome is unknown (reply lost, g
 from __future__ import annotations
 
 import email.utils
-import json
 import random
+import re
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,11 +32,14 @@ from importer.errors import (
     TransientApiError,
 )
 from importer.ratelimit import RateLimiter
+from importer.redact import install_log_redaction, redact, register_secret
 
 USER_AGENT = "kantata-importer/0.1"
 _SAFE_TO_RETRY_STATUS = {408, 425, 429, 503}  # the server did not act on the request
 _UNSURE_STATUS = {500, 502, 504}  # a gateway/server failure: a write may have happened
 _LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
+_TOKEN = re.compile(r"[!-~]*")  # visible ASCII: what an HTTP header can carry
+_BAD_JSON = (ValueError, RecursionError)  # JSONDecodeError, UnicodeDecodeError, deep nesting
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,16 @@ def check_base_url(base_url: str, *, insecure: bool = False) -> str:
     return base_url.rstrip("/")
 
 
+def check_token(token: str) -> str:
+    """Refuse a token that cannot travel in a header; the message never shows the token."""
+    if not _TOKEN.fullmatch(token):
+        raise InputError(
+            "the API token holds a character an HTTP header cannot carry (a space, a line break "
+            "or a non-ASCII character); check KANTATA_API_TOKEN / --token-file"
+        )
+    return token
+
+
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """``Retry-After`` as seconds: a number of seconds or an HTTP date; ``None`` if absent/bad."""
     if not value:
@@ -98,16 +111,17 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 
 def _error_messages(response: httpx.Response) -> list[str]:
+    """The server's own words (its ``errors``, else the start of its text), secrets removed."""
     try:
         body = response.json()
         errors = body.get("errors") if isinstance(body, dict) else None
-        messages = [str(e.get("message", e)) for e in errors or [] if isinstance(e, dict)]
+        messages = [str(e.get("message", e))[:500] for e in errors or [] if isinstance(e, dict)]
         if messages:
-            return messages
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            return [redact(m) for m in messages]
+    except (*_BAD_JSON, AttributeError):
         pass
     text = " ".join(response.text.split())[:200]
-    return [f"HTTP {response.status_code}: {text or response.reason_phrase}"]
+    return [redact(f"HTTP {response.status_code}: {text or response.reason_phrase}")]
 
 
 class KantataClient:
@@ -130,6 +144,8 @@ class KantataClient:
     ) -> None:
         self.settings = settings
         self.base_url = check_base_url(settings.base_url, insecure=settings.insecure)
+        register_secret(check_token(settings.token))
+        install_log_redaction()
         self.limiter = limiter or RateLimiter(settings.max_rps)
         self._on_retry = on_retry
         pool = max(4, settings.concurrency * 2)
@@ -229,9 +245,9 @@ class KantataClient:
             )
         try:
             data = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except _BAD_JSON as exc:
             raise BadResponseError(
-                f"HTTP {status} reply is not JSON: {response.text[:120]!r}", status=status
+                f"HTTP {status} reply is not JSON: {redact(response.text[:120])!r}", status=status
             ) from exc
         if not isinstance(data, dict):
             raise BadResponseError(f"HTTP {status} reply is not a JSON object", status=status)
@@ -284,8 +300,10 @@ class KantataClient:
             meta = data.get("meta") or {}
             try:
                 page_count = int(meta.get("page_count", 1))
-            except (TypeError, ValueError) as exc:
-                raise BadResponseError(f"bad pagination meta from {endpoint}: {meta!r}") from exc
+            except (TypeError, ValueError, AttributeError) as exc:
+                raise BadResponseError(
+                    f"bad pagination meta from {endpoint}: {redact(repr(meta))[:200]}"
+                ) from exc
             if page >= page_count:
                 return
             page += 1
@@ -309,7 +327,8 @@ def _memberships(data: Mapping[str, Any]) -> list[Membership]:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BadResponseError(
-                f"malformed organization membership in reply: {obj!r}", status=200
+                f"malformed organization membership in reply: {redact(repr(obj))[:200]}",
+                status=200,
             ) from exc
     return out
 

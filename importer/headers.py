@@ -5,19 +5,25 @@ no-break spaces and runs of ``_``, ``-`` and spaces do not matter, so ``" Geogra
 ``geography-id`` and ``GEOGRAPHY_ID`` all name ``geography_id``. Each schema column also answers
 to its aliases (``dept id`` -> ``department_id``). An explicit user mapping
 ``{file header: column}`` is applied first and wins over automatic matches.
+
+Name columns (the schema's *alternates*: ``geography``, ``department``, ``member_email``,
+``workspace``) are matched the same way and satisfy the ID column they stand in for; they are
+returned in ``HeaderMap.names`` and resolved to IDs by ``importer.resolve``.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from importer.errors import InputError
 from importer.schema_file import RowSchemaSpec, load_row_schema
 
-__all__ = ["HeaderMap", "match_headers", "normalise_header"]
+__all__ = ["HeaderMap", "match_headers", "normalise_header", "read_mapping_file"]
 
 _SEPARATORS = re.compile(r"[\s_\-]+")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
@@ -37,6 +43,7 @@ class HeaderMap:
 
     columns: dict[str, str]  # canonical column name -> the file's header label
     extras: tuple[str, ...]  # the file's other header labels, in file order
+    names: dict[str, str] = field(default_factory=dict)  # name column -> the file's header label
 
 
 def match_headers(
@@ -49,16 +56,19 @@ def match_headers(
     """Match ``headers`` (labels as in the chunks) to the schema; raise InputError if impossible.
 
     ``where`` names the file (and sheet) in messages. ``mapping`` maps file headers to column
-    names explicitly. ``required`` defaults to the schema's required columns.
+    names (ID or name columns) explicitly. ``required`` defaults to the schema's required
+    columns; a required ID column is also satisfied by a name column standing in for it.
     """
     spec = load_row_schema()
-    names = spec.column_names
+    names = (*spec.column_names, *(a.name for a in spec.alternates))
     if required is None:
         required = [c.name for c in spec.columns if c.required]
     known: dict[str, str] = {}
-    for column in spec.columns:
-        for text in (column.name, *column.aliases):
-            known.setdefault(normalise_header(text), column.name)
+    targets = [(c.name, c.aliases) for c in spec.columns]
+    targets += [(a.name, a.aliases) for a in spec.alternates]
+    for name, aliases in targets:
+        for text in (name, *aliases):
+            known.setdefault(normalise_header(text), name)
 
     found: dict[str, str] = {}
     for header, name in _explicit(headers, mapping or {}, names, where).items():
@@ -81,18 +91,72 @@ def match_headers(
     found.update(auto)
 
     if not found:
-        _reject_data_row(headers, where, names)
-    missing = [name for name in required if name not in found]
+        _reject_data_row(headers, where, spec.column_names)
+    missing = [
+        name
+        for name in required
+        if name not in found and not any(alt in found for alt in spec.stand_ins(name))
+    ]
     if missing:
-        raise InputError(_missing_message(missing, headers, where, _aliases(spec)))
-    columns = {name: found[name] for name in names if name in found}
-    used = set(columns.values())
-    return HeaderMap(columns=columns, extras=tuple(h for h in headers if h not in used))
+        raise InputError(_missing_message(missing, headers, where, spec))
+    columns = {name: found[name] for name in spec.column_names if name in found}
+    named = {a.name: found[a.name] for a in spec.alternates if a.name in found}
+    used = {*columns.values(), *named.values()}
+    return HeaderMap(
+        columns=columns, extras=tuple(h for h in headers if h not in used), names=named
+    )
+
+
+def read_mapping_file(path: str | Path) -> dict[str, str]:
+    """Read a header mapping from a TOML file: a ``[columns]`` table of ``"header" = "column"``.
+
+    Example::
+
+        [columns]
+        "Dept" = "department_id"
+        "Who" = "member_email"
+
+    Raises:
+        InputError: the file is missing, not TOML, or not shaped like that. Unknown target
+            columns are reported by ``match_headers``, like those of ``--map``.
+    """
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8-sig"))
+    except OSError as exc:
+        raise InputError(
+            f"cannot read mapping file {p}: {exc.strerror or exc}", path=str(p)
+        ) from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"mapping file {p.name} is not valid TOML: {exc}", path=str(p)) from exc
+    columns = data.get("columns")
+    if not isinstance(columns, dict) or not columns:
+        raise InputError(
+            f'mapping file {p.name} needs a [columns] table of "file header" = "column" lines',
+            path=str(p),
+        )
+    bad = [k for k, v in columns.items() if not isinstance(v, str) or not v.strip()]
+    if bad:
+        raise InputError(
+            f"mapping file {p.name}: the column for {bad[0]!r} must be a column name in quotes",
+            path=str(p),
+        )
+    unknown = sorted(set(data) - {"columns"})
+    if unknown:
+        raise InputError(
+            f"mapping file {p.name}: unknown section {unknown[0]!r} (only [columns])", path=str(p)
+        )
+    return {str(k): str(v).strip() for k, v in columns.items()}
 
 
 def _aliases(spec: RowSchemaSpec) -> dict[str, tuple[str, ...]]:
-    """Each column's name and aliases, normalised (for suggestions)."""
-    return {c.name: tuple(normalise_header(t) for t in (c.name, *c.aliases)) for c in spec.columns}
+    """Each column's name and aliases and those of its name columns, normalised (suggestions)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for c in spec.columns:
+        texts = [c.name, *c.aliases]
+        texts += [t for a in c.alternates for t in (a.name, *a.aliases)]
+        out[c.name] = tuple(normalise_header(t) for t in texts)
+    return out
 
 
 def _explicit(
@@ -152,9 +216,13 @@ def _reject_data_row(headers: Sequence[str], where: str, names: Sequence[str]) -
 
 
 def _missing_message(
-    missing: Sequence[str], headers: Sequence[str], where: str, aliases: Mapping[str, Sequence[str]]
+    missing: Sequence[str], headers: Sequence[str], where: str, spec: RowSchemaSpec
 ) -> str:
-    quoted = ", ".join(repr(m) for m in missing)
+    aliases = _aliases(spec)
+    quoted = ", ".join(
+        repr(m) + (f" (or {' / '.join(map(repr, alts))})" if (alts := spec.stand_ins(m)) else "")
+        for m in missing
+    )
     noun = "column" if len(missing) == 1 else "columns"
     listing = ", ".join(repr(h) for h in headers) if headers else "none"
     hints = []

@@ -26,6 +26,15 @@ than the header get ``""`` for the missing cells; cells beyond the header are dr
 (a trailing delimiter) and otherwise rejected with an :class:`InputError` naming the row.
 Workbooks: every column of the sheet's used range is kept; columns beyond the header, or under an
 empty header cell, get ``column_N`` labels unless they are empty throughout.
+
+Limits (hostile or broken files meet an :class:`InputError`, never a crash or a runaway): a file
+larger than ``max_bytes`` (default 1 GiB for text, 200 MiB for workbooks) is refused before it is
+read; more than ``max_rows`` data rows (default 5,000,000) or a cell over 1 MiB stop the reading;
+a workbook may unpack to at most 8x ``max_bytes``, never more than 250x its packed size per part,
+and a sheet's used range may not exceed 33.5 million cells (.ods: 4.2 million; see
+:mod:`importer._zipguard`); a header row has at most 16,384 cells of at most 1,000 characters,
+and must end within the first 1 MB of a text file. A NUL byte anywhere in a text file makes it
+unreadable (named by line).
 """
 
 from __future__ import annotations
@@ -44,6 +53,12 @@ from importer.errors import InputError
 
 __all__ = ["SourceInfo", "Table", "open_table", "sha256_file"]
 
+DEFAULT_MAX_ROWS = 5_000_000
+DEFAULT_MAX_BYTES = {"csv": 1 << 30, "xlsx": 200 << 20, "xls": 200 << 20, "ods": 200 << 20}
+UNPACK_FACTOR = 8  # a zip workbook may unpack to this many times the file-size limit
+MAX_HEADER_CELLS = 16_384  # Excel's last column
+MAX_LABEL_CHARS = 1_000
+MAX_CELL_BYTES = 1 << 20  # 32x Excel's own limit (32,767 characters)
 TEXT_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv"}
 WORKBOOK_SUFFIXES = {".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls", ".ods": "ods"}
 _SNIFF_BYTES = 8192
@@ -77,11 +92,16 @@ class Table:
     """An opened input: ``info`` plus :meth:`chunks`, which can be iterated repeatedly."""
 
     def __init__(
-        self, info: SourceInfo, batches: Callable[[], Iterator[Batch]], chunk_rows: int
+        self,
+        info: SourceInfo,
+        batches: Callable[[], Iterator[Batch]],
+        chunk_rows: int,
+        max_rows: int = DEFAULT_MAX_ROWS,
     ) -> None:
         self.info = info
         self._batches = batches
         self._chunk_rows = chunk_rows
+        self._max_rows = max_rows
 
     def __repr__(self) -> str:
         return f"Table({self.info.where}, {len(self.info.headers)} columns)"
@@ -89,17 +109,62 @@ class Table:
     def chunks(self) -> Iterator[pd.DataFrame]:
         """Yield DataFrames of at most ``chunk_rows`` data rows, in file order."""
         labels = list(self.info.headers)
+        seen = 0
         for cells, rows in rechunk(self._batches(), self._chunk_rows):
+            seen += cells.num_rows
+            if seen > self._max_rows:
+                raise too_many_rows(self.info.where, self._max_rows, self.info.path)
+            _check_cell_sizes(cells, rows, labels, self.info)
             yield to_frame(cells, rows, labels)
 
 
-def open_table(path: str | Path, *, sheet: str | None = None, chunk_rows: int = 250_000) -> Table:
+def _check_cell_sizes(
+    cells: pa.Table, rows: np.ndarray, labels: list[str], info: SourceInfo
+) -> None:
+    """Refuse a cell over 1 MiB: no spreadsheet holds one; a line break or a quote went missing."""
+    for i, column in enumerate(cells.columns):
+        lengths = pc.binary_length(column)
+        if (pc.max(lengths).as_py() or 0) <= MAX_CELL_BYTES:
+            continue
+        first = int(np.argmax(lengths.to_numpy(zero_copy_only=False) > MAX_CELL_BYTES))
+        cell = column.slice(first, 1)  # never copied whole into Python
+        size = pc.utf8_length(cell)[0].as_py()
+        start = str(pc.utf8_slice_codeunits(cell, 0, 30)[0].as_py())
+        raise InputError(
+            f"{info.where}, row {rows[first]}, column {labels[i]!r}: a cell of {size:,} "
+            f"characters ({start + '…'!r}), more than the {MAX_CELL_BYTES >> 20} MB a cell may "
+            "hold; a line break or a closing quote is probably missing",
+            path=str(info.path),
+        )
+
+
+def too_many_rows(where: str, limit: int, path: Path) -> InputError:
+    """The error for a file with more than ``limit`` data rows."""
+    return InputError(
+        f"{where} has more than {limit:,} data rows, the limit; split the file, or raise the "
+        "limit with --max-rows",
+        path=str(path),
+    )
+
+
+def open_table(
+    path: str | Path,
+    *,
+    sheet: str | None = None,
+    chunk_rows: int = 250_000,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    max_bytes: int | None = None,
+) -> Table:
     """Open a .csv/.tsv/.txt text file or an .xlsx/.xlsm/.xls/.ods workbook.
 
-    Raises :class:`InputError` (one line naming the file and sheet) when it cannot be read.
+    ``max_rows`` caps the data rows; ``max_bytes`` the file's size (default: 1 GiB for text,
+    200 MiB for workbooks, which may unpack to 8x that). Raises :class:`InputError` (one line
+    naming the file and sheet) when the file cannot be read or breaks a limit.
     """
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, not {chunk_rows}")
+    if max_rows < 1 or (max_bytes is not None and max_bytes < 1):
+        raise ValueError(f"limits must be positive, not {max_rows=}, {max_bytes=}")
     p = Path(path)
     name = p.name
     if not p.exists():
@@ -116,6 +181,14 @@ def open_table(path: str | Path, *, sheet: str | None = None, chunk_rows: int = 
         raise InputError(f"{name} is empty", path=str(p))
 
     fmt = _format_of(p, head)
+    limit = max_bytes or DEFAULT_MAX_BYTES[fmt]
+    if size > limit:
+        kind = "text" if fmt == "csv" else "workbook"
+        raise InputError(
+            f"{name} is {size / 2**20:,.1f} MB, more than the {limit / 2**20:,.0f} MB limit for "
+            f"{kind} files; split it, or raise the limit with --max-file-mb",
+            path=str(p),
+        )
     # The readers are imported here because they use the helpers at the end of this module.
     if fmt == "csv":
         from importer import _delimited
@@ -135,11 +208,11 @@ def open_table(path: str | Path, *, sheet: str | None = None, chunk_rows: int = 
             encoding=layout.encoding,
             delimiter=layout.delimiter,
         )
-        return Table(info, lambda: _delimited.read_batches(p, layout), chunk_rows)
+        return Table(info, lambda: _delimited.read_batches(p, layout), chunk_rows, max_rows)
 
     from importer import _excel
 
-    book = _excel.read_sheet(p, fmt, sheet)
+    book = _excel.read_sheet(p, fmt, sheet, max_unpacked=UNPACK_FACTOR * limit)
     info = SourceInfo(
         path=p,
         format=fmt,
@@ -149,7 +222,9 @@ def open_table(path: str | Path, *, sheet: str | None = None, chunk_rows: int = 
         encoding=None,
         delimiter=None,
     )
-    return Table(info, lambda: iter([(book.cells, book.rows)]), chunk_rows)
+    if book.cells.num_rows > max_rows:
+        raise too_many_rows(info.where, max_rows, p)
+    return Table(info, lambda: iter([(book.cells, book.rows)]), chunk_rows, max_rows)
 
 
 def sha256_file(path: str | Path) -> str:
@@ -202,6 +277,29 @@ def looks_like_text(head: bytes) -> bool:
         else:
             return True
     return False
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters (with an ellipsis) for messages."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def check_header(cells: Sequence[str], where: str, path: Path) -> None:
+    """Refuse a header row no table has: too many cells, or a cell too long to be a label."""
+    if len(cells) > MAX_HEADER_CELLS:
+        raise InputError(
+            f"{where}: the header row has {len(cells):,} cells, more than {MAX_HEADER_CELLS:,} "
+            "(Excel's last column); this is not a table's header",
+            path=str(path),
+        )
+    for position, cell in enumerate(cells, start=1):
+        if len(cell) > MAX_LABEL_CHARS:
+            raise InputError(
+                f"{where}: header cell {position} is {len(cell):,} characters long "
+                f"({shorten(cell.strip(), 40)!r}); a header row holds column names of at most "
+                f"{MAX_LABEL_CHARS:,} characters",
+                path=str(path),
+            )
 
 
 def clean_label(text: str) -> str:

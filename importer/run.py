@@ -24,8 +24,9 @@ from importer.batch import iter_batches
 from importer.client import KantataClient
 from importer.config import ApiSettings, ImportOptions
 from importer.dispatch import _Tee, send_all
-from importer.errors import ApiError
-from importer.headers import HeaderMap, match_headers
+from importer.errors import ApiError, InputError
+from importer.headers import HeaderMap
+from importer.intake import Intake, name_lookups, read_intake
 from importer.journal import JOURNAL_FILE, Journal
 from importer.load import SourceInfo, Table, open_table, sha256_file
 from importer.outcomes import (
@@ -35,7 +36,14 @@ from importer.outcomes import (
     STAGE_VALIDATION,
     Outcomes,
 )
-from importer.report import PAYLOADS_FILE, SUMMARY_FILE, ReportWriter, write_json
+from importer.report import (
+    PAYLOADS_FILE,
+    SUMMARY_FILE,
+    ReportWriter,
+    make_out_dir,
+    private_opener,
+    write_json,
+)
 from importer.send import NOTE_EXISTED, BatchSender
 from importer.validate import DuplicateTracker, validate_chunk
 
@@ -100,32 +108,43 @@ class _Validated:
     failed: int
 
 
-def _match(info: SourceInfo, options: ImportOptions) -> HeaderMap:
-    return match_headers(info.headers, where=info.where, mapping=options.mapping or None)
+def _intake(info: SourceInfo, options: ImportOptions) -> Intake:
+    return read_intake(info.headers, where=info.where, mapping=options.mapping)
 
 
 def _validate_all(
     table: Table,
-    headers: HeaderMap,
+    intake: Intake,
     outcomes: Outcomes,
     progress: ProgressCallback | None,
     writer: Callable[[pd.DataFrame, pd.DataFrame], None] | None = None,
+    *,
+    keep: bool = True,
 ) -> _Validated:
+    """Validate every chunk. ``keep=False`` (``validate``, which has ``writer``): valid rows and
+    errors are not kept in memory, so memory does not grow with the file."""
     info = table.info
     duplicates = DuplicateTracker()
     parts: list[pd.DataFrame] = []
     rows = failed = 0
     for chunk in table.chunks():
-        result = validate_chunk(chunk, headers, duplicates=duplicates)
-        parts.append(result.valid)
-        outcomes.failed_frame(result.errors, STAGE_VALIDATION)
+        ready = intake.prepare(chunk)  # names -> IDs, when the file has name columns
+        result = validate_chunk(
+            ready.cells, ready.headers, duplicates=duplicates, prior=ready.errors
+        )
+        if keep:
+            parts.append(result.valid)
+            outcomes.failed_frame(result.errors, STAGE_VALIDATION)
         if writer is not None:
             errors = result.errors.assign(status="failed", error_stage=STAGE_VALIDATION)
             writer(chunk, errors)
         rows += len(chunk)
         failed += len(result.errors)
+        del chunk, ready, result  # before the next chunk is read: one chunk in memory at a time
         if progress:
             progress(Progress("validate", rows, None))
+    if rows == 0:
+        raise InputError(f"{info.where} has a header row but no data rows", path=str(info.path))
     valid = (
         pd.concat(parts)
         if parts
@@ -134,7 +153,7 @@ def _validate_all(
             | {"member_type": pd.Series(dtype="str")}
         )
     )
-    return _Validated(info, headers, valid, rows, failed)
+    return _Validated(info, intake.headers, valid, rows, failed)
 
 
 def _summary(
@@ -176,27 +195,46 @@ def validate_file(
     out_dir: str | Path | None = None,
     options: ImportOptions | None = None,
     progress: ProgressCallback | None = None,
+    api: ApiSettings | None = None,
+    transport: httpx.BaseTransport | None = None,
 ) -> ImportResult:
-    """Check every row of ``path`` without any network; write ``errors.csv`` and the summary.
+    """Check every row of ``path``; write ``errors.csv`` and the summary.
+
+    No network, unless the file has name columns (``department``, ``member_email`` ...): those
+    are resolved to IDs through ``api`` (GET requests only).
 
     Raises:
-        InputError: the file cannot be read, the sheet is unknown, a required column is missing.
+        InputError: the file cannot be read, the sheet is unknown, a required column is missing,
+            names must be resolved but ``api`` has no token.
+        ApiError: names could not be looked up (token refused, server unreachable).
     """
     options = options or ImportOptions()
     started, t0 = datetime.now(UTC), time.perf_counter()
-    table = open_table(path, sheet=options.sheet, chunk_rows=options.chunk_rows)
+    table = open_table(
+        path,
+        sheet=options.sheet,
+        chunk_rows=options.chunk_rows,
+        max_rows=options.max_rows,
+        max_bytes=options.max_file_bytes,
+    )
     info = table.info
     out = Path(out_dir) if out_dir is not None else default_out_dir(path)
-    headers = _match(info, options)
-    writer = ReportWriter(
-        out, info.headers, sheet=info.sheet, write_success=False, excel=info.format != "csv"
-    )
+    intake = _intake(info, options)
     outcomes = Outcomes()
-    try:
-        v = _validate_all(table, headers, outcomes, progress, writer.write_chunk)
-    except BaseException:
-        writer.abort()
-        raise
+    with name_lookups(intake, api, where=info.where, transport=transport):
+        writer = ReportWriter(
+            out,
+            info.headers,
+            sheet=info.sheet,
+            write_success=False,
+            excel=info.format != "csv",
+            labels=intake.labels,
+        )
+        try:
+            v = _validate_all(table, intake, outcomes, progress, writer.write_chunk, keep=False)
+        except BaseException:
+            writer.abort()
+            raise
     files = writer.close()
     counts = {
         "rows": v.rows,
@@ -212,7 +250,11 @@ def validate_file(
         exit_code=exit_code,
         timings={"validate": time.perf_counter() - t0},
         started=started,
-        extra={"columns": v.headers.columns, "extra_columns": list(v.headers.extras)},
+        extra={
+            "columns": v.headers.columns,
+            "extra_columns": list(v.headers.extras),
+            **intake.summary(),
+        },
     )
     files[SUMMARY_FILE] = write_json(out / SUMMARY_FILE, summary)
     return ImportResult(exit_code, counts, out, files, summary)
@@ -220,7 +262,7 @@ def validate_file(
 
 def _write_payloads(path: Path, valid: pd.DataFrame, size: int) -> int:
     n = 0
-    with path.open("w", encoding="utf-8") as fh:
+    with open(path, "w", encoding="utf-8", opener=private_opener) as fh:
         for batch in iter_batches(valid, size):
             fh.write(
                 json.dumps({"batch": batch.number, "rows": batch.rows, "body": batch.payload()})
@@ -258,20 +300,29 @@ def run_import(
         unreachable) are reported in ``exit_code``/``fatal``, with unsent rows ``not_processed``.
 
     Raises:
-        InputError: the file cannot be read, the sheet is unknown, a required column is missing.
+        InputError: the file cannot be read, the sheet is unknown, a required column is missing,
+            the file has name columns to resolve but ``api`` has no token.
+        ApiError: the names could not be looked up (token refused, server unreachable).
     """
     options = options or ImportOptions()
     api = api or ApiSettings()
     started = datetime.now(UTC)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    table = open_table(path, sheet=options.sheet, chunk_rows=options.chunk_rows)
+    table = open_table(
+        path,
+        sheet=options.sheet,
+        chunk_rows=options.chunk_rows,
+        max_rows=options.max_rows,
+        max_bytes=options.max_file_bytes,
+    )
     info = table.info
     out = Path(out_dir) if out_dir is not None else default_out_dir(path)
-    headers = _match(info, options)
-    out.mkdir(parents=True, exist_ok=True)
+    intake = _intake(info, options)
+    make_out_dir(out)
     outcomes = Outcomes()
-    v = _validate_all(table, headers, outcomes, progress)
+    with name_lookups(intake, api, where=info.where, transport=transport):
+        v = _validate_all(table, intake, outcomes, progress)
     timings["validate"] = time.perf_counter() - t0
     n_valid = len(v.valid)
     extra: dict[str, Any] = {"base_url": api.base_url, "batch_size": options.batch_size}
@@ -327,12 +378,15 @@ def run_import(
 
     t2 = time.perf_counter()
     final = outcomes.frame()  # in a dry run valid rows have no outcome: payloads.jsonl has them
+    final = final.join(intake.resolved_ids(v.valid))  # success.csv shows IDs found from names
     writer = ReportWriter(
         out,
         info.headers,
         sheet=info.sheet,
         write_success=not options.dry_run,
         excel=info.format != "csv",
+        labels=intake.labels,
+        ids=list(intake.filled.values()),
     )
     written = 0
     for chunk in table.chunks():
@@ -360,7 +414,7 @@ def run_import(
         exit_code=exit_code,
         timings=timings,
         started=started,
-        extra={**extra, "fatal_error": str(fatal) if fatal else None},
+        extra={**extra, **intake.summary(), "fatal_error": str(fatal) if fatal else None},
     )
     files[SUMMARY_FILE] = write_json(out / SUMMARY_FILE, summary)
     return ImportResult(exit_code, counts, out, files, summary, str(fatal) if fatal else None)

@@ -13,6 +13,28 @@ from importer.errors import SchemaDefinitionError
 _NAME = "organization_membership.toml"
 
 
+_LOOKUPS = ("geography", "department", "user", "workspace")
+
+
+@dataclass(frozen=True)
+class AlternateSpec:
+    """A column of names that may stand in for an ID column (resolved through the API).
+
+    Attributes:
+        name: the canonical name, e.g. ``department``.
+        lookup: where the ID is found: ``geography``, ``department``, ``user`` or ``workspace``.
+        column: the ID column it stands in for, e.g. ``department_id``.
+        implies: other columns' values for rows that use it (``{"member_type": "User"}``).
+    """
+
+    name: str
+    lookup: str
+    column: str
+    aliases: tuple[str, ...]
+    implies: tuple[tuple[str, str], ...] = ()
+    description: str = ""
+
+
 @dataclass(frozen=True)
 class ColumnSpec:
     """One column of the row schema."""
@@ -23,6 +45,7 @@ class ColumnSpec:
     aliases: tuple[str, ...]
     choices: tuple[str, ...] = ()
     description: str = ""
+    alternates: tuple[AlternateSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -38,6 +61,17 @@ class RowSchemaSpec:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    @property
+    def alternates(self) -> tuple[AlternateSpec, ...]:
+        """Every name column, in schema order."""
+        return tuple(a for c in self.columns for a in c.alternates)
+
+    def stand_ins(self, column: str) -> tuple[str, ...]:
+        """The name columns that can satisfy ``column``: its alternates and those implying it."""
+        return tuple(
+            a.name for a in self.alternates if a.column == column or column in dict(a.implies)
+        )
 
 
 def _schema_path() -> Path:
@@ -59,6 +93,7 @@ def _parse(raw: dict[str, Any]) -> RowSchemaSpec:
                 aliases=tuple(c.get("aliases", ())),
                 choices=tuple(c.get("choices", ())),
                 description=c.get("description", ""),
+                alternates=tuple(_alternate(a, c["name"]) for a in c.get("alternates", ())),
             )
             for c in raw["columns"]
         )
@@ -76,7 +111,43 @@ def _parse(raw: dict[str, Any]) -> RowSchemaSpec:
             raise SchemaDefinitionError(f"column {col.name}: unknown kind {col.kind!r}")
         if col.kind == "choice" and not col.choices:
             raise SchemaDefinitionError(f"column {col.name}: a choice column needs choices")
+    _check_names(spec)
     return spec
+
+
+def _alternate(raw: dict[str, Any], column: str) -> AlternateSpec:
+    lookup = raw["lookup"]
+    if lookup not in _LOOKUPS:
+        raise SchemaDefinitionError(
+            f"alternate {raw['name']}: unknown lookup {lookup!r} (known: {', '.join(_LOOKUPS)})"
+        )
+    return AlternateSpec(
+        name=raw["name"],
+        lookup=lookup,
+        column=column,
+        aliases=tuple(raw.get("aliases", ())),
+        implies=tuple((str(k), str(v)) for k, v in dict(raw.get("implies", {})).items()),
+        description=raw.get("description", ""),
+    )
+
+
+def _check_names(spec: RowSchemaSpec) -> None:
+    """Every name and alias must designate one column: a clash would make matching arbitrary."""
+    seen: dict[str, str] = {}
+    columns = {c.name: c for c in spec.columns}
+    entries = [(c.name, (c.name, *c.aliases)) for c in spec.columns]
+    entries += [(a.name, (a.name, *a.aliases)) for a in spec.alternates]
+    for owner, texts in entries:
+        for text in texts:
+            key = " ".join(text.replace("_", " ").replace("-", " ").casefold().split())
+            if seen.setdefault(key, owner) != owner:
+                raise SchemaDefinitionError(f"{text!r} names both {seen[key]} and {owner}")
+    for alt in spec.alternates:
+        for target, value in alt.implies:
+            if target not in columns or value not in columns[target].choices:
+                raise SchemaDefinitionError(
+                    f"alternate {alt.name}: implies {target} = {value!r}, not a choice of a column"
+                )
 
 
 @cache

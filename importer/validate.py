@@ -1,8 +1,12 @@
-"""Validate rows of text cells: pandera finds the failing cells, this module words the errors.
+"""Validate rows of text cells: the schema's checks find the failing cells, this module words them.
 
-The hot path is column operations only: a per-row Python loop never runs, whatever the number of
-rows or failures. ``validate_chunk`` is called once per chunk of the input; a ``DuplicateTracker``
-carries the members already seen so duplicates are found across chunk boundaries.
+The checks are the functions the pandera schema of ``importer.schema`` is made of. By default each
+column's check runs once, straight from the row spec, and its result also gives the typed values;
+a pandera schema passed to ``validate_chunk`` goes through ``schema.validate`` instead (a test
+keeps the two in step). The hot path is column operations only (Arrow compute kernels, numpy): a
+per-row Python loop never runs, whatever the number of rows or failures. ``validate_chunk`` is
+called once per chunk of the input; a ``DuplicateTracker`` carries the members already seen so
+duplicates are found across chunk boundaries.
 """
 
 from __future__ import annotations
@@ -12,20 +16,26 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
+import pyarrow.compute as pc
 
 from importer.headers import HeaderMap
 from importer.schema import (
     CHECK_CHOICE,
     CHECK_POSITIVE_INT,
-    canonical_choice,
-    is_positive_whole,
-    row_schema,
+    TextArray,
+    choice_positions,
+    parse_positive_whole,
+    text_array,
 )
-from importer.schema_file import RowSchemaSpec, load_row_schema
+from importer.schema_file import ColumnSpec, RowSchemaSpec, load_row_schema
 
 ERROR_COLUMNS = ["error_field", "error_message"]
 _WS = "\u00a0\u200b\ufeff \t\r\n"
-_ESCAPED = r"^'(?=[=+\-@\t\r])"
+# A leading apostrophe before a formula-like character: our own report escaping (see report.py).
+_ESCAPED = r"^'([=+\-@\t\r])"
+_Parsed = tuple[np.ndarray, np.ndarray]  # (cell passes, int64 value or choice position)
+_NUMERIC = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"  # a number, maybe signed or fractional
 
 
 @dataclass
@@ -43,105 +53,262 @@ class ChunkResult:
     errors: pd.DataFrame
 
 
+_U32_MAX = int(np.iinfo(np.uint32).max)
+_BUCKET_BITS = 3  # the tracker is split in 8 buckets by a hash of the key
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: spreads keys with any stride
+
+
+def _empty_buckets() -> list[np.ndarray]:
+    return [np.empty(0, dtype=np.uint32) for _ in range(1 << _BUCKET_BITS)]
+
+
 @dataclass
 class DuplicateTracker:
-    """The first source row of every member seen so far (member_id * 2 + is_workspace -> row)."""
+    """The first source row of every member seen so far (key: member_id * 2 + is_workspace).
 
-    first_row: pd.Series = field(default_factory=lambda: pd.Series(dtype="int64"))
+    Per bucket (8, by a hash of the key) two sorted arrays, ``keys`` and their first ``rows``,
+    looked up by binary search and merged once per chunk: merging copies a bucket at a time, so it
+    never needs a second copy of the whole tracker. uint32 while keys and rows fit (8 bytes per
+    distinct member; member IDs below two billion), int64 from the first chunk that needs it. This
+    is the only state that grows with the file: with the number of distinct members.
+    """
+
+    keys: list[np.ndarray] = field(default_factory=_empty_buckets)
+    rows: list[np.ndarray] = field(default_factory=_empty_buckets)
+
+    def __len__(self) -> int:
+        return sum(len(k) for k in self.keys)
 
     def check(self, keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Return, for each (key, row), the first row of that key (itself if it is the first)."""
-        if len(keys) == 0:
+        keys = np.asarray(keys, dtype=np.int64)
+        rows = np.asarray(rows, dtype=np.int64)
+        n = len(keys)
+        if n == 0:
             return rows.copy()
-        key_index = pd.Index(keys)
-        earlier = self.first_row.reindex(key_index).to_numpy(dtype="float64", na_value=np.nan)
-        within = pd.Series(rows).groupby(keys, sort=False).transform("min").to_numpy()
-        first = np.where(np.isnan(earlier), within, earlier).astype("int64")
-        new = np.isnan(earlier) & (first == rows)
-        if new.any():
-            self.first_row = pd.concat([self.first_row, pd.Series(rows[new], index=keys[new])])
+        self._widen(keys, rows)
+        # By key, then row: a key's first row leads its group. Rows come in file order, so a
+        # stable sort by key alone is that order (and timsort is quick on sorted-ish keys).
+        if n > 1 and bool(np.all(rows[1:] > rows[:-1])):
+            order = np.argsort(keys, kind="stable")
+        else:
+            order = np.lexsort((rows, keys))
+        sorted_keys = keys[order]
+        starts = np.empty(n, dtype=bool)
+        starts[0] = True
+        np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=starts[1:])
+        group = np.cumsum(starts) - 1
+        unique_keys = sorted_keys[starts]
+        del sorted_keys
+        first_rows = rows[order][starts]
+        hashed = (unique_keys.astype(np.uint64) * _GOLDEN) >> np.uint64(64 - _BUCKET_BITS)
+        buckets = hashed.astype(np.uint8)
+        by_bucket = np.argsort(buckets, kind="stable")  # radix sort; keys stay sorted in a bucket
+        bounds = np.searchsorted(buckets[by_bucket], np.arange((1 << _BUCKET_BITS) + 1))
+        for b in np.flatnonzero(bounds[1:] > bounds[:-1]):
+            mine = by_bucket[bounds[b] : bounds[b + 1]]
+            first_rows[mine] = self._merge(int(b), unique_keys[mine], first_rows[mine])
+        first = np.empty(n, dtype=np.int64)
+        first[order] = first_rows[group]
         return first
 
+    def _merge(self, b: int, keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """First rows of ``keys`` (sorted, unique) in bucket ``b``, which takes the new ones."""
+        stored = self.keys[b]
+        probe = keys.astype(stored.dtype)
+        at = np.searchsorted(stored, probe)
+        seen = np.zeros(len(keys), dtype=bool)
+        if len(stored):
+            inside = at < len(stored)
+            seen[inside] = stored[at[inside]] == probe[inside]
+            earlier = self.rows[b][np.minimum(at, len(stored) - 1)].astype(np.int64)
+            rows = np.where(seen, earlier, rows)
+        new = ~seen
+        if new.any():
+            self.keys[b] = np.insert(stored, at[new], probe[new])
+            self.rows[b] = np.insert(self.rows[b], at[new], rows[new].astype(self.rows[b].dtype))
+        return rows
 
-def member_keys(member_id: np.ndarray, member_type: pd.Series) -> np.ndarray:
-    """One int64 per member: ``member_id * 2 + (member_type == "Workspace")``."""
-    return member_id.astype("int64") * 2 + (member_type.to_numpy() == "Workspace").astype("int64")
+    def _widen(self, keys: np.ndarray, rows: np.ndarray) -> None:
+        """Switch to int64 when a key or a row does not fit uint32."""
+        for name, incoming in (("keys", keys), ("rows", rows)):
+            stored: list[np.ndarray] = getattr(self, name)
+            if stored[0].dtype == np.uint32 and (incoming.min() < 0 or incoming.max() > _U32_MAX):
+                setattr(self, name, [a.astype(np.int64) for a in stored])
+
+
+def member_keys(member_id: np.ndarray, is_workspace: np.ndarray) -> np.ndarray:
+    """One int64 per member: ``member_id * 2 + is_workspace``."""
+    return np.asarray(member_id, dtype=np.int64) * 2 + np.asarray(is_workspace, dtype=np.int64)
 
 
 def _text_cells(chunk: pd.DataFrame, headers: HeaderMap, spec: RowSchemaSpec) -> pd.DataFrame:
-    # A leading apostrophe before a formula-like character is our own report escaping: undo it
-    # so a corrected errors file can be resubmitted as it is.
-    return pd.DataFrame(
-        {
-            c: chunk[headers.columns[c]]
-            .astype("str")
-            .str.replace(_ESCAPED, "", regex=True)
-            .str.strip(_WS)
-            for c in spec.column_names
-        },
-        index=chunk.index,
-    )
+    """The schema's columns as stripped text (a missing cell, NaN/None, counts as empty)."""
+    cleaned = {}
+    for name in spec.column_names:
+        cells = pc.fill_null(text_array(chunk[headers.columns[name]]), "")
+        # A leading apostrophe before a formula-like character is our own report escaping: undo
+        # it so a corrected errors file can be resubmitted as it is.
+        if pc.any(pc.starts_with(cells, "'")).as_py():
+            cells = pc.replace_substring_regex(cells, pattern=_ESCAPED, replacement=r"\1")
+        cleaned[name] = pc.utf8_trim(cells, characters=_WS)
+    frame: pd.DataFrame = pyarrow.table(cleaned).to_pandas()
+    frame.index = chunk.index
+    return frame
+
+
+def _parse_columns(cells: pd.DataFrame, spec: RowSchemaSpec) -> dict[str, _Parsed]:
+    """Evaluate every column's check once: ``(ok, values)`` per column, values being the int64
+    of a ``positive_int`` cell or the position in ``choices`` of a ``choice`` cell."""
+    parsed: dict[str, _Parsed] = {}
+    for column in spec.columns:
+        if column.kind == "positive_int":
+            parsed[column.name] = parse_positive_whole(cells[column.name])
+        else:
+            at = choice_positions(cells[column.name], column.choices)
+            parsed[column.name] = (at >= 0, at)
+    return parsed
+
+
+def _spec_messages(
+    cells: pd.DataFrame, spec: RowSchemaSpec, parsed: dict[str, _Parsed]
+) -> pd.DataFrame:
+    """Messages for the cells the bundled schema's checks fail, from the parsed columns.
+
+    ``row_schema()`` runs the very same functions (``importer.schema``) through pandera, but
+    ``schema.validate(lazy=True)`` then builds an error report per failing check
+    (``failure_cases_metadata``), which costs more than the checks themselves (~0.25 s per
+    million rows at 1 % bad rows), and the typed values would have to be parsed a second time.
+    A test checks that both ways give the same result.
+    """
+    rows = cells.index.to_numpy(dtype=np.int64)
+    parts = []
+    for column in spec.columns:
+        bad = np.flatnonzero(~parsed[column.name][0])
+        if len(bad):
+            values = text_array(cells[column.name]).take(bad)
+            parts.append((column.name, rows[bad], _column_messages(column, values)))
+    return _messages_frame(parts)
+
+
+def _schema_failures(schema: pa.DataFrameSchema, cells: pd.DataFrame) -> pd.DataFrame | None:
+    """The failure cases of ``schema.validate(lazy=True)``; raise on a failure not of a cell."""
+    try:
+        schema.validate(cells, lazy=True, inplace=True)
+    except pa.errors.SchemaErrors as exc:
+        failures: pd.DataFrame = exc.failure_cases
+        unknown = failures[~failures["check"].isin([CHECK_POSITIVE_INT, CHECK_CHOICE])]
+        if not unknown.empty:  # a schema-level problem, not a cell: our bug, say so loudly
+            raise
+        return failures
+    return None
 
 
 def _failure_messages(failures: pd.DataFrame, spec: RowSchemaSpec) -> pd.DataFrame:
     """Turn pandera failure cases into (row, field, message), vectorised per column."""
+    columns = failures["column"].to_numpy()
+    rows = failures["index"].to_numpy(dtype=np.int64)
+    cases = pyarrow.array(failures["failure_case"].astype("str"))
     parts = []
     for column in spec.columns:
-        sub = failures[failures["column"] == column.name]
-        if sub.empty:
-            continue
-        value = sub["failure_case"].astype("str")
-        quoted = "'" + value + "'"
-        if column.kind == "positive_int":
-            numeric = value.str.fullmatch(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)").astype(bool)
-            negative = numeric & value.str.startswith("-")
-            fraction = numeric & value.str.contains(r"\.[0-9]*[1-9]", regex=True)
-            long = numeric & ~fraction & (value.str.replace(r"\D", "", regex=True).str.len() > 18)
-            message = np.select(
-                [value == "", negative, fraction, long, numeric],
-                [
-                    f"{column.name} is required",
-                    f"{column.name} must be a positive whole number, got " + quoted,
-                    f"{column.name} must be a whole number, got " + quoted,
-                    f"{column.name} is too large (at most 18 digits), got " + quoted,
-                    f"{column.name} must be a positive whole number, got " + quoted,
-                ],
-                default=f"{column.name} must be a whole number, got " + quoted,
-            )
-        else:
-            choices = " or ".join(column.choices)
-            message = np.where(
-                value == "",
-                f"{column.name} is required",
-                f"{column.name} must be {choices}, got " + quoted,
-            )
-        parts.append(
-            pd.DataFrame({"row": sub["index"].to_numpy(), "field": column.name, "message": message})
-        )
-    return pd.concat(parts, ignore_index=True) if parts else _empty_messages()
+        mine = columns == column.name
+        if mine.any():
+            parts.append((column.name, rows[mine], _column_messages(column, cases.filter(mine))))
+    return _messages_frame(parts)
+
+
+def _column_messages(column: ColumnSpec, value: TextArray) -> TextArray:
+    """What is wrong with each of ``column``'s failing cells ``value``."""
+    empty = _flag(pc.equal(value, ""))
+    name = column.name
+    if column.kind == "positive_int":
+        numeric = _flag(pc.match_substring_regex(value, _NUMERIC))
+        negative = numeric & _flag(pc.starts_with(value, "-"))
+        fraction = numeric & _flag(pc.match_substring_regex(value, r"\.[0-9]*[1-9]"))
+        digits = pc.utf8_length(pc.replace_substring_regex(value, "[^0-9]", ""))
+        long = numeric & ~fraction & _flag(pc.greater(digits, 18))
+        templates = [
+            f"{name} is required",
+            f"{name} must be a positive whole number, got ",
+            f"{name} must be a whole number, got ",
+            f"{name} is too large (at most 18 digits), got ",
+        ]
+        kind = np.select([empty, negative, fraction, long, numeric], [0, 1, 2, 3, 1], 2)
+    else:
+        templates = [f"{name} is required", f"{name} must be {' or '.join(column.choices)}, got "]
+        kind = np.where(empty, 0, 1)
+    prefix = pyarrow.array(templates, value.type).take(kind)
+    quote, nothing = pyarrow.scalar("'", value.type), pyarrow.scalar("", value.type)
+    quoted = pc.binary_join_element_wise(prefix, quote, value, quote, nothing)
+    return pc.if_else(empty, prefix, quoted)
+
+
+def _messages_frame(parts: list[tuple[str, np.ndarray, TextArray]]) -> pd.DataFrame:
+    """(field, rows, messages) per column -> one ``row``, ``field``, ``message`` frame."""
+    if not parts:
+        return _empty_messages()
+    return pd.DataFrame(
+        {
+            "row": np.concatenate([rows for _, rows, _ in parts]),
+            "field": np.repeat([name for name, _, _ in parts], [len(r) for _, r, _ in parts]),
+            "message": np.concatenate(
+                [messages.to_numpy(zero_copy_only=False) for _, _, messages in parts]
+            ),
+        }
+    )
+
+
+def _flag(mask: pyarrow.Array | pyarrow.ChunkedArray) -> np.ndarray:
+    """A boolean Arrow result as numpy (null -> False)."""
+    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _empty_messages() -> pd.DataFrame:
     return pd.DataFrame({"row": pd.Series(dtype="int64"), "field": [], "message": []})
 
 
+def _merge_prior(messages: pd.DataFrame, prior: pd.DataFrame) -> pd.DataFrame:
+    """Add an earlier stage's errors, dropping this stage's messages on the cells they cover."""
+    checked = pd.MultiIndex.from_arrays([messages["row"], messages["field"]])
+    covered = pd.MultiIndex.from_arrays([prior["row"], prior["column"]])
+    kept = messages[~checked.isin(covered)]
+    added = prior.loc[prior["message"] != "", ["row", "field", "message"]]
+    return pd.concat([kept, added], ignore_index=True)
+
+
+def _contiguous(values: pyarrow.Array | pyarrow.ChunkedArray) -> pyarrow.Array:
+    if isinstance(values, pyarrow.ChunkedArray):
+        return values.combine_chunks()
+    return values
+
+
 def _join_per_row(messages: pd.DataFrame, spec: RowSchemaSpec) -> pd.DataFrame:
+    """One line per failing row: its fields and messages in schema order, joined by ``"; "``."""
     if messages.empty:
         return pd.DataFrame(
             {"error_field": pd.Series(dtype="str"), "error_message": pd.Series(dtype="str")},
             index=pd.Index([], dtype="int64", name="source_row"),
         )
-    order = {name: i for i, name in enumerate([*spec.column_names, "member"])}
-    messages = messages.assign(_o=messages["field"].map(order)).sort_values(["row", "_o"])
-    grouped = messages.groupby("row", sort=True)
-    out = pd.DataFrame(
-        {
-            "error_field": grouped["field"].agg("; ".join),
-            "error_message": grouped["message"].agg("; ".join),
+    fields = [n for c in spec.columns for n in (*(a.name for a in c.alternates), c.name)]
+    order = {name: i for i, name in enumerate([*fields, "member"])}
+    rows = messages["row"].to_numpy(dtype=np.int64)
+    by = np.lexsort((messages["field"].map(order).to_numpy(dtype=np.int64), rows))
+    rows = rows[by]
+    columns = {
+        name: _contiguous(pyarrow.array(messages[column].astype("str")).take(by))
+        for name, column in (("error_field", "field"), ("error_message", "message"))
+    }
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    if len(starts) < len(rows):  # some rows have several messages: join them (Arrow lists)
+        offsets = pyarrow.array(np.r_[starts, len(rows)].astype(np.int32))
+        columns = {
+            name: pc.binary_join(
+                pyarrow.ListArray.from_arrays(offsets, values), pyarrow.scalar("; ", values.type)
+            )
+            for name, values in columns.items()
         }
-    )
-    out.index = out.index.astype("int64")
-    out.index.name = "source_row"
+    out: pd.DataFrame = pyarrow.table(columns).to_pandas()
+    out.index = pd.Index(rows[starts], name="source_row")
     return out
 
 
@@ -152,6 +319,7 @@ def validate_chunk(
     duplicates: DuplicateTracker | None = None,
     spec: RowSchemaSpec | None = None,
     schema: pa.DataFrameSchema | None = None,
+    prior: pd.DataFrame | None = None,
 ) -> ChunkResult:
     """Validate one chunk of text cells.
 
@@ -160,42 +328,43 @@ def validate_chunk(
         headers: which file column holds which schema column.
         duplicates: members seen in earlier chunks (updated in place); a fresh one if omitted.
         spec: the row spec (default: the bundled one).
-        schema: the pandera schema (default: built from the bundled spec).
+        schema: a pandera schema to validate with through ``schema.validate`` (default: the
+            checks of ``spec``, the functions ``row_schema()`` is made of, run once per column).
+        prior: errors of an earlier stage (name resolution): ``row``, ``field``, ``message`` and
+            ``column``, the schema column whose cell that stage filled (or failed to fill); it
+            is not reported again for that row ("department_id is required"); a row with an
+            empty message only does that.
 
     Returns:
         The valid rows, typed, and one error line per failing row.
     """
     spec = spec or load_row_schema()
-    schema = schema if schema is not None else row_schema()
     duplicates = duplicates if duplicates is not None else DuplicateTracker()
     cells = _text_cells(chunk, headers, spec)
-    try:
-        schema.validate(cells, lazy=True)
-        failures = None
-    except pa.errors.SchemaErrors as exc:
-        failures = exc.failure_cases
-        unknown = failures[~failures["check"].isin([CHECK_POSITIVE_INT, CHECK_CHOICE])]
-        if not unknown.empty:  # a schema-level problem, not a cell: our bug, say so loudly
-            raise
-    messages = _failure_messages(failures, spec) if failures is not None else _empty_messages()
+    parsed = _parse_columns(cells, spec)
+    if schema is None:
+        messages = _spec_messages(cells, spec, parsed)
+    else:
+        failures = _schema_failures(schema, cells)
+        messages = _failure_messages(failures, spec) if failures is not None else _empty_messages()
+    if prior is not None and not prior.empty:
+        messages = _merge_prior(messages, prior)
 
     # Duplicates: among rows whose member fields are both valid, later rows name the first.
     choices = next(c.choices for c in spec.columns if c.name == "member_type")
-    member_type = canonical_choice(cells["member_type"], choices)
-    member_ok = is_positive_whole(cells["member_id"]) & member_type.notna()
-    member_rows = cells.index.to_numpy()[member_ok.to_numpy()]
-    member_id = _to_int(cells.loc[member_ok, "member_id"])
-    keys = member_keys(member_id, member_type[member_ok])
-    first = duplicates.check(keys, member_rows.astype("int64"))
+    type_ok, type_at = parsed["member_type"]
+    id_ok, member_id = parsed["member_id"]
+    member_ok = id_ok & type_ok
+    rows = cells.index.to_numpy(dtype=np.int64)
+    member_rows = rows[member_ok]
+    member_at = type_at[member_ok]
+    workspace = np.array([c == "Workspace" for c in choices], dtype=bool)
+    keys = member_keys(member_id[member_ok], workspace[member_at])
+    first = duplicates.check(keys, member_rows)
     dup = first != member_rows
     if dup.any():
-        first_text = pd.Series(first[dup]).astype("str")
-        who = (
-            pd.Series(member_id[dup]).astype("str")
-            + " ("
-            + member_type[member_ok][dup].to_numpy()
-            + ")"
-        )
+        named = pd.Series(np.asarray(choices, dtype=object)[member_at[dup]], dtype="str")
+        who = pd.Series(member_id[member_ok][dup]).astype("str") + " (" + named + ")"
         messages = pd.concat(
             [
                 messages,
@@ -207,7 +376,7 @@ def validate_chunk(
                             "duplicate member "
                             + who
                             + ": already on row "
-                            + first_text
+                            + pd.Series(first[dup]).astype("str")
                             + "; a member can have only one membership per import"
                         ).to_numpy(),
                     }
@@ -217,21 +386,15 @@ def validate_chunk(
         )
 
     errors = _join_per_row(messages, spec)
-    good = ~cells.index.isin(errors.index)
-    valid_cells = cells[good]
+    good = ~np.isin(rows, errors.index.to_numpy(dtype=np.int64))
+    member_type = pyarrow.array(choices, pyarrow.large_string()).take(type_at[good])
     valid = pd.DataFrame(
         {
-            "geography_id": _to_int(valid_cells["geography_id"]),
-            "department_id": _to_int(valid_cells["department_id"]),
-            "member_id": _to_int(valid_cells["member_id"]),
-            "member_type": member_type[good].astype("str").to_numpy(),
+            "geography_id": parsed["geography_id"][1][good],
+            "department_id": parsed["department_id"][1][good],
+            "member_id": member_id[good],
+            "member_type": member_type.to_pandas().array,
         },
-        index=pd.Index(valid_cells.index.to_numpy(dtype="int64"), name="source_row"),
+        index=pd.Index(rows[good], name="source_row"),
     )
     return ChunkResult(valid=valid, errors=errors)
-
-
-def _to_int(cells: pd.Series) -> np.ndarray:
-    """Whole-number text ("+12", "12.000") -> int64; callers pass only cells that passed."""
-    digits = cells.str.replace(r"^\+|\.0*$", "", regex=True)
-    return digits.astype("int64").to_numpy() if len(digits) else np.empty(0, dtype="int64")

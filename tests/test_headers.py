@@ -122,8 +122,9 @@ def test_missing_column_suggests_closest_header() -> None:
     with pytest.raises(InputError) as info:
         match_headers(["Geography ID", "Dept ID", "Member"], where=WHERE)
     assert str(info.value) == (
-        "people.xlsx, sheet 'Members': missing required column 'member_type'; headers found: "
-        "'Geography ID', 'Dept ID', 'Member'; closest match for member_type: 'Member'"
+        "people.xlsx, sheet 'Members': missing required column 'member_type' (or 'member_email' "
+        "/ 'workspace'); headers found: 'Geography ID', 'Dept ID', 'Member'; closest match for "
+        "member_type: 'Member'"
     )
 
 
@@ -132,7 +133,8 @@ def test_missing_columns_without_close_match() -> None:
     with pytest.raises(InputError) as info:
         match_headers(["geography_id", "department_id", "Qx"], where="a.csv")
     assert str(info.value) == (
-        "a.csv: missing required columns 'member_id', 'member_type'; headers found: "
+        "a.csv: missing required columns 'member_id' (or 'member_email' / 'workspace'), "
+        "'member_type' (or 'member_email' / 'workspace'); headers found: "
         "'geography_id', 'department_id', 'Qx'; no close match for member_id; "
         "no close match for member_type"
     )
@@ -173,3 +175,25 @@ def test_words_that_match_nothing_are_not_data() -> None:
     """Unknown word headers get the missing-column message, not the no-header one."""
     with pytest.raises(InputError, match="missing required columns"):
         match_headers(["alpha", "beta", "3"], where=WHERE)
+
+
+def test_name_columns_stand_in_for_id_columns() -> None:
+    """Name columns (by alias) satisfy the ID columns and are returned apart from them."""
+    result = match_headers(["Geo", "Department Name", "E-mail", "Notes"], where=WHERE)
+    assert result.columns == {}
+    assert result.names == {
+        "geography": "Geo",
+        "department": "Department Name",
+        "member_email": "E-mail",
+    }
+    assert result.extras == ("Notes",)
+
+
+def test_a_mapping_may_target_a_name_column() -> None:
+    """--map can point a header at a name column; ID and name columns may both be present."""
+    headers = ["Who", "Team", "geography_id", "department_id", "member_type"]
+    result = match_headers(
+        headers, where=WHERE, mapping={"Who": "member_email", "Team": "Department"}
+    )
+    assert result.names == {"member_email": "Who", "department": "Team"}
+    assert set(result.columns) == {"geography_id", "department_id", "member_type"}

@@ -262,6 +262,12 @@ def test_header_only_gives_no_chunks(tmp_path: Path) -> None:
     assert list(table.chunks()) == []
 
 
+def test_single_column_of_commas_is_not_cut(tmp_path: Path) -> None:
+    """One column whose value is "," (written by csv with ';'): the comma is the value."""
+    path = write_bytes(tmp_path, "a.csv", b"col0\r\n,\r\n")
+    assert rows_of(read_all(path)) == {2: [","]}
+
+
 def test_single_column_file(tmp_path: Path) -> None:
     """A one-column file needs no delimiter."""
     path = write_bytes(tmp_path, "a.csv", b"member_id\n1\n\n2\n")

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from importer.headers import HeaderMap
+from importer.schema import row_schema
 from importer.validate import DuplicateTracker, validate_chunk
 
 HEADERS = HeaderMap(
@@ -141,3 +142,23 @@ def test_every_row_is_valid_or_in_error_exactly_once(rows: list[tuple[str, str, 
     assert valid | errors == set(chunk.index)
     assert (result.valid[["geography_id", "department_id", "member_id"]] > 0).all().all()
     assert set(result.valid["member_type"]) <= {"User", "Workspace"}
+
+
+CELL = st.one_of(
+    ID_CELL,
+    st.sampled_from(["'-3", "'=1", "\u00a07\u200b", "\ufeff8", "١٢", "0.0", "+0", "12.", "9" * 19]),
+)
+KIND_CELL = st.one_of(
+    TYPE_CELL, st.sampled_from(["uſer", "USER\u00a0", "'User"]), st.text(max_size=5)
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(CELL, CELL, CELL, KIND_CELL), min_size=1, max_size=30))
+def test_fast_checks_find_what_pandera_finds(rows: list[tuple[str, str, str, str]]) -> None:
+    """The schema's checks run once per column give the result of pandera's schema.validate."""
+    chunk = frame(rows)
+    fast = validate_chunk(chunk, HEADERS)
+    through_pandera = validate_chunk(chunk, HEADERS, schema=row_schema())
+    pd.testing.assert_frame_equal(fast.errors, through_pandera.errors)
+    pd.testing.assert_frame_equal(fast.valid, through_pandera.valid)

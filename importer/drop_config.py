@@ -1,0 +1,274 @@
+"""The drop-folder configuration: one TOML file, overridden by environment variables.
+
+The file is ``--config PATH`` or, when not given, ``importer.toml`` in the drop folder (none at all
+is fine: defaults plus the environment). Keys, all optional::
+
+    base_url = "https://api.mavenlink.com/api/v1"
+    token_file = "secrets/kantata-token"   # relative to the config file's folder
+    sheet = "Members"
+    concurrency = 4
+    max_rps = 5.0                           # client-side request rate ceiling
+    batch_size = 100
+    stable_seconds = 30                     # a file unchanged this long is complete
+    poll_seconds = 30                       # --watch: how often the inbox is looked at
+    insecure = false
+
+    [mapping]                               # file header -> schema column
+    "Org Unit" = "geography_id"
+
+Environment overrides (an empty variable counts as unset): ``KANTATA_BASE_URL``,
+``KANTATA_API_TOKEN`` (wins over any token in the file) and ``KANTATA_DROP_<KEY>`` for every other
+key, e.g. ``KANTATA_DROP_CONCURRENCY=2``, ``KANTATA_DROP_TOKEN_FILE=/run/secrets/kantata``,
+``KANTATA_DROP_MAPPING="Org Unit=geography_id,Dept=department_id"``.
+
+A ``token = "..."`` in the file itself is accepted, with a warning unless only its owner can read
+the file (``chmod 600``); a token file is the better place.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import stat
+import tomllib
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from importer.config import (
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    MAX_BATCH,
+    TOKEN_ENV,
+    ApiSettings,
+    ImportOptions,
+    RetryPolicy,
+    read_token,
+)
+from importer.errors import InputError
+
+CONFIG_NAME = "importer.toml"
+ENV_PREFIX = "KANTATA_DROP_"
+#: key -> (type, lower bound) of the scalar settings; ``mapping`` is a table.
+_SCALARS: dict[str, tuple[type, float | None]] = {
+    "base_url": (str, None),
+    "token": (str, None),
+    "token_file": (str, None),
+    "sheet": (str, None),
+    "concurrency": (int, 1),
+    "max_rps": (float, 0),
+    "batch_size": (int, 1),
+    "stable_seconds": (float, 0),
+    "poll_seconds": (float, 0.1),
+    "insecure": (bool, None),
+}
+_KNOWN = (*_SCALARS, "mapping")
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt")  # as importer.load, which needs pandas to import
+
+
+@dataclass(frozen=True)
+class DropConfig:
+    """Everything ``importer drop`` needs besides the folder.
+
+    Attributes:
+        base_url: the API root.
+        token: the bearer token (never printed, logged or written anywhere).
+        sheet: the worksheet to read in workbooks (default: the first visible one).
+        mapping: explicit header mapping, file header -> schema column.
+        concurrency: requests in flight at once.
+        max_rps: client-side ceiling on requests per second (``None``: none).
+        batch_size: objects per bulk request, 1..100.
+        stable_seconds: a file not written to, renamed or touched (ctime) for this long is
+            complete; younger files are left for a later run.
+        poll_seconds: how often ``--watch`` looks at the inbox.
+        insecure: allow plain ``http://`` to a host that is not loopback.
+        retry: the retry policy for transient failures.
+        source: the config file that was read, if any.
+    """
+
+    base_url: str = DEFAULT_BASE_URL
+    token: str = field(default="", repr=False)
+    sheet: str | None = None
+    mapping: dict[str, str] = field(default_factory=dict)
+    concurrency: int = 4
+    max_rps: float | None = None
+    batch_size: int = MAX_BATCH
+    stable_seconds: float = 30.0
+    poll_seconds: float = 30.0
+    insecure: bool = False
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    source: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= MAX_BATCH:
+            raise InputError(f"batch_size must be between 1 and {MAX_BATCH}, got {self.batch_size}")
+
+    def api_settings(self) -> ApiSettings:
+        """The ``ApiSettings`` for ``run_import``."""
+        return ApiSettings(
+            base_url=self.base_url,
+            token=self.token,
+            concurrency=self.concurrency,
+            max_rps=self.max_rps,
+            retry=self.retry,
+            insecure=self.insecure,
+        )
+
+    def import_options(self, path: str | Path | None = None) -> ImportOptions:
+        """The ``ImportOptions`` for ``run_import`` (never ``restart``: a drop always resumes).
+
+        Args:
+            path: the file to import: a text file (``.csv``, ``.tsv``, ``.txt``) has no sheets,
+                so ``sheet`` applies to workbooks only.
+        """
+        text = path is not None and Path(path).suffix.lower() in TEXT_SUFFIXES
+        return ImportOptions(
+            sheet=None if text else self.sheet,
+            mapping=dict(self.mapping),
+            batch_size=self.batch_size,
+        )
+
+
+def find_config(root: str | Path, path: str | Path | None = None) -> Path | None:
+    """The config file to use: ``path`` if given (it must exist), else ``root/importer.toml``.
+
+    Raises:
+        InputError: ``path`` was given and does not exist.
+    """
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise InputError(f"config file not found: {p}", path=str(p))
+        return p
+    default = Path(root) / CONFIG_NAME
+    return default if default.is_file() else None
+
+
+def _check(key: str, value: Any, where: str) -> Any:
+    kind, low = _SCALARS[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise InputError(f"{where}: {key} must be {kind.__name__}, not {value!r}")
+    checked: Any = value
+    if isinstance(checked, float) and not math.isfinite(checked):
+        raise InputError(f"{where}: {key} must be a finite number, not {value!r}")
+    if low is not None and checked < low:
+        raise InputError(f"{where}: {key} must be at least {low:g}, not {value!r}")
+    if kind is str and key != "token" and not checked.strip():
+        raise InputError(f"{where}: {key} must not be empty")
+    return checked
+
+
+def _from_env(key: str, text: str) -> Any:
+    kind = _SCALARS[key][0]
+    name = ENV_PREFIX + key.upper()
+    try:
+        if kind is bool:
+            lowered = text.strip().lower()
+            if lowered not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                raise ValueError(text)
+            return lowered in ("1", "true", "yes", "on")
+        return _check(key, kind(text.strip()), f"${name}")
+    except ValueError:
+        raise InputError(f"${name} must be {kind.__name__}, not {text!r}") from None
+
+
+def parse_mapping_text(text: str, where: str) -> dict[str, str]:
+    """``"A=geography_id,B=member_id"`` -> ``{"A": "geography_id", "B": "member_id"}``."""
+    mapping: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        header, sep, target = part.rpartition("=")
+        if not sep or not header.strip() or not target.strip():
+            raise InputError(f"{where} expects HEADER=column pairs, got {part!r}")
+        mapping[header.strip()] = target.strip()
+    return mapping
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read config file {path}: {exc.strerror}", path=str(path)) from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"config file {path} is not valid TOML: {exc}", path=str(path)) from exc
+    unknown = sorted(set(data) - set(_KNOWN))
+    if unknown:
+        raise InputError(
+            f"{path}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(_KNOWN)})",
+            path=str(path),
+        )
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "mapping":
+            if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in value.items()
+            ):
+                raise InputError(f"{path}: [mapping] must map header text to column names")
+            values[key] = {k.strip(): v.strip() for k, v in value.items()}
+        else:
+            values[key] = _check(key, value, str(path))
+    if "token" in values and "token_file" in values:
+        raise InputError(f"{path}: give token or token_file, not both", path=str(path))
+    if "token" in values and path.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH):
+        warnings.warn(
+            f"config file {path} holds the API token and is readable by other users; "
+            f"run: chmod 600 {path} (or move the token to a token_file)",
+            UserWarning,
+            stacklevel=3,
+        )
+    if "token_file" in values:
+        values["token_file"] = str(path.parent / Path(values["token_file"]).expanduser())
+    return values
+
+
+def load_drop_config(
+    root: str | Path,
+    *,
+    path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    retry: RetryPolicy | None = None,
+) -> DropConfig:
+    """Read the drop folder's configuration: defaults < config file < environment.
+
+    Args:
+        root: the drop folder (``importer.toml`` in it is read when ``path`` is not given).
+        path: an explicit config file.
+        env: the environment to read overrides from (default: ``os.environ``).
+        retry: the retry policy (default: ``RetryPolicy()``).
+
+    Returns:
+        The merged configuration, token resolved (``""`` when there is none).
+
+    Raises:
+        InputError: the file is missing or invalid, a value or variable is of the wrong type, the
+            token file cannot be read.
+
+    Warns:
+        UserWarning: the token is in a config file, or a token file, readable by other users.
+    """
+    environ = os.environ if env is None else env
+    source = find_config(root, path)
+    values = _read_file(source) if source is not None else {}
+    for key in [k for k in _SCALARS if k != "token"]:  # the token's is KANTATA_API_TOKEN
+        text = environ.get(ENV_PREFIX + key.upper(), "")
+        if text.strip():
+            values[key] = _from_env(key, text)
+    if environ.get(ENV_PREFIX + "TOKEN_FILE", "").strip():
+        values.pop("token", None)
+    if text := environ.get(ENV_PREFIX + "MAPPING", "").strip():
+        values["mapping"] = parse_mapping_text(text, f"${ENV_PREFIX}MAPPING")
+    if url := environ.get(BASE_URL_ENV, "").strip():
+        values["base_url"] = url
+    token = environ.get(TOKEN_ENV, "").strip()
+    token_file = values.pop("token_file", None)
+    if not token:
+        token = values.get("token", "").strip() or (
+            read_token(token_file=token_file, env={}) if token_file else ""
+        )
+    values["token"] = token
+    return DropConfig(
+        **values, retry=retry or RetryPolicy(), source=source.resolve() if source else None
+    )

@@ -1,0 +1,143 @@
+"""The drop folder on disk: its layout, which inbox files are complete, safe moves."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import stat
+import time
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+
+from importer.errors import InputError
+
+SUBFOLDERS = ("inbox", "processing", "done", "failed", "results")
+
+PARTIAL_SUFFIXES = (
+    ".part", ".partial", ".tmp", ".temp", ".filepart", ".crdownload", ".download", ".swp",
+)  # fmt: skip
+STATE_DIR = ".importer"
+
+
+def now_iso() -> str:
+    """The UTC time now, ISO 8601, to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def stamp() -> str:
+    """The UTC time now for file names: ``20250101T020000Z``."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def is_temporary_name(name: str) -> bool:
+    """Names never imported: hidden files, Office lock files, in-progress download suffixes."""
+    lowered = name.lower()
+    return name.startswith((".", "~$")) or lowered.endswith(PARTIAL_SUFFIXES)
+
+
+def regular_files(folder: Path) -> list[tuple[Path, os.stat_result]]:
+    """The regular files (no folders, no symlinks) in ``folder``, oldest mtime first."""
+    found = []
+    for entry in os.scandir(folder):
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            found.append((Path(entry.path), st))
+    return sorted(found, key=lambda f: (f[1].st_mtime_ns, f[0].name))
+
+
+def signature(st: os.stat_result) -> tuple[int, int, int]:
+    """Size, mtime and ctime: any write or rename changes it."""
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def scan_inbox(inbox: Path, stable_seconds: float) -> tuple[list[Path], list[str]]:
+    """Split the inbox into complete files (oldest first) and names to leave for later.
+
+    A file is complete when its name is not temporary and its inode did not change for
+    ``stable_seconds``. The ctime is used, not the mtime: every write, truncate, rename or
+    ``utime`` moves it, by this machine's clock, so a client that restores the sender's mtime
+    (``scp -p``, a skewed clock) cannot make a file being written look old, or a finished one
+    look young.
+    """
+    ready, waiting = [], []
+    now = time.time()
+    for path, st in regular_files(inbox):
+        if path.name.startswith("."):
+            continue
+        if is_temporary_name(path.name) or now - st.st_ctime < stable_seconds:
+            waiting.append(path.name)
+        else:
+            ready.append(path)
+    return ready, waiting
+
+
+def unique_path(folder: Path, name: str) -> Path:
+    """``folder/name``, or ``folder/<stem>-<UTC timestamp>[-n]<suffix>`` when that is taken."""
+    target, tag, n = folder / name, stamp(), 1
+    stem, suffix = os.path.splitext(name)
+    while target.exists():
+        target = folder / f"{stem}-{tag}{'' if n == 1 else f'-{n}'}{suffix}"
+        n += 1
+    return target
+
+
+def move_file(src: Path, dst: Path) -> Path:
+    """Rename ``src`` to ``dst`` (copy + delete across filesystems)."""
+    try:
+        os.rename(src, dst)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:  # EXDEV: inbox on another filesystem
+            raise
+        shutil.copy2(src, dst)
+        src.unlink()
+    return dst
+
+
+def new_results_dir(folder: Path, name: str) -> Path:
+    """``folder/<stem>-<UTC timestamp>`` (``-2``, ``-3`` ... when taken), not yet created."""
+    base = f"{os.path.splitext(name)[0]}-{stamp()}"
+    target, n = folder / base, 2
+    while target.exists():
+        target, n = folder / f"{base}-{n}", n + 1
+    return target
+
+
+def ensure_layout(root: str | Path) -> Path:
+    """Check the drop folder exists and create its subfolders; returns it resolved.
+
+    Raises:
+        InputError: ``root`` is not an existing folder.
+
+    Warns:
+        UserWarning: ``inbox/`` had to be created in a folder that already holds files (were
+            they dropped into the folder itself instead of its inbox?).
+    """
+    path = Path(root).expanduser()
+    if not path.is_dir():
+        raise InputError(f"drop folder not found: {path}", path=str(path))
+    path = path.resolve()
+    if not (path / "inbox").is_dir():
+        strays = [p.name for p, _ in regular_files(path) if not is_temporary_name(p.name)]
+        strays = [n for n in strays if n != "importer.toml"]
+        if strays:
+            warnings.warn(
+                f"{path} had no inbox/ folder and holds files ({', '.join(strays[:3])}"
+                f"{' ...' if len(strays) > 3 else ''}): files to import go into {path / 'inbox'}",
+                UserWarning,
+                stacklevel=2,
+            )
+    for name in (*SUBFOLDERS, STATE_DIR):
+        (path / name).mkdir(exist_ok=True)
+    return path
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of the file's bytes (as ``importer.load.sha256_file``, without pandas)."""
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()

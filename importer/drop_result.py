@@ -1,0 +1,114 @@
+"""What a drop-folder pass reports: one :class:`FileResult` per file, a :class:`DropResult`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+IMPORTED, ROWS_FAILED, DUPLICATE = "imported", "rows_failed", "duplicate"
+FAILED_FILE, REFUSED, INTERRUPTED = "failed", "refused", "interrupted"
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What happened to one dropped file.
+
+    Attributes:
+        name: the file's name in the inbox.
+        outcome: ``imported``, ``rows_failed``, ``duplicate``, ``failed``, ``refused`` or
+            ``interrupted``.
+        exit_code: the import's own exit code (0, 1, 2 unreadable, 3 refused, 130; 0 for a
+            duplicate).
+        sha256: the content's hash.
+        path: where the file is now.
+        results: its results folder (for a duplicate: ``None``; see ``duplicate_of``).
+        counts: rows by outcome, as in ``summary.json``.
+        resumed: the import continued an earlier, unfinished one.
+        duplicate_of: the results folder of the earlier import of the same content.
+        error: why the file failed or was refused.
+    """
+
+    name: str
+    outcome: str
+    exit_code: int
+    sha256: str
+    path: Path
+    results: Path | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    resumed: bool = False
+    duplicate_of: Path | None = None
+    error: str | None = None
+    started_at: str = ""
+    finished_at: str = ""
+
+    def describe(self) -> str:
+        """One line for a person: ``members.csv: rows_failed (3 of 120 rows failed) -> ...``."""
+        counts = self.counts
+        bad = sum(counts.get(k, 0) for k in ("failed_validation", "failed_remote", "not_processed"))
+        detail = {
+            IMPORTED: f"{counts.get('created', 0)} of {counts.get('rows', 0)} rows created",
+            ROWS_FAILED: f"{bad} of {counts.get('rows', 0)} rows failed",
+            DUPLICATE: f"already imported, see {self.duplicate_of}",
+            INTERRUPTED: "interrupted; the next run resumes it",
+        }.get(self.outcome, self.error or "")
+        where = f"; results: {self.results}" if self.results else ""
+        return f"{self.name}: {self.outcome} ({detail}){where}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The record printed as one JSON line per file."""
+        return {
+            "file": self.name,
+            "outcome": self.outcome,
+            "exit_code": self.exit_code,
+            "sha256": self.sha256,
+            "path": str(self.path),
+            "results": str(self.results) if self.results else None,
+            "counts": self.counts,
+            "resumed": self.resumed,
+            "duplicate_of": str(self.duplicate_of) if self.duplicate_of else None,
+            "error": self.error,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+        }
+
+
+@dataclass
+class DropResult:
+    """What one pass (or a whole ``watch``) did.
+
+    Attributes:
+        root: the drop folder.
+        files: one result per file handled, in order.
+        waiting: inbox files left for later (still being written, or a temporary name).
+        busy: another run held the folder's lock; nothing was done.
+        lock_owner: who held it (``busy``), or whose stale lock was taken over.
+    """
+
+    root: Path
+    files: list[FileResult] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)
+    busy: bool = False
+    lock_owner: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """130 a file was interrupted; 3 the server refused; 1 a file failed or had failed rows;
+        0 otherwise (including nothing to do and ``busy``)."""
+        outcomes = {f.outcome for f in self.files}
+        if INTERRUPTED in outcomes:
+            return 130
+        if REFUSED in outcomes:
+            return 3
+        return 1 if outcomes & {FAILED_FILE, ROWS_FAILED} else 0
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+def write_json_line(record: FileResult, stream: Any) -> None:
+    """Write ``record`` as one JSON line to a text stream and flush it."""
+    stream.write(json.dumps(record.to_json(), default=str) + "\n")
+    stream.flush()

@@ -1,0 +1,239 @@
+"""The API's lookup lists (organizations, users, workspaces), read once per run and cached.
+
+Used by ``importer.resolve`` to turn names into IDs and by ``importer.template`` for the
+reference sheets. Every request is a GET through ``KantataClient.pages``:
+
+* organizations: one paged listing of ``GET /organizations`` (both trees), split by type;
+* users (by email address) and workspaces (by title): looked up one by one
+  (``by_email_address=`` / ``search=``) while that takes fewer requests than listing them all,
+  otherwise listed page by page. Either way at most about twice the listing's page count,
+  however many names are asked for.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from importer.client import KantataClient
+from importer.errors import BadResponseError
+
+__all__ = ["Catalog", "Entry", "Organization", "Resolver", "clean_name", "name_key"]
+
+
+def clean_name(text: str) -> str:
+    """A name with whitespace runs (also zero-width spaces, BOMs) as one space, stripped."""
+    return " ".join(text.replace("\u200b", " ").replace("\ufeff", " ").split())
+
+
+def name_key(text: str) -> str:
+    """The matching form of a name: ``clean_name``, casefolded."""
+    return clean_name(text).casefold()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One thing a name can designate: its ID and a label for messages."""
+
+    id: int
+    label: str
+
+
+@dataclass(frozen=True)
+class Organization:
+    """A node of one of the two organization trees."""
+
+    id: int
+    name: str
+    kind: str  # "geography" | "department" (the API's organization_type, casefolded)
+    parent_id: int | None
+
+
+class Catalog:
+    """The entries of one lookup (departments, users ...) by name key, filled on demand."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.by_key: dict[str, dict[int, Entry]] = {}
+        self.by_id: dict[int, Entry] = {}
+
+    def add(self, key: str, entry: Entry) -> None:
+        """Record ``entry`` under ``key`` (idempotent)."""
+        self.by_key.setdefault(key, {})[entry.id] = entry
+        self.by_id[entry.id] = entry
+
+    def find(self, shown: Mapping[str, str]) -> None:
+        """Make sure every key of ``shown`` (key -> the text as written) is known."""
+
+    def entries(self, key: str) -> list[Entry]:
+        """Everything named ``key``."""
+        return list(self.by_key.get(key, {}).values())
+
+    def suggest(self, key: str) -> list[Entry]:
+        """Entries with names close to ``key`` (among those known)."""
+        close = difflib.get_close_matches(key, list(self.by_key), n=3, cutoff=0.75)
+        return [e for k in close for e in self.entries(k)]
+
+
+class _Organizations(Catalog):
+    """One tree of organizations; the first use lists every organization (both trees)."""
+
+    def __init__(self, kind: str, load: Callable[[], None]) -> None:
+        super().__init__(kind)
+        self._load = load
+
+    def find(self, shown: Mapping[str, str]) -> None:
+        self._load()
+
+
+class _Searchable(Catalog):
+    """Users or workspaces: looked up one by one while cheaper than listing them all."""
+
+    def __init__(
+        self,
+        kind: str,
+        client: KantataClient,
+        endpoint: str,
+        search: str,
+        parse: Callable[[dict[str, Any]], tuple[str, Entry]],
+        count: Callable[[], None],
+    ) -> None:
+        super().__init__(kind)
+        self._client = client
+        self._endpoint = endpoint
+        self._search = search
+        self._parse = parse
+        self._count = count
+        self._sure: set[str] = set()  # keys looked up on their own
+        self._pages: Iterator[dict[str, Any]] | None = None
+        self._left = 0  # pages of the full listing not read yet
+        self._searches = 0
+        self._complete = False
+
+    def find(self, shown: Mapping[str, str]) -> None:
+        if self._complete:
+            return
+        todo = [k for k in shown if k not in self._sure]
+        if not todo:
+            return
+        if self._pages is None:  # the first page tells how many pages a full listing takes
+            self._pages = self._client.pages(self._endpoint)
+            self._left = _page_count(self._take(next(self._pages)), self._endpoint) - 1
+        if self._left > 0 and self._searches + len(todo) > self._left:
+            for page in self._pages:  # listing the rest is cheaper than more searches
+                self._take(page)
+            self._left = 0
+        if self._left <= 0:
+            self._complete = True
+            return
+        for key in todo:
+            for page in self._client.pages(self._endpoint, {self._search: shown[key]}):
+                self._take(page)
+            self._sure.add(key)
+            self._searches += 1
+
+    def _take(self, page: dict[str, Any]) -> dict[str, Any]:
+        self._count()
+        objects = page.get(self._endpoint)
+        if not isinstance(objects, dict):
+            raise BadResponseError(f"reply of GET /{self._endpoint} has no '{self._endpoint}'")
+        for obj in objects.values():
+            self.add(*self._parse(obj))
+        return page
+
+
+def _page_count(page: Mapping[str, Any], endpoint: str) -> int:
+    try:
+        return int((page.get("meta") or {}).get("page_count", 1))
+    except (TypeError, ValueError) as exc:
+        raise BadResponseError(
+            f"bad pagination meta from {endpoint}: {page.get('meta')!r}"
+        ) from exc
+
+
+def _user(obj: dict[str, Any]) -> tuple[str, Entry]:
+    try:
+        email, name = str(obj["email_address"]), str(obj.get("full_name") or "")
+        return name_key(email), Entry(int(obj["id"]), f"{name} <{email}>" if name else email)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadResponseError(f"malformed user in reply: {obj!r}") from exc
+
+
+def _workspace(obj: dict[str, Any]) -> tuple[str, Entry]:
+    try:
+        title = str(obj["title"])
+        return name_key(title), Entry(int(obj["id"]), title)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadResponseError(f"malformed workspace in reply: {obj!r}") from exc
+
+
+class Resolver:
+    """The name lookups of one run, each read once through ``client`` (GET requests only).
+
+    Args:
+        client: an open API client.
+
+    Attributes:
+        requests: list pages read so far (the cost of resolution).
+    """
+
+    def __init__(self, client: KantataClient) -> None:
+        self.requests = 0
+        self._orgs: dict[int, Organization] = {}
+        self._catalogs: dict[str, Catalog] = {
+            "geography": _Organizations("geography", self._load_organizations),
+            "department": _Organizations("department", self._load_organizations),
+            "user": _Searchable("user", client, "users", "by_email_address", _user, self._one),
+            "workspace": _Searchable(
+                "workspace", client, "workspaces", "search", _workspace, self._one
+            ),
+        }
+        self._client = client
+
+    def _one(self) -> None:
+        self.requests += 1
+
+    def catalog(self, lookup: str) -> Catalog:
+        """The catalog of a lookup: ``geography``, ``department``, ``user`` or ``workspace``."""
+        return self._catalogs[lookup]
+
+    def organizations(self, kind: str) -> list[Organization]:
+        """Every organization of one tree (``geography``/``department``), by id."""
+        self._load_organizations()
+        return [o for o in self._orgs.values() if o.kind == kind]
+
+    def _load_organizations(self) -> None:
+        if self._orgs:
+            return
+        orgs: dict[int, Organization] = {}
+        for page in self._client.pages("organizations"):
+            self._one()
+            objects = page.get("organizations")
+            if not isinstance(objects, dict):
+                raise BadResponseError("reply of GET /organizations has no 'organizations'")
+            for obj in objects.values():
+                org = _organization(obj)
+                orgs[org.id] = org
+        self._orgs = dict(sorted(orgs.items()))
+        for org in self._orgs.values():
+            parent = self._orgs.get(org.parent_id) if org.parent_id is not None else None
+            where = f"under {parent.name}" if parent else "top level"
+            if org.kind in ("geography", "department"):
+                self._catalogs[org.kind].add(
+                    name_key(org.name), Entry(org.id, f"{org.name}, {where}")
+                )
+
+
+def _organization(obj: dict[str, Any]) -> Organization:
+    try:
+        parent = obj.get("parent_id")
+        return Organization(
+            id=int(obj["id"]),
+            name=str(obj["name"]),
+            kind=str(obj["organization_type"]).casefold(),
+            parent_id=int(parent) if parent not in (None, "") else None,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BadResponseError(f"malformed organization in reply: {obj!r}") from exc
