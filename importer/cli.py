@@ -7,6 +7,7 @@ not be read, 3 the server refused the run (token, unreachable).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import sys
@@ -40,7 +41,6 @@ from importer.config import (
     TOKEN_ENV,
     ApiSettings,
     ImportOptions,
-    read_token,
 )
 from importer.errors import ImporterError, InputError
 
@@ -282,7 +282,6 @@ def run(
 
     Example: KANTATA_API_TOKEN=... importer run people.xlsx --out results/
     """
-    import os
 
     from importer.run import run_import
 
@@ -297,32 +296,20 @@ def run(
                 restart=restart,
                 **_limits(max_rows, max_file_mb),
             )
-            if sandbox:
-                from importer.sandbox import SandboxConfig, SandboxServer
-
-                server = stack.enter_context(SandboxServer(SandboxConfig()))
-                url, token = server.base_url, server.token
-                if not quiet and not as_json:
-                    err.print(f"sandbox running at {url} (stops when this run ends)")
-            else:
-                url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    token = read_token(token_file=token_file)
-                for w in caught:
-                    err.print(f"warning: {w.message}", markup=False)
-                if not token and not dry_run:
-                    err.print(
-                        f"error: no API token: set {TOKEN_ENV} or pass --token-file PATH",
-                        markup=False,
-                    )
-                    raise typer.Exit(EXIT_REFUSED)
-            api = ApiSettings(
-                base_url=url,
-                token=token,
+            found = api_settings(
+                stack,
+                err,
+                sandbox=sandbox,
+                base_url=base_url,
+                token_file=token_file,
+                insecure=insecure,
+                announce=not quiet and not as_json,
+                required=not dry_run,
+            )
+            api = dataclasses.replace(
+                found or ApiSettings(base_url=base_url or DEFAULT_BASE_URL, insecure=insecure),
                 concurrency=concurrency,
                 max_rps=max_rps,
-                insecure=insecure,
             )
             cancel = stack.enter_context(_stop_on_signals(quiet or as_json))
             result = run_import(

@@ -29,7 +29,7 @@ import pandas as pd
 from importer.client import KantataClient
 from importer.config import ApiSettings, ImportOptions
 from importer.intake import Intake, name_lookups, read_intake
-from importer.load import Table, open_table, sha256_file
+from importer.load import Table, sha256_file
 from importer.outcomes import STAGE_REMOTE, STAGE_VALIDATION, Outcomes
 from importer.report import (
     SUMMARY_FILE,
@@ -49,6 +49,7 @@ from importer.run import (
     _summary,
     _validate_all,
     default_out_dir,
+    open_input,
 )
 
 __all__ = ["CONFLICT", "CREATE", "EXISTS", "INVALID", "PLAN_FILE", "plan_file"]
@@ -90,7 +91,7 @@ def plan_file(
     """
     options = options or ImportOptions()
     started, t0 = datetime.now(UTC), time.perf_counter()
-    table = open_table(path, sheet=options.sheet, chunk_rows=options.chunk_rows)
+    table = open_input(path, options)
     info = table.info
     out = Path(out_dir) if out_dir is not None else default_out_dir(path)
     intake = read_intake(info.headers, where=info.where, mapping=options.mapping)

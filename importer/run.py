@@ -93,6 +93,17 @@ class ImportResult:
         return self.exit_code == EXIT_OK
 
 
+def open_input(path: str | Path, options: ImportOptions) -> Table:
+    """Open ``path`` with the sheet, chunk size and limits of ``options``."""
+    return open_table(
+        path,
+        sheet=options.sheet,
+        chunk_rows=options.chunk_rows,
+        max_rows=options.max_rows,
+        max_bytes=options.max_file_bytes,
+    )
+
+
 def default_out_dir(path: str | Path) -> Path:
     """``people.xlsx`` -> ``people-results/`` next to it."""
     p = Path(path)
@@ -210,13 +221,7 @@ def validate_file(
     """
     options = options or ImportOptions()
     started, t0 = datetime.now(UTC), time.perf_counter()
-    table = open_table(
-        path,
-        sheet=options.sheet,
-        chunk_rows=options.chunk_rows,
-        max_rows=options.max_rows,
-        max_bytes=options.max_file_bytes,
-    )
+    table = open_input(path, options)
     info = table.info
     out = Path(out_dir) if out_dir is not None else default_out_dir(path)
     intake = _intake(info, options)
@@ -309,13 +314,7 @@ def run_import(
     started = datetime.now(UTC)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    table = open_table(
-        path,
-        sheet=options.sheet,
-        chunk_rows=options.chunk_rows,
-        max_rows=options.max_rows,
-        max_bytes=options.max_file_bytes,
-    )
+    table = open_input(path, options)
     info = table.info
     out = Path(out_dir) if out_dir is not None else default_out_dir(path)
     intake = _intake(info, options)

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from importer import run_import
 from importer.cli import app
-from importer.config import ApiSettings
+from importer.config import ApiSettings, ImportOptions
+from importer.errors import InputError
 from importer.plan import plan_file
 from importer.sandbox import SandboxServer
 
@@ -111,3 +112,10 @@ def test_plan_needs_a_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert result.stderr.strip() == (
         "error: no API token: set KANTATA_API_TOKEN or pass --token-file PATH"
     )
+
+
+def test_plan_honours_the_input_limits(api: ApiSettings, tmp_path: Path) -> None:
+    """plan opens the file with the same limits as run and validate (max_rows here)."""
+    src = write_csv(tmp_path / "in.csv", [[105, 202, 10010, "User"], [105, 202, 10011, "User"]])
+    with pytest.raises(InputError, match="rows"):
+        plan_file(src, api=api, out_dir=tmp_path / "o", options=ImportOptions(max_rows=1))
