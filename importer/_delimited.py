@@ -36,7 +36,8 @@ DELIMITERS = (",", ";", "\t", "|")
 _SAMPLE = 64 << 10  # characters of text used to find the delimiter and the header
 _MAX_HEADER_LINE = 1 << 20  # characters before the header line must have ended
 _SNIFF_RECORDS = 200
-_GROUP_ROWS = 100_000  # rows handled together (fewer, larger Arrow operations)
+_TEXT = pa.large_string()  # what pandas keeps its str columns in: no copy to a DataFrame
+_GROUP_ROWS = 50_000  # rows handled together (fewer, larger Arrow operations)
 # pyarrow's block size. Small blocks keep records of the wrong length cheap (pyarrow's cost per
 # such record grows with the block), but a record must fit in one block: when one does not, the
 # file is read again with the large size, skipping the rows already delivered.
@@ -149,7 +150,7 @@ def _stream(path: Path, layout: Layout, block_size: int) -> Iterator[Batch]:
         invalid_row_handler=on_invalid,
     )
     convert_options = pacsv.ConvertOptions(
-        column_types=dict.fromkeys(names, pa.string()),
+        column_types=dict.fromkeys(names, _TEXT),
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
     )
@@ -183,7 +184,7 @@ def _stream(path: Path, layout: Layout, block_size: int) -> Iterator[Batch]:
         if group:
             yield from _finish(*number(group), layout, path)
         if pending:
-            empty = pa.table({n: pa.array([], pa.string()) for n in names})
+            empty = pa.table({n: pa.array([], _TEXT) for n in names})
             cells, rows = _merge(empty, np.zeros(0, np.int64), list(pending), names)
             yield from _finish(cells, rows, layout, path)
 
@@ -261,7 +262,7 @@ def _merge(
             raise fixed
     values = [fixed for _, fixed in extra if not isinstance(fixed, InputError)]
     added = pa.table(
-        {name: pa.array([v[i] for v in values], pa.string()) for i, name in enumerate(names)}
+        {name: pa.array([v[i] for v in values], _TEXT) for i, name in enumerate(names)}
     )
     merged = pa.concat_tables([cells, added])
     all_rows = np.concatenate([rows, np.array([n for n, _ in extra], dtype=np.int64)])

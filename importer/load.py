@@ -39,6 +39,7 @@ unreadable (named by line).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -49,7 +50,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from importer.arrow_memory import use_streaming_pool
 from importer.errors import InputError
+from importer.prefetch import Prefetch
 
 __all__ = ["SourceInfo", "Table", "open_table", "sha256_file"]
 
@@ -106,16 +109,24 @@ class Table:
     def __repr__(self) -> str:
         return f"Table({self.info.where}, {len(self.info.headers)} columns)"
 
-    def chunks(self) -> Iterator[pd.DataFrame]:
-        """Yield DataFrames of at most ``chunk_rows`` data rows, in file order."""
+    def chunks(self, *, read_ahead: bool = False) -> Iterator[pd.DataFrame]:
+        """Yield DataFrames of at most ``chunk_rows`` data rows, in file order.
+
+        ``read_ahead``: parse the file in a background thread, one block of rows ahead (see
+        :mod:`importer.prefetch`), while the caller works on the current chunk.
+        """
         labels = list(self.info.headers)
         seen = 0
-        for cells, rows in rechunk(self._batches(), self._chunk_rows):
-            seen += cells.num_rows
-            if seen > self._max_rows:
-                raise too_many_rows(self.info.where, self._max_rows, self.info.path)
-            _check_cell_sizes(cells, rows, labels, self.info)
-            yield to_frame(cells, rows, labels)
+        with contextlib.ExitStack() as stack:
+            batches = self._batches()
+            if read_ahead:
+                batches = iter(stack.enter_context(Prefetch(batches, depth=1, name="read")))
+            for cells, rows in rechunk(batches, self._chunk_rows):
+                seen += cells.num_rows
+                if seen > self._max_rows:
+                    raise too_many_rows(self.info.where, self._max_rows, self.info.path)
+                _check_cell_sizes(cells, rows, labels, self.info)
+                yield to_frame(cells, rows, labels)
 
 
 def _check_cell_sizes(
@@ -181,6 +192,7 @@ def open_table(
         raise InputError(f"{name} is empty", path=str(p))
 
     fmt = _format_of(p, head)
+    use_streaming_pool()
     limit = max_bytes or DEFAULT_MAX_BYTES[fmt]
     if size > limit:
         kind = "text" if fmt == "csv" else "workbook"
@@ -330,7 +342,8 @@ def header_labels(cells: Sequence[str], positions: Iterable[int]) -> tuple[str, 
 
 def blank_cells(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """Boolean array: the cell is empty or whitespace only (no nulls expected)."""
-    return pc.or_(pc.equal(column, ""), pc.utf8_is_space(column))
+    # Comparing lengths with 0: ``pc.equal(column, "")`` is ~6x slower (no fast path).
+    return pc.or_(pc.equal(pc.binary_length(column), 0), pc.utf8_is_space(column))
 
 
 def blank_rows(cells: pa.Table) -> np.ndarray:

@@ -28,13 +28,13 @@ import pandas as pd
 
 from importer.client import KantataClient
 from importer.config import ApiSettings, ImportOptions
+from importer.csv_write import frame_csv_text
 from importer.intake import Intake, name_lookups, read_intake
 from importer.load import Table, sha256_file
 from importer.outcomes import STAGE_REMOTE, STAGE_VALIDATION, Outcomes
 from importer.report import (
     SUMMARY_FILE,
     ReportWriter,
-    escape_formulas,
     escape_labels,
     make_out_dir,
     output_labels,
@@ -228,6 +228,6 @@ def _write(
             rows.insert(0, "sheet", info.sheet or "")
             joined = plan.reindex(chunk.index)[[*filled, *_PLAN_COLUMNS]]
             frame = pd.concat([rows, joined], axis=1)
-            escape_formulas(frame).to_csv(fh, header=False, index=False, lineterminator="\r\n")
+            fh.write(frame_csv_text(frame))
     os.replace(tmp, path)
     return {PLAN_FILE: path}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import re
 import stat
@@ -17,13 +18,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
-import pyarrow
-import pyarrow.compute as pc
+import pyarrow as pa
 
+from importer.csv_write import FORMULA_START, csv_text, escape_formula_cells, text_column
 from importer.outcomes import CREATED, OUTCOME_COLUMNS
+from importer.xlsx_write import XlsxSheetWriter
 
-FORMULA_START = r"^[=+\-@\t\r]"
 SUCCESS_FILE = "success.csv"
 ERRORS_FILE = "errors.csv"
 ERRORS_XLSX = "errors.xlsx"
@@ -31,22 +33,7 @@ SUMMARY_FILE = "summary.json"
 PAYLOADS_FILE = "payloads.jsonl"
 _FLUSH_ROWS = 20_000  # result rows gathered before they are written
 _RESERVED = ("sheet", "source_row", *OUTCOME_COLUMNS)
-
-
-def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Prefix an apostrophe to every text cell a spreadsheet would treat as a formula."""
-    out = frame.copy()
-    for name in out.columns:
-        col = out[name]
-        if col.dtype.kind in "iuf":
-            continue
-        text = col.astype("str")
-        # Most columns have no such cell: an Arrow kernel finds that out quickly.
-        if not pc.any(pc.match_substring_regex(pyarrow.array(text), FORMULA_START)).as_py():
-            continue
-        risky = text.str.contains(FORMULA_START, regex=True)
-        out[name] = text.where(~risky, "'" + text)
-    return out
+logger = logging.getLogger(__name__)
 
 
 def _private_enough(path: Path) -> None:
@@ -74,14 +61,9 @@ def escape_labels(labels: Sequence[str]) -> list[str]:
     return [f"'{label}" if re.match(FORMULA_START, label) else label for label in labels]
 
 
-_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-
-
-def _xlsx_value(value: Any) -> Any:
-    """Control characters XML cannot hold, written as Excel writes them (``_x0007_``)."""
-    if isinstance(value, str) and _XML_ILLEGAL.search(value):
-        return _XML_ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", value)
-    return value
+def _text(values: pd.Series | np.ndarray) -> pa.Array:
+    """Cells as Arrow text (numbers as pandas writes them, missing as empty)."""
+    return text_column(values if isinstance(values, pd.Series) else pd.Series(values))
 
 
 def output_labels(input_columns: tuple[str, ...]) -> dict[str, str]:
@@ -97,7 +79,7 @@ class ReportWriter:
         input_columns: the input's header labels, in file order (all carried unchanged).
         sheet: the sheet name written in the ``sheet`` column ("" for CSV input).
         write_success: False for ``validate`` (no success file: nothing was created).
-        excel: also write ``errors.xlsx`` (for Excel input).
+        excel: also write ``errors.xlsx`` (for Excel input), streamed alongside ``errors.csv``.
         labels: input label -> label in the results, for the input columns to carry (default:
             all of them, those clashing with a report column prefixed ``input_``).
         ids: extra columns of ``success.csv`` taken from the outcomes passed to ``write_chunk``
@@ -145,8 +127,25 @@ class ReportWriter:
         self._open(ERRORS_FILE, self._error_columns)
         if write_success:
             self._open(SUCCESS_FILE, self._success_columns)
-        self._xlsx_rows: list[pd.DataFrame] = []
-        self._pending: dict[str, list[pd.DataFrame]] = {}
+        self._pending: dict[str, list[str]] = {}  # CSV text not yet written, by file
+        self._pending_rows: dict[str, int] = {}
+        self._xlsx: XlsxSheetWriter | None = None
+        if excel:
+            try:
+                self._xlsx = XlsxSheetWriter(
+                    self._part(ERRORS_XLSX),
+                    "errors",
+                    escape_labels(self._error_columns),
+                    numeric=("source_row",),
+                    opener=private_opener,
+                )
+            except BaseException:
+                self.abort()
+                raise
+
+    def _part(self, name: str) -> Path:
+        """Where ``name`` is written until it is complete."""
+        return self.out_dir / f"{name}.part"
 
     def _open(self, name: str, columns: list[str]) -> None:
         final = self.out_dir / name
@@ -164,45 +163,55 @@ class ReportWriter:
         has = chunk.index.isin(outcomes.index[outcomes["status"].notna().to_numpy()])
         if not has.any():
             return
-        picked = chunk[has] if self._carried is None else chunk.loc[has, self._carried]
-        rows = picked.rename(columns=self.labels)
-        joined = outcomes.reindex(chunk.index[has])
-        rows.insert(0, "source_row", rows.index.to_numpy())
-        rows.insert(0, "sheet", self.sheet)
+        at = np.flatnonzero(has)
+        source_rows = chunk.index.to_numpy()[at]
+        joined = outcomes.reindex(source_rows)
+        carried = self._carried if self._carried is not None else list(chunk.columns)
+        # Arrow text columns all the way to the files: building pandas frames of a few failed
+        # rows per chunk costs more than the rows themselves.
+        inputs = {self.labels[name]: _text(chunk[name].iloc[at]) for name in carried}
         ok = (joined["status"] == CREATED).to_numpy()
-        if SUCCESS_FILE in self._files and ok.any():
-            good = rows[ok].assign(
-                **{c: joined.loc[ok, c].to_numpy() for c in self._ids},
-                organization_membership_id=joined.loc[ok, "organization_membership_id"].to_numpy(),
-                note=joined.loc[ok, "note"].to_numpy(),
-            )
-            self._append(SUCCESS_FILE, good[self._success_columns])
-            self.counts["success_rows"] += int(ok.sum())
-        if (~ok).any():
-            bad = rows[~ok].assign(
-                error_stage=joined.loc[~ok, "error_stage"].to_numpy(),
-                error_field=joined.loc[~ok, "error_field"].to_numpy(),
-                error_message=joined.loc[~ok, "error_message"].to_numpy(),
-            )[self._error_columns]
-            self._append(ERRORS_FILE, bad)
-            self.counts["error_rows"] += int((~ok).sum())
-            if self.excel:
-                self._xlsx_rows.append(escape_formulas(bad))
+        for name, picked, extra in (
+            (SUCCESS_FILE, ok, [*self._ids, "organization_membership_id", "note"]),
+            (ERRORS_FILE, ~ok, ["error_stage", "error_field", "error_message"]),
+        ):
+            if name not in self._files or not picked.any():
+                continue
+            where = pa.array(np.flatnonzero(picked))
+            n = len(where)
+            data: dict[str, tuple[pa.Array | np.ndarray, bool]] = {  # (cells, may be formulas)
+                "sheet": (pa.array(np.full(n, self.sheet, dtype=object), pa.large_string()), True),
+                "source_row": (source_rows[picked], False),  # a number in errors.xlsx
+            }
+            data.update((label, (values.take(where), True)) for label, values in inputs.items())
+            for column in extra:
+                values = joined[column].iloc[picked]
+                data[column] = (_text(values), values.dtype.kind not in "iufb")
+            labels = self._success_columns if name == SUCCESS_FILE else self._error_columns
+            self._append(name, [data[label] for label in labels])
+            key = "success_rows" if name == SUCCESS_FILE else "error_rows"
+            self.counts[key] += n
 
-    def _append(self, name: str, frame: pd.DataFrame) -> None:
-        # A chunk's few failed rows are gathered and written together: escaping and writing cost
-        # ~10 ms per call, whatever the number of rows (memory stays bounded by _FLUSH_ROWS).
+    def _append(self, name: str, columns: list[tuple[pa.Array | np.ndarray, bool]]) -> None:
+        # Rendered at once (Arrow kernels, a few ms), written in batches of _FLUSH_ROWS rows.
+        escaped = [
+            escape_formula_cells(c) if risky and isinstance(c, pa.Array) else c
+            for c, risky in columns
+        ]
         pending = self._pending.setdefault(name, [])
-        pending.append(frame)
-        if sum(len(f) for f in pending) >= _FLUSH_ROWS:
+        pending.append(csv_text([c if isinstance(c, pa.Array) else _text(c) for c in escaped]))
+        self._pending_rows[name] = self._pending_rows.get(name, 0) + len(escaped[0])
+        if name == ERRORS_FILE and self._xlsx is not None:
+            self._xlsx.append(escaped)  # text stays text: formulas were escaped above
+        if self._pending_rows[name] >= _FLUSH_ROWS:
             self._flush(name)
 
     def _flush(self, name: str) -> None:
         pending = self._pending.pop(name, [])
+        self._pending_rows.pop(name, None)
         if pending:
             _, fh = self._files[name]
-            frame = pending[0] if len(pending) == 1 else pd.concat(pending)
-            escape_formulas(frame).to_csv(fh, header=False, index=False, lineterminator="\r\n")
+            fh.write("".join(pending))
 
     def close(self) -> dict[str, Path]:
         """Finish every file (atomically renamed into place); return them by name."""
@@ -214,8 +223,20 @@ class ReportWriter:
             os.replace(fh.name, final)
             _private_enough(final)
             written[name] = final
-        if self.excel:
-            written[ERRORS_XLSX] = self._write_xlsx()
+        if self._xlsx is not None:
+            self._xlsx.close()
+            if self._xlsx.dropped:  # past Excel's last row: errors.csv has them all
+                logger.warning(
+                    "%s holds the first %s failed rows; the other %s are in %s only",
+                    ERRORS_XLSX,
+                    f"{self._xlsx.rows:,}",
+                    f"{self._xlsx.dropped:,}",
+                    ERRORS_FILE,
+                )
+            final = self.out_dir / ERRORS_XLSX
+            os.replace(self._part(ERRORS_XLSX), final)
+            _private_enough(final)
+            written[ERRORS_XLSX] = final
         return written
 
     def abort(self) -> None:
@@ -223,24 +244,8 @@ class ReportWriter:
         for _, fh in self._files.values():
             fh.close()
             Path(fh.name).unlink(missing_ok=True)
-
-    def _write_xlsx(self) -> Path:
-        from openpyxl import Workbook
-
-        final = self.out_dir / ERRORS_XLSX
-        tmp = final.with_name(final.name + ".part")
-        wb = Workbook(write_only=True)
-        ws = wb.create_sheet("errors")
-        ws.append([_xlsx_value(label) for label in escape_labels(self._error_columns)])
-        for frame in self._xlsx_rows:
-            for values in frame.itertuples(index=False, name=None):
-                # text stays text: formulas were escaped above
-                ws.append([_xlsx_value(value) for value in values])
-        with open(tmp, "wb", opener=private_opener) as fh:
-            wb.save(fh)
-        os.replace(tmp, final)
-        _private_enough(final)
-        return final
+        if self._xlsx is not None:
+            self._xlsx.abort()  # removes errors.xlsx.part
 
 
 def write_json(path: Path, data: dict[str, Any]) -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +36,7 @@ from importer.outcomes import (
     STAGE_VALIDATION,
     Outcomes,
 )
+from importer.prefetch import Prefetch
 from importer.report import (
     PAYLOADS_FILE,
     SUMMARY_FILE,
@@ -45,7 +46,7 @@ from importer.report import (
     write_json,
 )
 from importer.send import NOTE_EXISTED, BatchSender
-from importer.validate import DuplicateTracker, validate_chunk
+from importer.validate import CheckedChunk, DuplicateTracker, check_chunk, finish_chunk
 
 EXIT_OK = 0
 EXIT_ROWS_FAILED = 1
@@ -138,22 +139,27 @@ def _validate_all(
     duplicates = DuplicateTracker()
     parts: list[pd.DataFrame] = []
     rows = failed = 0
-    for chunk in table.chunks():
-        ready = intake.prepare(chunk)  # names -> IDs, when the file has name columns
-        result = validate_chunk(
-            ready.cells, ready.headers, duplicates=duplicates, prior=ready.errors
-        )
-        if keep:
-            parts.append(result.valid)
-            outcomes.failed_frame(result.errors, STAGE_VALIDATION)
-        if writer is not None:
-            errors = result.errors.assign(status="failed", error_stage=STAGE_VALIDATION)
-            writer(chunk, errors)
-        rows += len(chunk)
-        failed += len(result.errors)
-        del chunk, ready, result  # before the next chunk is read: one chunk in memory at a time
-        if progress:
-            progress(Progress("validate", rows, None))
+
+    def checked() -> Iterator[tuple[pd.DataFrame, CheckedChunk]]:
+        for chunk in table.chunks(read_ahead=True):
+            ready = intake.prepare(chunk)  # names -> IDs, when the file has name columns
+            yield chunk, check_chunk(ready.cells, ready.headers, prior=ready.errors)
+
+    # Reading and checking run a chunk ahead in a thread; duplicates and reports stay in order.
+    with Prefetch(checked(), depth=1, name="validate") as ahead:
+        for chunk, cells in ahead:
+            result = finish_chunk(cells, duplicates, valid_rows=keep)
+            if keep:
+                parts.append(result.valid)
+                outcomes.failed_frame(result.errors, STAGE_VALIDATION)
+            if writer is not None:
+                errors = result.errors.assign(status="failed", error_stage=STAGE_VALIDATION)
+                writer(chunk, errors)
+            rows += len(chunk)
+            failed += len(result.errors)
+            del chunk, cells, result  # a few chunks in memory at a time, never the file
+            if progress:
+                progress(Progress("validate", rows, None))
     if rows == 0:
         raise InputError(f"{info.where} has a header row but no data rows", path=str(info.path))
     valid = (

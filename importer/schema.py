@@ -35,11 +35,14 @@ _MAX_DIGITS = 18
 TextArray: TypeAlias = pyarrow.Array | pyarrow.ChunkedArray
 
 
-def text_array(cells: pd.Series) -> TextArray:
-    """The cells as an Arrow string array (no copy for pandas' Arrow-backed ``str`` dtype).
+def text_array(cells: pd.Series | TextArray) -> TextArray:
+    """The cells as an Arrow string array (no copy for pandas' Arrow-backed ``str`` dtype, nor
+    for an Arrow array, which is returned as it is).
 
     Missing cells (NaN/None) become null.
     """
+    if isinstance(cells, pyarrow.Array | pyarrow.ChunkedArray):
+        return cells
     dtype = cells.dtype
     if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
         cells = cells.astype("str")
@@ -51,7 +54,7 @@ def _flags(mask: TextArray) -> np.ndarray:
     return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def parse_positive_whole(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def parse_positive_whole(cells: pd.Series | TextArray) -> tuple[np.ndarray, np.ndarray]:
     """Which stripped text cells are whole numbers > 0 ("123", "123.0", "+7"), and their values.
 
     Returns:
@@ -87,7 +90,7 @@ def is_positive_whole(cells: pd.Series) -> pd.Series:
     return pd.Series(ok, index=cells.index)
 
 
-def choice_positions(cells: pd.Series, choices: tuple[str, ...]) -> np.ndarray:
+def choice_positions(cells: pd.Series | TextArray, choices: tuple[str, ...]) -> np.ndarray:
     """Position in ``choices`` of each stripped cell, matched case-insensitively; -1 if none.
 
     Case-insensitive means ``str.casefold``: Arrow lower-cases ASCII cells (the same thing for
@@ -100,11 +103,10 @@ def choice_positions(cells: pd.Series, choices: tuple[str, ...]) -> np.ndarray:
     found = pc.index_in(pc.ascii_lower(arr), value_set=keys)
     at = np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
     exotic = ~_flags(pc.or_kleene(pc.string_is_ascii(arr), pc.is_null(arr)))
-    if exotic.any():
-        refolded = cells.iloc[np.flatnonzero(exotic)].astype("str").str.casefold()
-        at[exotic] = (
-            refolded.map({k: j for j, k in enumerate(folded)}).fillna(-1).to_numpy(dtype=np.int64)
-        )
+    if exotic.any():  # a few cells: str.casefold in Python
+        index = {k: j for j, k in enumerate(folded)}
+        odd = arr.take(np.flatnonzero(exotic)).to_pylist()
+        at[exotic] = [index.get(str(v).casefold(), -1) for v in odd]
     return np.where(at >= 0, targets[np.maximum(at, 0)], -1)
 
 

@@ -142,37 +142,52 @@ def member_keys(member_id: np.ndarray, is_workspace: np.ndarray) -> np.ndarray:
     return np.asarray(member_id, dtype=np.int64) * 2 + np.asarray(is_workspace, dtype=np.int64)
 
 
-def _text_cells(chunk: pd.DataFrame, headers: HeaderMap, spec: RowSchemaSpec) -> pd.DataFrame:
+@dataclass
+class _Cells:
+    """A chunk's schema columns as stripped Arrow text (no nulls), and the rows' source rows."""
+
+    rows: np.ndarray
+    columns: dict[str, pyarrow.Array]
+
+    def frame(self) -> pd.DataFrame:
+        """As a DataFrame indexed by source row (what a pandera schema validates)."""
+        frame: pd.DataFrame = pyarrow.table(self.columns).to_pandas()
+        frame.index = pd.Index(self.rows, name="source_row")
+        return frame
+
+
+def _text_cells(chunk: pd.DataFrame, headers: HeaderMap, spec: RowSchemaSpec) -> _Cells:
     """The schema's columns as stripped text (a missing cell, NaN/None, counts as empty)."""
     cleaned = {}
     for name in spec.column_names:
-        cells = pc.fill_null(text_array(chunk[headers.columns[name]]), "")
+        cells = _contiguous(text_array(chunk[headers.columns[name]]))
+        if cells.null_count:
+            cells = pc.fill_null(cells, "")
         # A leading apostrophe before a formula-like character is our own report escaping: undo
-        # it so a corrected errors file can be resubmitted as it is.
-        if pc.any(pc.starts_with(cells, "'")).as_py():
-            cells = pc.replace_substring_regex(cells, pattern=_ESCAPED, replacement=r"\1")
+        # it so a corrected errors file can be resubmitted as it is (only those few cells).
+        quoted = pc.starts_with(cells, "'")
+        if pc.any(quoted).as_py():
+            at = np.flatnonzero(_flag(quoted))
+            fixed = pc.replace_substring_regex(cells.take(at), pattern=_ESCAPED, replacement=r"\1")
+            cells = pc.replace_with_mask(cells, quoted, fixed)
         cleaned[name] = pc.utf8_trim(cells, characters=_WS)
-    frame: pd.DataFrame = pyarrow.table(cleaned).to_pandas()
-    frame.index = chunk.index
-    return frame
+    return _Cells(chunk.index.to_numpy(dtype=np.int64), cleaned)
 
 
-def _parse_columns(cells: pd.DataFrame, spec: RowSchemaSpec) -> dict[str, _Parsed]:
+def _parse_columns(cells: _Cells, spec: RowSchemaSpec) -> dict[str, _Parsed]:
     """Evaluate every column's check once: ``(ok, values)`` per column, values being the int64
     of a ``positive_int`` cell or the position in ``choices`` of a ``choice`` cell."""
     parsed: dict[str, _Parsed] = {}
     for column in spec.columns:
         if column.kind == "positive_int":
-            parsed[column.name] = parse_positive_whole(cells[column.name])
+            parsed[column.name] = parse_positive_whole(cells.columns[column.name])
         else:
-            at = choice_positions(cells[column.name], column.choices)
+            at = choice_positions(cells.columns[column.name], column.choices)
             parsed[column.name] = (at >= 0, at)
     return parsed
 
 
-def _spec_messages(
-    cells: pd.DataFrame, spec: RowSchemaSpec, parsed: dict[str, _Parsed]
-) -> pd.DataFrame:
+def _spec_messages(cells: _Cells, spec: RowSchemaSpec, parsed: dict[str, _Parsed]) -> pd.DataFrame:
     """Messages for the cells the bundled schema's checks fail, from the parsed columns.
 
     ``row_schema()`` runs the very same functions (``importer.schema``) through pandera, but
@@ -181,20 +196,20 @@ def _spec_messages(
     million rows at 1 % bad rows), and the typed values would have to be parsed a second time.
     A test checks that both ways give the same result.
     """
-    rows = cells.index.to_numpy(dtype=np.int64)
+    rows = cells.rows
     parts = []
     for column in spec.columns:
         bad = np.flatnonzero(~parsed[column.name][0])
         if len(bad):
-            values = text_array(cells[column.name]).take(bad)
+            values = cells.columns[column.name].take(bad)
             parts.append((column.name, rows[bad], _column_messages(column, values)))
     return _messages_frame(parts)
 
 
-def _schema_failures(schema: pa.DataFrameSchema, cells: pd.DataFrame) -> pd.DataFrame | None:
+def _schema_failures(schema: pa.DataFrameSchema, cells: _Cells) -> pd.DataFrame | None:
     """The failure cases of ``schema.validate(lazy=True)``; raise on a failure not of a cell."""
     try:
-        schema.validate(cells, lazy=True, inplace=True)
+        schema.validate(cells.frame(), lazy=True, inplace=True)
     except pa.errors.SchemaErrors as exc:
         failures: pd.DataFrame = exc.failure_cases
         unknown = failures[~failures["check"].isin([CHECK_POSITIVE_INT, CHECK_CHOICE])]
@@ -219,7 +234,7 @@ def _failure_messages(failures: pd.DataFrame, spec: RowSchemaSpec) -> pd.DataFra
 
 def _column_messages(column: ColumnSpec, value: TextArray) -> TextArray:
     """What is wrong with each of ``column``'s failing cells ``value``."""
-    empty = _flag(pc.equal(value, ""))
+    empty = _flag(pc.equal(pc.binary_length(value), 0))
     name = column.name
     if column.kind == "positive_int":
         numeric = _flag(pc.match_substring_regex(value, _NUMERIC))
@@ -312,34 +327,30 @@ def _join_per_row(messages: pd.DataFrame, spec: RowSchemaSpec) -> pd.DataFrame:
     return out
 
 
-def validate_chunk(
+@dataclass
+class CheckedChunk:
+    """A chunk whose cells have been checked (:func:`check_chunk`), before the duplicate check.
+
+    Nothing in it depends on other chunks, so chunks can be checked ahead of (or alongside) the
+    ordered :func:`finish_chunk`.
+    """
+
+    rows: np.ndarray  # source row of each cell row, in chunk order
+    parsed: dict[str, _Parsed]
+    messages: pd.DataFrame  # row, field, message
+    spec: RowSchemaSpec
+
+
+def check_chunk(
     chunk: pd.DataFrame,
     headers: HeaderMap,
     *,
-    duplicates: DuplicateTracker | None = None,
     spec: RowSchemaSpec | None = None,
     schema: pa.DataFrameSchema | None = None,
     prior: pd.DataFrame | None = None,
-) -> ChunkResult:
-    """Validate one chunk of text cells.
-
-    Args:
-        chunk: text cells as the loader returns them, indexed by source row.
-        headers: which file column holds which schema column.
-        duplicates: members seen in earlier chunks (updated in place); a fresh one if omitted.
-        spec: the row spec (default: the bundled one).
-        schema: a pandera schema to validate with through ``schema.validate`` (default: the
-            checks of ``spec``, the functions ``row_schema()`` is made of, run once per column).
-        prior: errors of an earlier stage (name resolution): ``row``, ``field``, ``message`` and
-            ``column``, the schema column whose cell that stage filled (or failed to fill); it
-            is not reported again for that row ("department_id is required"); a row with an
-            empty message only does that.
-
-    Returns:
-        The valid rows, typed, and one error line per failing row.
-    """
+) -> CheckedChunk:
+    """Check every cell of one chunk (the first, stateless half of :func:`validate_chunk`)."""
     spec = spec or load_row_schema()
-    duplicates = duplicates if duplicates is not None else DuplicateTracker()
     cells = _text_cells(chunk, headers, spec)
     parsed = _parse_columns(cells, spec)
     if schema is None:
@@ -349,13 +360,30 @@ def validate_chunk(
         messages = _failure_messages(failures, spec) if failures is not None else _empty_messages()
     if prior is not None and not prior.empty:
         messages = _merge_prior(messages, prior)
+    return CheckedChunk(cells.rows, parsed, messages, spec)
 
+
+_NO_ROWS = pd.DataFrame(
+    {c: pd.Series(dtype="int64") for c in ("geography_id", "department_id", "member_id")}
+    | {"member_type": pd.Series(dtype="str")},
+    index=pd.Index([], dtype="int64", name="source_row"),
+)
+
+
+def finish_chunk(
+    checked: CheckedChunk, duplicates: DuplicateTracker, *, valid_rows: bool = True
+) -> ChunkResult:
+    """Find duplicate members and assemble the result (the ordered half of
+    :func:`validate_chunk`: chunks must be finished in file order, with one tracker).
+
+    ``valid_rows=False`` (``validate``, which keeps no rows): ``valid`` is left empty.
+    """
+    spec, parsed, messages, rows = checked.spec, checked.parsed, checked.messages, checked.rows
     # Duplicates: among rows whose member fields are both valid, later rows name the first.
     choices = next(c.choices for c in spec.columns if c.name == "member_type")
     type_ok, type_at = parsed["member_type"]
     id_ok, member_id = parsed["member_id"]
     member_ok = id_ok & type_ok
-    rows = cells.index.to_numpy(dtype=np.int64)
     member_rows = rows[member_ok]
     member_at = type_at[member_ok]
     workspace = np.array([c == "Workspace" for c in choices], dtype=bool)
@@ -386,6 +414,8 @@ def validate_chunk(
         )
 
     errors = _join_per_row(messages, spec)
+    if not valid_rows:
+        return ChunkResult(valid=_NO_ROWS.copy(), errors=errors)
     good = ~np.isin(rows, errors.index.to_numpy(dtype=np.int64))
     member_type = pyarrow.array(choices, pyarrow.large_string()).take(type_at[good])
     valid = pd.DataFrame(
@@ -398,3 +428,33 @@ def validate_chunk(
         index=pd.Index(rows[good], name="source_row"),
     )
     return ChunkResult(valid=valid, errors=errors)
+
+
+def validate_chunk(
+    chunk: pd.DataFrame,
+    headers: HeaderMap,
+    *,
+    duplicates: DuplicateTracker | None = None,
+    spec: RowSchemaSpec | None = None,
+    schema: pa.DataFrameSchema | None = None,
+    prior: pd.DataFrame | None = None,
+) -> ChunkResult:
+    """Validate one chunk of text cells: :func:`check_chunk` then :func:`finish_chunk`.
+
+    Args:
+        chunk: text cells as the loader returns them, indexed by source row.
+        headers: which file column holds which schema column.
+        duplicates: members seen in earlier chunks (updated in place); a fresh one if omitted.
+        spec: the row spec (default: the bundled one).
+        schema: a pandera schema to validate with through ``schema.validate`` (default: the
+            checks of ``spec``, the functions ``row_schema()`` is made of, run once per column).
+        prior: errors of an earlier stage (name resolution): ``row``, ``field``, ``message`` and
+            ``column``, the schema column whose cell that stage filled (or failed to fill); it
+            is not reported again for that row ("department_id is required"); a row with an
+            empty message only does that.
+
+    Returns:
+        The valid rows, typed, and one error line per failing row.
+    """
+    checked = check_chunk(chunk, headers, spec=spec, schema=schema, prior=prior)
+    return finish_chunk(checked, duplicates if duplicates is not None else DuplicateTracker())
