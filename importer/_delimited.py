@@ -37,7 +37,7 @@ _SAMPLE = 64 << 10  # characters of text used to find the delimiter and the head
 _MAX_HEADER_LINE = 1 << 20  # characters before the header line must have ended
 _SNIFF_RECORDS = 200
 _TEXT = pa.large_string()  # what pandas keeps its str columns in: no copy to a DataFrame
-_GROUP_ROWS = 50_000  # rows handled together (fewer, larger Arrow operations)
+_GROUP_ROWS = 25_000  # rows parsed and checked together, then regrouped into chunks
 # pyarrow's block size. Small blocks keep records of the wrong length cheap (pyarrow's cost per
 # such record grows with the block), but a record must fit in one block: when one does not, the
 # file is read again with the large size, skipping the rows already delivered.

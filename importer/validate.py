@@ -54,33 +54,33 @@ class ChunkResult:
 
 
 _U32_MAX = int(np.iinfo(np.uint32).max)
-_BUCKET_BITS = 3  # the tracker is split in 8 buckets by a hash of the key
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: spreads keys with any stride
-
-
-def _empty_buckets() -> list[np.ndarray]:
-    return [np.empty(0, dtype=np.uint32) for _ in range(1 << _BUCKET_BITS)]
 
 
 @dataclass
 class DuplicateTracker:
     """The first source row of every member seen so far (key: member_id * 2 + is_workspace).
 
-    Per bucket (8, by a hash of the key) two sorted arrays, ``keys`` and their first ``rows``,
-    looked up by binary search and merged once per chunk: merging copies a bucket at a time, so it
-    never needs a second copy of the whole tracker. uint32 while keys and rows fit (8 bytes per
-    distinct member; member IDs below two billion), int64 from the first chunk that needs it. This
-    is the only state that grows with the file: with the number of distinct members.
+    Kept as a few sorted runs of (key, first row), like a log-structured merge tree: each chunk's
+    new members become a run, looked up by binary search, and a run is merged with the one before
+    it whenever that one is no larger (like carrying in a binary counter). So there are at most
+    ~log2(members / chunk) runs and every member is copied ~log2 times in all, however small the
+    chunks (inserting into one sorted array would copy the whole tracker at every chunk).
+    uint32 while keys and rows fit (8 bytes per distinct member; member IDs below two billion),
+    int64 from the first chunk that needs it. This is the only state that grows with the file:
+    with the number of distinct members.
     """
 
-    keys: list[np.ndarray] = field(default_factory=_empty_buckets)
-    rows: list[np.ndarray] = field(default_factory=_empty_buckets)
+    runs: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (keys, rows)
+    dtype: type[np.unsignedinteger] | type[np.signedinteger] = np.uint32
 
     def __len__(self) -> int:
-        return sum(len(k) for k in self.keys)
+        return sum(len(k) for k, _ in self.runs)
 
     def check(self, keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Return, for each (key, row), the first row of that key (itself if it is the first)."""
+        """Return, for each (key, row), the first row of that key (itself if it is the first).
+
+        Rows must come in file order across calls (each call's rows after the previous ones').
+        """
         keys = np.asarray(keys, dtype=np.int64)
         rows = np.asarray(rows, dtype=np.int64)
         n = len(keys)
@@ -98,43 +98,48 @@ class DuplicateTracker:
         starts[0] = True
         np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=starts[1:])
         group = np.cumsum(starts) - 1
-        unique_keys = sorted_keys[starts]
+        unique_keys = sorted_keys[starts].astype(self.dtype)
         del sorted_keys
         first_rows = rows[order][starts]
-        hashed = (unique_keys.astype(np.uint64) * _GOLDEN) >> np.uint64(64 - _BUCKET_BITS)
-        buckets = hashed.astype(np.uint8)
-        by_bucket = np.argsort(buckets, kind="stable")  # radix sort; keys stay sorted in a bucket
-        bounds = np.searchsorted(buckets[by_bucket], np.arange((1 << _BUCKET_BITS) + 1))
-        for b in np.flatnonzero(bounds[1:] > bounds[:-1]):
-            mine = by_bucket[bounds[b] : bounds[b + 1]]
-            first_rows[mine] = self._merge(int(b), unique_keys[mine], first_rows[mine])
+        seen = np.zeros(len(unique_keys), dtype=bool)
+        for run_keys, run_rows in self.runs:
+            at = np.searchsorted(run_keys, unique_keys)
+            inside = at < len(run_keys)
+            hit = np.zeros(len(unique_keys), dtype=bool)
+            hit[inside] = run_keys[at[inside]] == unique_keys[inside]
+            if hit.any():
+                first_rows[hit] = run_rows[at[hit]]
+                seen |= hit
+        new = ~seen
+        if new.any():
+            self._add(unique_keys[new], first_rows[new].astype(self.dtype))
         first = np.empty(n, dtype=np.int64)
         first[order] = first_rows[group]
         return first
 
-    def _merge(self, b: int, keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """First rows of ``keys`` (sorted, unique) in bucket ``b``, which takes the new ones."""
-        stored = self.keys[b]
-        probe = keys.astype(stored.dtype)
-        at = np.searchsorted(stored, probe)
-        seen = np.zeros(len(keys), dtype=bool)
-        if len(stored):
-            inside = at < len(stored)
-            seen[inside] = stored[at[inside]] == probe[inside]
-            earlier = self.rows[b][np.minimum(at, len(stored) - 1)].astype(np.int64)
-            rows = np.where(seen, earlier, rows)
-        new = ~seen
-        if new.any():
-            self.keys[b] = np.insert(stored, at[new], probe[new])
-            self.rows[b] = np.insert(self.rows[b], at[new], rows[new].astype(self.rows[b].dtype))
-        return rows
+    def _add(self, keys: np.ndarray, rows: np.ndarray) -> None:
+        """Append a run (sorted, unique, unseen keys); merge runs of similar size."""
+        self.runs.append((keys, rows))
+        while len(self.runs) > 1 and len(self.runs[-2][0]) <= len(self.runs[-1][0]):
+            (k1, r1), (k2, r2) = self.runs[-2], self.runs.pop()
+            # Merge two sorted runs of distinct keys in place of a sort (no int64 order array
+            # as long as the whole tracker): each newer key goes after the older keys below it.
+            into = np.searchsorted(k1, k2) + np.arange(len(k2))
+            older = np.ones(len(k1) + len(k2), dtype=bool)
+            older[into] = False
+            keys, rows = np.empty(len(older), k1.dtype), np.empty(len(older), r1.dtype)
+            keys[into], rows[into] = k2, r2
+            keys[older], rows[older] = k1, r1
+            del older, into
+            self.runs[-1] = (keys, rows)
 
     def _widen(self, keys: np.ndarray, rows: np.ndarray) -> None:
         """Switch to int64 when a key or a row does not fit uint32."""
-        for name, incoming in (("keys", keys), ("rows", rows)):
-            stored: list[np.ndarray] = getattr(self, name)
-            if stored[0].dtype == np.uint32 and (incoming.min() < 0 or incoming.max() > _U32_MAX):
-                setattr(self, name, [a.astype(np.int64) for a in stored])
+        if self.dtype is np.uint32 and (
+            min(keys.min(), rows.min()) < 0 or max(keys.max(), rows.max()) > _U32_MAX
+        ):
+            self.dtype = np.int64
+            self.runs = [(k.astype(np.int64), r.astype(np.int64)) for k, r in self.runs]
 
 
 def member_keys(member_id: np.ndarray, is_workspace: np.ndarray) -> np.ndarray:

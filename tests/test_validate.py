@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -162,3 +163,27 @@ def test_fast_checks_find_what_pandera_finds(rows: list[tuple[str, str, str, str
     through_pandera = validate_chunk(chunk, HEADERS, schema=row_schema())
     pd.testing.assert_frame_equal(fast.errors, through_pandera.errors)
     pd.testing.assert_frame_equal(fast.valid, through_pandera.valid)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(0, 40), min_size=1, max_size=400),
+    st.integers(1, 60),
+    st.booleans(),
+)
+def test_duplicate_tracker_finds_the_first_row_of_every_member(
+    members: list[int], chunk: int, wide: bool
+) -> None:
+    """Whatever the chunking (runs merged or not) and key width, each key maps to its first row."""
+    offset = 2**40 if wide else 0  # past uint32: the tracker switches to int64
+    keys = np.array(members, dtype=np.int64) * 2 + offset
+    rows = np.arange(2, len(members) + 2, dtype=np.int64)
+    tracker = DuplicateTracker()
+    parts = [
+        tracker.check(keys[i : i + chunk], rows[i : i + chunk]) for i in range(0, len(keys), chunk)
+    ]
+    got = np.concatenate(parts)
+    first: dict[int, int] = {}
+    expected = [first.setdefault(k, r) for k, r in zip(keys.tolist(), rows.tolist(), strict=True)]
+    assert got.tolist() == expected
+    assert len(tracker) == len(first)
