@@ -347,10 +347,10 @@ def verdicts(res: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
         ),
         (
             "(a) CSV validation speed",
-            f"{a['csv_bad']['rows_per_s'] / 1e6:.2f}M rows/s "
-            f"(median {a['csv_bad']['median_rows_per_s'] / 1e6:.2f}M)",
+            f"{a['csv_bad']['median_rows_per_s'] / 1e6:.2f}M rows/s "
+            f"(best {a['csv_bad']['rows_per_s'] / 1e6:.2f}M)",
             f">= {t['csv_rows_per_s'] / 1e6:g}M rows/s",
-            a["csv_bad"]["rows_per_s"] >= t["csv_rows_per_s"],
+            a["csv_bad"]["median_rows_per_s"] >= t["csv_rows_per_s"],
         ),
     ]
     for fmt in ("csv", "xlsx"):
@@ -358,7 +358,8 @@ def verdicts(res: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
         rows.append(
             (
                 f"(a) {fmt.upper()} peak memory / file size",
-                f"{r['memory_vs_file']:.1f}x ({r['importer']['net_mb']:.0f} MB)",
+                f"{r['memory_vs_file']:.1f}x ({r['importer']['net_mb']:.0f} MB; "
+                f"floor {r['floor']['net_mb'] / r['file_mb']:.1f}x)",
                 f"<= {t['memory_vs_file']:g}x",
                 r["memory_vs_file"] <= t["memory_vs_file"],
             )
