@@ -59,7 +59,7 @@ from importer.drop_result import (
     write_json_line,
 )
 from importer.droplock import FolderLock
-from importer.errors import ImporterError, InputError
+from importer.errors import AuthError, ImporterError
 
 __all__ = [
     "DropResult",
@@ -295,11 +295,12 @@ def process_drop_folder(
         The per-file results. ``busy`` is set when another run holds the folder.
 
     Raises:
-        InputError: the folder does not exist, or no API token is configured.
+        InputError: the folder does not exist.
+        AuthError: no API token is configured.
     """
     path = ensure_layout(root)
-    if not config.token:
-        raise InputError(
+    if not config.token:  # exit code 3, like ``run`` without a token
+        raise AuthError(
             "no API token: set KANTATA_API_TOKEN, KANTATA_DROP_TOKEN_FILE or token_file in the"
             " config file"
         )

@@ -372,15 +372,14 @@ def test_cli_log_file_quiet_and_exit_code(sandbox: SandboxServer, tmp_path: Path
         ("concurrency = 'four'\n", {"KANTATA_API_TOKEN": "t"}, "concurrency must be int"),
         ("base_url = [\n", {"KANTATA_API_TOKEN": "t"}, "not valid TOML"),
         ("", {"KANTATA_API_TOKEN": "t", "KANTATA_DROP_MAX_RPS": "fast"}, "MAX_RPS"),
-        ("", {}, "no API token"),
         ("token_file = 'missing'\n", {}, "token file"),
     ],
-    ids=["unknown-key", "wrong-type", "bad-toml", "bad-env", "no-token", "missing-token-file"],
+    ids=["unknown-key", "wrong-type", "bad-toml", "bad-env", "missing-token-file"],
 )
 def test_configuration_problems_exit_2(
     tmp_path: Path, toml: str, env: dict[str, str], needle: str
 ) -> None:
-    """A broken config, variable or missing token: exit 2 and one line naming the problem."""
+    """A broken config, variable or token file: exit 2 and one line naming the problem."""
     (tmp_path / "importer.toml").write_text(toml)
     clean = {k: v for k, v in os.environ.items() if not k.startswith("KANTATA_")}
     result = subprocess.run(drop_cmd(tmp_path), env={**clean, **env}, capture_output=True,
@@ -389,6 +388,23 @@ def test_configuration_problems_exit_2(
     assert needle in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_no_token_exits_3_like_run(tmp_path: Path) -> None:
+    """No token configured at all: exit 3 (the server cannot be asked), as ``importer run``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("KANTATA_")}
+    result = subprocess.run(drop_cmd(tmp_path), env=clean, capture_output=True, text=True,
+                            timeout=30, check=False)  # fmt: skip
+    assert result.returncode == 3, result.stderr
+    assert "no API token" in result.stderr
+    assert "Traceback" not in result.stderr
+    people = tmp_path / "people.csv"
+    people.write_text("geography_id,department_id,member_id,member_type\n101,201,1,User\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "importer", "run", str(people)],
+        env=clean, capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert run.returncode == 3, run.stderr
 
 
 def test_config_file_and_environment_overrides(tmp_path: Path) -> None:
