@@ -10,6 +10,9 @@ Library use (what the ``importer`` command does)::
         api=ApiSettings(base_url="https://api.mavenlink.com/api/v1", token=token),
     )
     print(result.exit_code, result.counts)
+
+Also ``validate_file`` (no network unless names must be resolved), ``plan_file`` (what a run
+would do), and the drop-folder job: ``process_drop_folder(root, config=load_drop_config(root))``.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -30,18 +33,34 @@ from importer.errors import (
 )
 
 if TYPE_CHECKING:
+    from importer.drop import process_drop_folder, watch
+    from importer.drop_config import DropConfig, load_drop_config
+    from importer.drop_result import DropResult, FileResult
+    from importer.plan import plan_file
     from importer.run import ImportResult, Progress, run_import, validate_file
 
-_LAZY = {"ImportResult", "Progress", "run_import", "validate_file"}
+# name -> module: the pipeline pulls in pandas and pandera; it is imported only when asked for,
+# so that `importer sandbox` and `importer --help` start fast.
+_LAZY = {
+    "ImportResult": "importer.run",
+    "Progress": "importer.run",
+    "run_import": "importer.run",
+    "validate_file": "importer.run",
+    "plan_file": "importer.plan",
+    "process_drop_folder": "importer.drop",
+    "watch": "importer.drop",
+    "DropConfig": "importer.drop_config",
+    "load_drop_config": "importer.drop_config",
+    "DropResult": "importer.drop_result",
+    "FileResult": "importer.drop_result",
+}
 
 
 def __getattr__(name: str) -> Any:
-    # The pipeline pulls in pandas and pandera; import it only when asked for, so that
-    # `importer sandbox` and `importer --help` start fast.
     if name in _LAZY:
-        from importer import run
+        import importlib
 
-        return getattr(run, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'importer' has no attribute {name!r}")
 
 
@@ -50,6 +69,9 @@ __all__ = [
     "ApiSettings",
     "AuthError",
     "BadResponseError",
+    "DropConfig",
+    "DropResult",
+    "FileResult",
     "ImportOptions",
     "ImportResult",
     "ImporterError",
@@ -62,6 +84,10 @@ __all__ = [
     "RetryPolicy",
     "SchemaDefinitionError",
     "TransientApiError",
+    "load_drop_config",
+    "plan_file",
+    "process_drop_folder",
     "run_import",
     "validate_file",
+    "watch",
 ]
