@@ -4,7 +4,8 @@ pandas' ``to_csv`` goes through Python's csv module row by row (~8 µs a row) an
 formulas with pandas ``where`` realigns indexes; the reports of a million-row file would spend
 more time there than in validating. Here every step is a whole-column kernel: the text is the
 same as Python's csv writer with ``QUOTE_MINIMAL`` gives (a field is quoted only when it holds
-the delimiter, a quote or a line break; quotes inside are doubled), lines end with CRLF.
+the delimiter, a quote or a line break; quotes inside are doubled), lines end with CRLF; a NUL
+character is written ``_x0000_`` (see :func:`_without_nul`).
 """
 
 from __future__ import annotations
@@ -60,11 +61,22 @@ def quote_fields(values: pa.Array, delimiter: str = ",") -> pa.Array:
     return pc.if_else(needs, quoted, values)
 
 
+def _without_nul(values: pa.Array) -> pa.Array:
+    """A NUL character as Excel spells it in a workbook, ``_x0000_``: a text file holding a NUL
+    byte is refused by the loader (and by many tools), so a report could not be fed back.
+
+    Such a cell comes from a workbook whose XML holds ``_x0000_``, which calamine decodes.
+    """
+    if not pc.any(pc.match_substring(values, "\x00")).as_py():
+        return values
+    return pc.replace_substring(values, "\x00", "_x0000_")
+
+
 def csv_text(columns: list[pa.Array], *, delimiter: str = ",", eol: str = "\r\n") -> str:
     """The CSV lines of equally long text columns (no header)."""
     if not columns or len(columns[0]) == 0:
         return ""
-    fields = [quote_fields(c, delimiter) for c in columns]
+    fields = [quote_fields(_without_nul(c), delimiter) for c in columns]
     lines = pc.binary_join_element_wise(*fields, _s(delimiter))
     lines = pc.binary_join_element_wise(lines, _s(eol), _s(""))
     if isinstance(lines, pa.ChunkedArray):

@@ -7,7 +7,7 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 
-from importer import run_import
+from importer import run_import, validate_file
 from importer.config import ApiSettings
 from importer.sandbox import SandboxServer
 
@@ -116,3 +116,23 @@ def test_errors_csv_rounds_keep_the_first_row_numbers_and_the_original_text(
     success = read(tmp_path / "r3" / "success.csv")
     assert success.loc[0, ["original_row", "member_id"]].tolist() == ["3", "10011"]
     assert ("10011", "105") in {(m["member_id"], m["geography_id"]) for m in sandbox.memberships()}
+
+
+def test_a_workbook_nul_cell_does_not_make_the_errors_file_unreadable(tmp_path: Path) -> None:
+    """``_x0000_`` in a workbook's XML is a NUL once read; errors.csv must still be readable."""
+    book = write_xlsx(
+        tmp_path / "people.xlsx",
+        {
+            "Members": [
+                ["geography_id", "department_id", "member_id", "member_type", "Notes"],
+                [101, 201, "_x0000_", "User", "a_x0000_b"],
+                [101, 201, 20001, "User", "fine"],
+            ]
+        },
+    )
+    first = validate_file(book, out_dir=tmp_path / "first")
+    assert first.counts["failed_validation"] == 1
+    errors_csv = tmp_path / "first" / "errors.csv"
+    assert b"\x00" not in errors_csv.read_bytes()
+    again = validate_file(errors_csv, out_dir=tmp_path / "again")  # not refused as unreadable
+    assert again.counts == {"rows": 1, "valid": 0, "failed_validation": 1}
