@@ -37,13 +37,14 @@ if TYPE_CHECKING:
     from importer.drop_config import DropConfig, load_drop_config
     from importer.drop_result import DropResult, FileResult
     from importer.plan import plan_file
-    from importer.run import ImportResult, Progress, run_import, validate_file
+    from importer.result import ImportResult, Progress
+    from importer.run import run_import, validate_file
 
 # name -> module: the pipeline pulls in pandas and pandera; it is imported only when asked for,
 # so that `importer sandbox` and `importer --help` start fast.
 _LAZY = {
-    "ImportResult": "importer.run",
-    "Progress": "importer.run",
+    "ImportResult": "importer.result",
+    "Progress": "importer.result",
     "run_import": "importer.run",
     "validate_file": "importer.run",
     "plan_file": "importer.plan",

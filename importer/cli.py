@@ -16,6 +16,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
@@ -45,8 +46,8 @@ from importer.config import (
 from importer.errors import ImporterError, InputError
 
 if TYPE_CHECKING:
-    from importer.run import ImportResult
-    from importer.run import Progress as ProgressEvent
+    from importer.result import ImportResult
+    from importer.result import Progress as ProgressEvent
 
 EXIT_REFUSED = 3
 
@@ -170,6 +171,37 @@ def _fail(exc: ImporterError) -> typer.Exit:
     return typer.Exit(exc.exit_code)
 
 
+@dataclass
+class _Job:
+    """One ``validate``/``run``/``plan`` invocation: its progress bar, resources and result."""
+
+    bar: _Bar
+    stack: ExitStack
+    announce: bool
+    result: ImportResult | None = None
+
+    def api(self, *, required: bool, **options: Any) -> ApiSettings | None:
+        """The API settings from the command's options (see ``cli_api.api_settings``)."""
+        return api_settings(self.stack, err, announce=self.announce, required=required, **options)
+
+
+@contextmanager
+def _job(*, quiet: bool, as_json: bool) -> Iterator[_Job]:
+    """Run a command's body: a library error becomes one line and its exit code; on success
+    the summary is printed and the process exits with the result's code."""
+    job = _Job(_Bar(quiet or as_json), ExitStack(), announce=not (quiet or as_json))
+    with job.stack:
+        try:
+            yield job
+        except ImporterError as exc:
+            raise _fail(exc) from None
+        finally:
+            job.bar.close()
+    assert job.result is not None, "the command set no result"
+    _print_result(job.result, quiet=quiet, as_json=as_json)
+    raise typer.Exit(job.result.exit_code)
+
+
 @app.command()
 def validate(
     file: FileArg,
@@ -199,43 +231,30 @@ def validate(
     from importer.plan import plan_file
     from importer.run import validate_file
 
-    bar = _Bar(quiet or as_json)
-    with ExitStack() as stack:
-        try:
-            options = ImportOptions(
-                sheet=sheet,
-                mapping=mapping_from(mapping, map_file),
-                **_limits(max_rows, max_file_mb),
+    with _job(quiet=quiet, as_json=as_json) as job:
+        options = ImportOptions(
+            sheet=sheet, mapping=mapping_from(mapping, map_file), **_limits(max_rows, max_file_mb)
+        )
+        api = job.api(
+            required=remote,
+            sandbox=sandbox,
+            base_url=base_url,
+            token_file=token_file,
+            insecure=insecure,
+        )
+        if remote and api is not None:
+            job.result = plan_file(
+                file,
+                api=api,
+                out_dir=out_dir,
+                options=options,
+                progress=job.bar,
+                command="validate --remote",
             )
-            api = api_settings(
-                stack,
-                err,
-                sandbox=sandbox,
-                base_url=base_url,
-                token_file=token_file,
-                insecure=insecure,
-                announce=not (quiet or as_json),
-                required=remote,
+        else:
+            job.result = validate_file(
+                file, out_dir=out_dir, options=options, progress=job.bar, api=api
             )
-            if remote and api is not None:
-                result = plan_file(
-                    file,
-                    api=api,
-                    out_dir=out_dir,
-                    options=options,
-                    progress=bar,
-                    command="validate --remote",
-                )
-            else:
-                result = validate_file(
-                    file, out_dir=out_dir, options=options, progress=bar, api=api
-                )
-        except ImporterError as exc:
-            raise _fail(exc) from None
-        finally:
-            bar.close()
-    _print_result(result, quiet=quiet, as_json=as_json)
-    raise typer.Exit(result.exit_code)
 
 
 @app.command()
@@ -285,42 +304,31 @@ def run(
 
     from importer.run import run_import
 
-    bar = _Bar(quiet or as_json)
-    with ExitStack() as stack:
-        try:
-            options = ImportOptions(
-                sheet=sheet,
-                mapping=mapping_from(mapping, map_file),
-                batch_size=batch_size,
-                dry_run=dry_run,
-                restart=restart,
-                **_limits(max_rows, max_file_mb),
-            )
-            found = api_settings(
-                stack,
-                err,
-                sandbox=sandbox,
-                base_url=base_url,
-                token_file=token_file,
-                insecure=insecure,
-                announce=not quiet and not as_json,
-                required=not dry_run,
-            )
-            api = dataclasses.replace(
-                found or ApiSettings(base_url=base_url or DEFAULT_BASE_URL, insecure=insecure),
-                concurrency=concurrency,
-                max_rps=max_rps,
-            )
-            cancel = stack.enter_context(_stop_on_signals(quiet or as_json))
-            result = run_import(
-                file, out_dir=out_dir, options=options, api=api, progress=bar, cancel=cancel
-            )
-        except ImporterError as exc:
-            raise _fail(exc) from None
-        finally:
-            bar.close()
-    _print_result(result, quiet=quiet, as_json=as_json)
-    raise typer.Exit(result.exit_code)
+    with _job(quiet=quiet, as_json=as_json) as job:
+        options = ImportOptions(
+            sheet=sheet,
+            mapping=mapping_from(mapping, map_file),
+            batch_size=batch_size,
+            dry_run=dry_run,
+            restart=restart,
+            **_limits(max_rows, max_file_mb),
+        )
+        found = job.api(
+            required=not dry_run,
+            sandbox=sandbox,
+            base_url=base_url,
+            token_file=token_file,
+            insecure=insecure,
+        )
+        api = dataclasses.replace(
+            found or ApiSettings(base_url=base_url or DEFAULT_BASE_URL, insecure=insecure),
+            concurrency=concurrency,
+            max_rps=max_rps,
+        )
+        cancel = job.stack.enter_context(_stop_on_signals(quiet or as_json))
+        job.result = run_import(
+            file, out_dir=out_dir, options=options, api=api, progress=job.bar, cancel=cancel
+        )
 
 
 @app.command()
@@ -344,28 +352,17 @@ def plan(
     """
     from importer.plan import plan_file
 
-    bar = _Bar(quiet or as_json)
-    with ExitStack() as stack:
-        try:
-            options = ImportOptions(sheet=sheet, mapping=mapping_from(mapping, map_file))
-            api = api_settings(
-                stack,
-                err,
-                sandbox=sandbox,
-                base_url=base_url,
-                token_file=token_file,
-                insecure=insecure,
-                announce=not (quiet or as_json),
-                required=True,
-            )
-            assert api is not None
-            result = plan_file(file, api=api, out_dir=out_dir, options=options, progress=bar)
-        except ImporterError as exc:
-            raise _fail(exc) from None
-        finally:
-            bar.close()
-    _print_result(result, quiet=quiet, as_json=as_json)
-    raise typer.Exit(result.exit_code)
+    with _job(quiet=quiet, as_json=as_json) as job:
+        options = ImportOptions(sheet=sheet, mapping=mapping_from(mapping, map_file))
+        api = job.api(
+            required=True,
+            sandbox=sandbox,
+            base_url=base_url,
+            token_file=token_file,
+            insecure=insecure,
+        )
+        assert api is not None  # required=True: a missing token has exited already
+        job.result = plan_file(file, api=api, out_dir=out_dir, options=options, progress=job.bar)
 
 
 @app.command()

@@ -41,16 +41,14 @@ from importer.report import (
     private_opener,
     write_json,
 )
-from importer.run import (
+from importer.result import (
     EXIT_OK,
     EXIT_ROWS_FAILED,
     ImportResult,
     ProgressCallback,
-    _summary,
-    _validate_all,
-    default_out_dir,
-    open_input,
+    summary_record,
 )
+from importer.validate_table import default_out_dir, open_input, validate_table
 
 __all__ = ["CONFLICT", "CREATE", "EXISTS", "INVALID", "PLAN_FILE", "plan_file"]
 
@@ -97,7 +95,7 @@ def plan_file(
     intake = read_intake(info.headers, where=info.where, mapping=options.mapping)
     outcomes = Outcomes()
     with name_lookups(intake, api, where=info.where, transport=transport):
-        v = _validate_all(table, intake, outcomes, progress)
+        v = validate_table(table, intake, outcomes, progress)
     t1 = time.perf_counter()
     with KantataClient(api, transport=transport) as client:
         verdicts = _verdicts(v.valid, client)
@@ -146,7 +144,7 @@ def plan_file(
         "conflicts": int(np.sum(actions == CONFLICT)),
     }
     exit_code = EXIT_OK if not v.failed and not counts["conflicts"] else EXIT_ROWS_FAILED
-    summary = _summary(
+    summary = summary_record(
         command=command,
         info=info,
         sha=sha256_file(info.path),

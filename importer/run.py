@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,11 +22,10 @@ from importer.batch import iter_batches
 from importer.client import KantataClient
 from importer.config import ApiSettings, ImportOptions
 from importer.dispatch import _Tee, send_all
-from importer.errors import ApiError, InputError
-from importer.headers import HeaderMap
-from importer.intake import Intake, name_lookups, read_intake
+from importer.errors import ApiError
+from importer.intake import name_lookups
 from importer.journal import JOURNAL_FILE, Journal
-from importer.load import SourceInfo, Table, open_table, sha256_file
+from importer.load import sha256_file
 from importer.outcomes import (
     CREATED,
     STAGE_NOT_PROCESSED,
@@ -36,7 +33,6 @@ from importer.outcomes import (
     STAGE_VALIDATION,
     Outcomes,
 )
-from importer.prefetch import Prefetch
 from importer.report import (
     PAYLOADS_FILE,
     SUMMARY_FILE,
@@ -45,165 +41,38 @@ from importer.report import (
     private_opener,
     write_json,
 )
+from importer.result import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_ROWS_FAILED,
+    ImportResult,
+    Progress,
+    ProgressCallback,
+    summary_record,
+)
 from importer.send import NOTE_EXISTED, BatchSender
-from importer.validate import CheckedChunk, DuplicateTracker, check_chunk, finish_chunk
+from importer.validate_table import (
+    default_out_dir,
+    intake_for,
+    open_input,
+    validate_table,
+)
 
-EXIT_OK = 0
-EXIT_ROWS_FAILED = 1
-EXIT_INPUT = 2
-EXIT_REFUSED = 3
-EXIT_INTERRUPTED = 130
-
-
-@dataclass(frozen=True)
-class Progress:
-    """A progress event: ``phase`` is "validate", "send" or "report"; rows done of ``total``."""
-
-    phase: str
-    done: int
-    total: int | None
-
-
-ProgressCallback = Callable[[Progress], None]
-
-
-@dataclass
-class ImportResult:
-    """What a run did.
-
-    Attributes:
-        exit_code: 0 every row created (or valid, for ``validate``/dry runs); 1 some rows failed;
-            3 the server refused the run (auth, unreachable); 130 interrupted (``cancel``).
-        counts: rows by outcome (``rows``, ``created`` (new), ``already_existed`` (an identical
-            membership was on the server already; also a success), ``failed_validation``,
-            ``failed_remote``, ``not_processed``, ``valid``).
-        out_dir: the results folder; ``files`` the files written in it, by name.
-        summary: the content of ``summary.json``.
-        fatal: the message of the error that stopped the run early, if any.
-    """
-
-    exit_code: int
-    counts: dict[str, int]
-    out_dir: Path
-    files: dict[str, Path] = field(default_factory=dict)
-    summary: dict[str, Any] = field(default_factory=dict)
-    fatal: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == EXIT_OK
-
-
-def open_input(path: str | Path, options: ImportOptions) -> Table:
-    """Open ``path`` with the sheet, chunk size and limits of ``options``."""
-    return open_table(
-        path,
-        sheet=options.sheet,
-        chunk_rows=options.chunk_rows,
-        max_rows=options.max_rows,
-        max_bytes=options.max_file_bytes,
-    )
-
-
-def default_out_dir(path: str | Path) -> Path:
-    """``people.xlsx`` -> ``people-results/`` next to it."""
-    p = Path(path)
-    return p.with_name(f"{p.stem}-results")
-
-
-@dataclass
-class _Validated:
-    info: SourceInfo
-    headers: HeaderMap
-    valid: pd.DataFrame
-    rows: int
-    failed: int
-
-
-def _intake(info: SourceInfo, options: ImportOptions) -> Intake:
-    return read_intake(info.headers, where=info.where, mapping=options.mapping)
-
-
-def _validate_all(
-    table: Table,
-    intake: Intake,
-    outcomes: Outcomes,
-    progress: ProgressCallback | None,
-    writer: Callable[[pd.DataFrame, pd.DataFrame], None] | None = None,
-    *,
-    keep: bool = True,
-) -> _Validated:
-    """Validate every chunk. ``keep=False`` (``validate``, which has ``writer``): valid rows and
-    errors are not kept in memory, so memory does not grow with the file."""
-    info = table.info
-    duplicates = DuplicateTracker()
-    parts: list[pd.DataFrame] = []
-    rows = failed = 0
-
-    def checked() -> Iterator[tuple[pd.DataFrame, CheckedChunk]]:
-        for chunk in table.chunks(read_ahead=True):
-            ready = intake.prepare(chunk)  # names -> IDs, when the file has name columns
-            yield chunk, check_chunk(ready.cells, ready.headers, prior=ready.errors)
-
-    # Reading and checking run a chunk ahead in a thread; duplicates and reports stay in order.
-    with Prefetch(checked(), depth=1, name="validate") as ahead:
-        for chunk, cells in ahead:
-            result = finish_chunk(cells, duplicates, valid_rows=keep)
-            if keep:
-                parts.append(result.valid)
-                outcomes.failed_frame(result.errors, STAGE_VALIDATION)
-            if writer is not None:
-                errors = result.errors.assign(status="failed", error_stage=STAGE_VALIDATION)
-                writer(chunk, errors)
-            rows += len(chunk)
-            failed += len(result.errors)
-            del chunk, cells, result  # a few chunks in memory at a time, never the file
-            if progress:
-                progress(Progress("validate", rows, None))
-    if rows == 0:
-        raise InputError(f"{info.where} has a header row but no data rows", path=str(info.path))
-    valid = (
-        pd.concat(parts)
-        if parts
-        else pd.DataFrame(
-            {c: pd.Series(dtype="int64") for c in ("geography_id", "department_id", "member_id")}
-            | {"member_type": pd.Series(dtype="str")}
-        )
-    )
-    return _Validated(info, intake.headers, valid, rows, failed)
-
-
-def _summary(
-    *,
-    command: str,
-    info: SourceInfo,
-    sha: str,
-    counts: dict[str, int],
-    exit_code: int,
-    timings: dict[str, float],
-    started: datetime,
-    extra: dict[str, Any],
-) -> dict[str, Any]:
-    return {
-        "command": command,
-        "input": {
-            "path": str(info.path),
-            "sha256": sha,
-            "format": info.format,
-            "sheet": info.sheet,
-            "encoding": info.encoding,
-            "delimiter": info.delimiter,
-        },
-        "counts": counts,
-        "exit_code": exit_code,
-        "status": {0: "ok", 1: "rows_failed", 3: "refused", 130: "interrupted"}.get(
-            exit_code, "error"
-        ),
-        "started_at": started.isoformat(timespec="seconds"),
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "timings_s": {k: round(v, 3) for k, v in timings.items()},
-        **extra,
-    }
+# ImportResult and Progress live in importer.result; they are part of this module's API too.
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_REFUSED",
+    "EXIT_ROWS_FAILED",
+    "ImportResult",
+    "Progress",
+    "ProgressCallback",
+    "default_out_dir",
+    "open_input",
+    "run_import",
+    "validate_file",
+]
 
 
 def validate_file(
@@ -230,7 +99,7 @@ def validate_file(
     table = open_input(path, options)
     info = table.info
     out = Path(out_dir) if out_dir is not None else default_out_dir(path)
-    intake = _intake(info, options)
+    intake = intake_for(info, options)
     outcomes = Outcomes()
     with name_lookups(intake, api, where=info.where, transport=transport):
         writer = ReportWriter(
@@ -242,7 +111,7 @@ def validate_file(
             labels=intake.labels,
         )
         try:
-            v = _validate_all(table, intake, outcomes, progress, writer.write_chunk, keep=False)
+            v = validate_table(table, intake, outcomes, progress, writer.write_chunk, keep=False)
         except BaseException:
             writer.abort()
             raise
@@ -253,7 +122,7 @@ def validate_file(
         "failed_validation": v.failed,
     }
     exit_code = EXIT_OK if v.failed == 0 else EXIT_ROWS_FAILED
-    summary = _summary(
+    summary = summary_record(
         command="validate",
         info=info,
         sha=sha256_file(info.path),
@@ -323,11 +192,11 @@ def run_import(
     table = open_input(path, options)
     info = table.info
     out = Path(out_dir) if out_dir is not None else default_out_dir(path)
-    intake = _intake(info, options)
+    intake = intake_for(info, options)
     make_out_dir(out)
     outcomes = Outcomes()
     with name_lookups(intake, api, where=info.where, transport=transport):
-        v = _validate_all(table, intake, outcomes, progress)
+        v = validate_table(table, intake, outcomes, progress)
     timings["validate"] = time.perf_counter() - t0
     n_valid = len(v.valid)
     extra: dict[str, Any] = {"base_url": api.base_url, "batch_size": options.batch_size}
@@ -411,7 +280,7 @@ def run_import(
         exit_code = EXIT_INTERRUPTED
     else:
         exit_code = EXIT_ROWS_FAILED if failed else EXIT_OK
-    summary = _summary(
+    summary = summary_record(
         command="run --dry-run" if options.dry_run else "run",
         info=info,
         sha=sha,

@@ -1,0 +1,105 @@
+"""Validate a whole input, chunk by chunk: the step ``validate``, ``run`` and ``plan`` share.
+
+Reading and checking run a chunk ahead in background threads (:mod:`importer.prefetch`); the
+duplicate check and the reports follow in file order on the caller's thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from importer.config import ImportOptions
+from importer.errors import InputError
+from importer.headers import HeaderMap
+from importer.intake import Intake, read_intake
+from importer.load import SourceInfo, Table, open_table
+from importer.outcomes import STAGE_VALIDATION, Outcomes
+from importer.prefetch import Prefetch
+from importer.result import Progress, ProgressCallback
+from importer.validate import CheckedChunk, DuplicateTracker, check_chunk, finish_chunk
+
+
+def open_input(path: str | Path, options: ImportOptions) -> Table:
+    """Open ``path`` with the sheet, chunk size and limits of ``options``."""
+    return open_table(
+        path,
+        sheet=options.sheet,
+        chunk_rows=options.chunk_rows,
+        max_rows=options.max_rows,
+        max_bytes=options.max_file_bytes,
+    )
+
+
+def default_out_dir(path: str | Path) -> Path:
+    """``people.xlsx`` -> ``people-results/`` next to it."""
+    p = Path(path)
+    return p.with_name(f"{p.stem}-results")
+
+
+@dataclass
+class Validated:
+    """What validating a whole input found: its valid rows (typed, by source row) and counts."""
+
+    info: SourceInfo
+    headers: HeaderMap
+    valid: pd.DataFrame
+    rows: int
+    failed: int
+
+
+def intake_for(info: SourceInfo, options: ImportOptions) -> Intake:
+    """How the input's columns are read (``read_intake`` with the options' mapping)."""
+    return read_intake(info.headers, where=info.where, mapping=options.mapping)
+
+
+def validate_table(
+    table: Table,
+    intake: Intake,
+    outcomes: Outcomes,
+    progress: ProgressCallback | None,
+    writer: Callable[[pd.DataFrame, pd.DataFrame], None] | None = None,
+    *,
+    keep: bool = True,
+) -> Validated:
+    """Validate every chunk. ``keep=False`` (``validate``, which has ``writer``): valid rows and
+    errors are not kept in memory, so memory does not grow with the file."""
+    info = table.info
+    duplicates = DuplicateTracker()
+    parts: list[pd.DataFrame] = []
+    rows = failed = 0
+
+    def checked() -> Iterator[tuple[pd.DataFrame, CheckedChunk]]:
+        for chunk in table.chunks(read_ahead=True):
+            ready = intake.prepare(chunk)  # names -> IDs, when the file has name columns
+            yield chunk, check_chunk(ready.cells, ready.headers, prior=ready.errors)
+
+    # Reading and checking run a chunk ahead in a thread; duplicates and reports stay in order.
+    with Prefetch(checked(), depth=1, name="validate") as ahead:
+        for chunk, cells in ahead:
+            result = finish_chunk(cells, duplicates, valid_rows=keep)
+            if keep:
+                parts.append(result.valid)
+                outcomes.failed_frame(result.errors, STAGE_VALIDATION)
+            if writer is not None:
+                errors = result.errors.assign(status="failed", error_stage=STAGE_VALIDATION)
+                writer(chunk, errors)
+            rows += len(chunk)
+            failed += len(result.errors)
+            del chunk, cells, result  # a few chunks in memory at a time, never the file
+            if progress:
+                progress(Progress("validate", rows, None))
+    if rows == 0:
+        raise InputError(f"{info.where} has a header row but no data rows", path=str(info.path))
+    valid = (
+        pd.concat(parts)
+        if parts
+        else pd.DataFrame(
+            {c: pd.Series(dtype="int64") for c in ("geography_id", "department_id", "member_id")}
+            | {"member_type": pd.Series(dtype="str")}
+        )
+    )
+    return Validated(info, intake.headers, valid, rows, failed)
