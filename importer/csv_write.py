@@ -11,7 +11,6 @@ character is written ``_x0000_`` (see :func:`_without_nul`).
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,8 +25,10 @@ def _s(text: str) -> pa.Scalar:
     return pa.scalar(text, _TEXT)
 
 
-def text_column(values: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
+def text_column(values: pd.Series | np.ndarray | pa.Array | pa.ChunkedArray) -> pa.Array:
     """A column as Arrow text without nulls: numbers as pandas writes them, missing as ``""``."""
+    if isinstance(values, np.ndarray):
+        values = pd.Series(values)
     if isinstance(values, pd.Series):
         if values.dtype.kind in "iu":
             values = pa.array(values.to_numpy())
@@ -87,29 +88,13 @@ def csv_text(columns: list[pa.Array], *, delimiter: str = ",", eol: str = "\r\n"
     return data.to_pybytes()[start:end].decode("utf-8") if data is not None else ""
 
 
-def escape_formula_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` (index dropped) with every text cell formula-escaped; numbers stay numbers."""
-    data: dict[str, Any] = {}
-    for i, name in enumerate(frame.columns):
-        series = frame.iloc[:, i]
-        if series.dtype.kind in "iufb":
-            data[name] = series.to_numpy()
-        else:
-            data[name] = pd.Series(
-                pd.arrays.ArrowStringArray(escape_formula_cells(text_column(series))), copy=False
-            )
-    out = pd.DataFrame(data)
-    out.columns = frame.columns
-    return out
-
-
-def frame_csv_text(frame: pd.DataFrame, *, escape: bool = True) -> str:
+def frame_csv_text(frame: pd.DataFrame) -> str:
     """CSV lines of a DataFrame's columns (no header, no index); text cells formula-escaped."""
     columns = []
     for i in range(frame.shape[1]):
         series = frame.iloc[:, i]
         values = text_column(series)
-        if escape and series.dtype.kind not in "iufb":
+        if series.dtype.kind not in "iufb":
             values = escape_formula_cells(values)
         columns.append(values)
     return csv_text(columns)

@@ -29,7 +29,7 @@ import pandas as pd
 from importer.client import KantataClient
 from importer.config import ApiSettings, ImportOptions
 from importer.csv_write import frame_csv_text
-from importer.intake import Intake, name_lookups, read_intake
+from importer.intake import Intake, name_lookups
 from importer.load import Table, sha256_file
 from importer.outcomes import STAGE_REMOTE, STAGE_VALIDATION, Outcomes
 from importer.report import (
@@ -48,7 +48,13 @@ from importer.result import (
     ProgressCallback,
     summary_record,
 )
-from importer.validate_table import default_out_dir, open_input, validate_table
+from importer.validate_table import (
+    default_out_dir,
+    errors_report,
+    intake_for,
+    open_input,
+    validate_table,
+)
 
 __all__ = ["CONFLICT", "CREATE", "EXISTS", "INVALID", "PLAN_FILE", "plan_file"]
 
@@ -92,7 +98,7 @@ def plan_file(
     table = open_input(path, options)
     info = table.info
     out = Path(out_dir) if out_dir is not None else default_out_dir(path)
-    intake = read_intake(info.headers, where=info.where, mapping=options.mapping)
+    intake = intake_for(info, options)
     outcomes = Outcomes()
     with name_lookups(intake, api, where=info.where, transport=transport):
         v = validate_table(table, intake, outcomes, progress)
@@ -124,14 +130,7 @@ def plan_file(
     ).sort_index()
     t2 = time.perf_counter()
     make_out_dir(out)
-    writer = ReportWriter(
-        out,
-        info.headers,
-        sheet=info.sheet,
-        write_success=False,
-        excel=info.format != "csv",
-        labels=intake.labels,
-    )
+    writer = errors_report(out, info, intake)
     files = _write(out / PLAN_FILE, table, plan, failures, intake, writer)
     files.update(writer.close())
     actions = plan["action"].to_numpy()

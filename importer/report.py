@@ -61,11 +61,6 @@ def escape_labels(labels: Sequence[str]) -> list[str]:
     return [f"'{label}" if re.match(FORMULA_START, label) else label for label in labels]
 
 
-def _text(values: pd.Series | np.ndarray) -> pa.Array:
-    """Cells as Arrow text (numbers as pandas writes them, missing as empty)."""
-    return text_column(values if isinstance(values, pd.Series) else pd.Series(values))
-
-
 def output_labels(input_columns: tuple[str, ...]) -> dict[str, str]:
     """Input columns whose header clashes with a report column get an ``input_`` prefix."""
     return {c: (f"input_{c}" if c in _RESERVED else c) for c in input_columns}
@@ -169,7 +164,7 @@ class ReportWriter:
         carried = self._carried if self._carried is not None else list(chunk.columns)
         # Arrow text columns all the way to the files: building pandas frames of a few failed
         # rows per chunk costs more than the rows themselves.
-        inputs = {self.labels[name]: _text(chunk[name].iloc[at]) for name in carried}
+        inputs = {self.labels[name]: text_column(chunk[name].iloc[at]) for name in carried}
         ok = (joined["status"] == CREATED).to_numpy()
         for name, picked, extra in (
             (SUCCESS_FILE, ok, [*self._ids, "organization_membership_id", "note"]),
@@ -186,7 +181,7 @@ class ReportWriter:
             data.update((label, (values.take(where), True)) for label, values in inputs.items())
             for column in extra:
                 values = joined[column].iloc[picked]
-                data[column] = (_text(values), values.dtype.kind not in "iufb")
+                data[column] = (text_column(values), values.dtype.kind not in "iufb")
             labels = self._success_columns if name == SUCCESS_FILE else self._error_columns
             self._append(name, [data[label] for label in labels])
             key = "success_rows" if name == SUCCESS_FILE else "error_rows"
@@ -199,7 +194,7 @@ class ReportWriter:
             for c, risky in columns
         ]
         pending = self._pending.setdefault(name, [])
-        pending.append(csv_text([c if isinstance(c, pa.Array) else _text(c) for c in escaped]))
+        pending.append(csv_text([text_column(c) for c in escaped]))
         self._pending_rows[name] = self._pending_rows.get(name, 0) + len(escaped[0])
         if name == ERRORS_FILE and self._xlsx is not None:
             self._xlsx.append(escaped)  # text stays text: formulas were escaped above

@@ -54,6 +54,7 @@ from importer.result import (
 from importer.send import NOTE_EXISTED, BatchSender
 from importer.validate_table import (
     default_out_dir,
+    errors_report,
     intake_for,
     open_input,
     validate_table,
@@ -102,14 +103,7 @@ def validate_file(
     intake = intake_for(info, options)
     outcomes = Outcomes()
     with name_lookups(intake, api, where=info.where, transport=transport):
-        writer = ReportWriter(
-            out,
-            info.headers,
-            sheet=info.sheet,
-            write_success=False,
-            excel=info.format != "csv",
-            labels=intake.labels,
-        )
+        writer = errors_report(out, info, intake)
         try:
             v = validate_table(table, intake, outcomes, progress, writer.write_chunk, keep=False)
         except BaseException:

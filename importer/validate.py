@@ -368,11 +368,13 @@ def check_chunk(
     return CheckedChunk(cells.rows, parsed, messages, spec)
 
 
-_NO_ROWS = pd.DataFrame(
-    {c: pd.Series(dtype="int64") for c in ("geography_id", "department_id", "member_id")}
-    | {"member_type": pd.Series(dtype="str")},
-    index=pd.Index([], dtype="int64", name="source_row"),
-)
+def no_valid_rows() -> pd.DataFrame:
+    """An empty frame shaped like ``ChunkResult.valid``."""
+    return pd.DataFrame(
+        {c: pd.Series(dtype="int64") for c in ("geography_id", "department_id", "member_id")}
+        | {"member_type": pd.Series(dtype="str")},
+        index=pd.Index([], dtype="int64", name="source_row"),
+    )
 
 
 def finish_chunk(
@@ -420,7 +422,7 @@ def finish_chunk(
 
     errors = _join_per_row(messages, spec)
     if not valid_rows:
-        return ChunkResult(valid=_NO_ROWS.copy(), errors=errors)
+        return ChunkResult(valid=no_valid_rows(), errors=errors)
     good = ~np.isin(rows, errors.index.to_numpy(dtype=np.int64))
     member_type = pyarrow.array(choices, pyarrow.large_string()).take(type_at[good])
     valid = pd.DataFrame(

@@ -19,8 +19,15 @@ from importer.intake import Intake, read_intake
 from importer.load import SourceInfo, Table, open_table
 from importer.outcomes import STAGE_VALIDATION, Outcomes
 from importer.prefetch import Prefetch
+from importer.report import ReportWriter
 from importer.result import Progress, ProgressCallback
-from importer.validate import CheckedChunk, DuplicateTracker, check_chunk, finish_chunk
+from importer.validate import (
+    CheckedChunk,
+    DuplicateTracker,
+    check_chunk,
+    finish_chunk,
+    no_valid_rows,
+)
 
 
 def open_input(path: str | Path, options: ImportOptions) -> Table:
@@ -54,6 +61,18 @@ class Validated:
 def intake_for(info: SourceInfo, options: ImportOptions) -> Intake:
     """How the input's columns are read (``read_intake`` with the options' mapping)."""
     return read_intake(info.headers, where=info.where, mapping=options.mapping)
+
+
+def errors_report(out: Path, info: SourceInfo, intake: Intake) -> ReportWriter:
+    """The report of a job that creates nothing (``validate``, ``plan``): errors only."""
+    return ReportWriter(
+        out,
+        info.headers,
+        sheet=info.sheet,
+        write_success=False,
+        excel=info.format != "csv",
+        labels=intake.labels,
+    )
 
 
 def validate_table(
@@ -94,12 +113,5 @@ def validate_table(
                 progress(Progress("validate", rows, None))
     if rows == 0:
         raise InputError(f"{info.where} has a header row but no data rows", path=str(info.path))
-    valid = (
-        pd.concat(parts)
-        if parts
-        else pd.DataFrame(
-            {c: pd.Series(dtype="int64") for c in ("geography_id", "department_id", "member_id")}
-            | {"member_type": pd.Series(dtype="str")}
-        )
-    )
+    valid = pd.concat(parts) if parts else no_valid_rows()
     return Validated(info, intake.headers, valid, rows, failed)
