@@ -445,6 +445,90 @@ def sandbox_cmd(
     serve_forever(config)
 
 
+def _default_work_dir() -> Path:
+    import os
+
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "kantata-importer" / "web"
+
+
+@app.command(name="serve")
+def serve_cmd(
+    port: Annotated[int, typer.Option("--port", help="Loopback port (default 0: a free one).")] = 0,
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="Open the page in the default browser.")
+    ] = False,
+    work_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--work-dir",
+            help="Uploads, edits and runs (default: $XDG_DATA_HOME/kantata-importer/web).",
+        ),
+    ] = None,
+    base_url: BaseUrlOpt = None,
+    token_file: TokenFileOpt = None,
+    sandbox: SandboxOpt = False,
+    insecure: InsecureOpt = False,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=100)] = 100,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=32)] = 4,
+    max_rps: Annotated[
+        float | None, typer.Option("--max-rps", help="Client-side request rate ceiling.")
+    ] = None,
+) -> None:
+    """Serve a local web page to upload, fix, check and send a file (127.0.0.1 only).
+
+    Prints the page's address, which holds a secret key; nothing is opened unless --open.
+    Example: KANTATA_API_TOKEN=... importer serve --open
+    """
+    try:
+        from importer.web import WebConfig, bind_loopback, serve
+    except ImportError as exc:  # the optional extra is not installed
+        err.print(
+            f"error: importer serve needs the web extra ({exc.name}): "
+            "pip install 'kantata-importer[web]'",
+            markup=False,
+        )
+        raise typer.Exit(2) from None
+
+    with ExitStack() as stack:
+        try:
+            found = api_settings(
+                stack,
+                err,
+                sandbox=sandbox,
+                base_url=base_url,
+                token_file=token_file,
+                insecure=insecure,
+                announce=True,
+                required=False,
+            )
+        except ImporterError as exc:
+            raise _fail(exc) from None
+        api = (
+            dataclasses.replace(found, concurrency=concurrency, max_rps=max_rps) if found else None
+        )
+        if api is None:
+            err.print(f"no API token ({TOKEN_ENV}): files can be checked but not sent")
+        try:
+            sock = bind_loopback(port)
+        except OSError as exc:
+            raise _fail(InputError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}")) from None
+        config = WebConfig(
+            work_dir=work_dir or _default_work_dir(),
+            api=api,
+            port=sock.getsockname()[1],
+            batch_size=batch_size,
+        )
+        url = config.url()
+        out.print(url, markup=False, highlight=False, soft_wrap=True)
+        err.print(f"working folder: {config.work_dir}; Ctrl-C stops", markup=False)
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(url)
+        serve(config, sock=sock)
+
+
 @app.command(name="drop")
 def drop_cmd(
     folder: Annotated[Path, typer.Argument(help="Drop folder: files arrive in FOLDER/inbox.")],

@@ -1,0 +1,374 @@
+"""Every call the web page makes into the library, in one place.
+
+The page does what the CLI does, through the same functions: ``plan_file`` for "check against
+the server", ``run_import`` for "send", the header matching of ``importer.headers`` for the
+column mapping, and the row checks of ``importer.validate`` (the ones ``validate_file`` runs on
+each chunk) for the grid and its cell edits. Nothing else in ``importer.web`` imports the
+pipeline.
+
+Two things are in flux (issue 13) and are adapted here only:
+
+* ``plan_file``'s words: today ``create``/``exists``/``conflict``/``invalid``; the page shows the
+  new classes ``new``/``exists``/``differs``/``missing reference`` (``WORDS``);
+* ``ImportOptions.differs`` ("report" | "move" | "add") and ``importer.undo.undo_run``: used when
+  the library has them (``supports_differs()``, ``supports_undo()``), refused clearly otherwise.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import importlib
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from importer.config import ApiSettings, ImportOptions
+from importer.errors import ImporterError, InputError
+from importer.headers import HeaderMap, match_headers
+from importer.intake import name_lookups, read_intake
+from importer.load import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_ROWS,
+    MAX_CELL_BYTES,
+    TEXT_SUFFIXES,
+    WORKBOOK_SUFFIXES,
+    open_table,
+)
+from importer.plan import PLAN_FILE, plan_file
+from importer.result import ImportResult, Progress
+from importer.run import run_import
+from importer.schema_file import load_row_schema
+from importer.validate import validate_chunk
+
+__all__ = [
+    "ALLOWED_SUFFIXES",
+    "DIFFERS_CHOICES",
+    "IGNORE",
+    "MAX_CELL_BYTES",
+    "PLAN_CLASSES",
+    "WORDS",
+    "Checked",
+    "Source",
+    "check_rows",
+    "column_choices",
+    "max_upload_bytes",
+    "plan",
+    "plan_rows",
+    "read_source",
+    "send",
+    "supports_differs",
+    "supports_undo",
+    "undo",
+    "write_working_copy",
+]
+
+#: File types accepted, as the CLI's (``importer.load``).
+ALLOWED_SUFFIXES = frozenset({*TEXT_SUFFIXES, *WORKBOOK_SUFFIXES})
+#: The mapping choice that leaves a column out of the import.
+IGNORE = "ignore"
+#: What a plan class is called on the page (today's plan_file word -> the issue 13 word).
+WORDS = {
+    "create": "new",
+    "new": "new",
+    "exists": "exists",
+    "conflict": "differs",
+    "differs": "differs",
+    "missing reference": "missing reference",
+    "invalid": "invalid",
+}
+PLAN_CLASSES = ("new", "exists", "differs", "missing reference", "invalid")
+#: What a run does with rows that differ: the CLI's default / --move / --add.
+DIFFERS_CHOICES = ("report", "move", "add")
+_IGNORED_SUFFIX = " (ignored)"
+
+
+def supports_differs() -> bool:
+    """True when ``ImportOptions`` has the ``differs`` choice (issue 13)."""
+    return "differs" in {f.name for f in dataclasses.fields(ImportOptions)}
+
+
+def supports_undo() -> bool:
+    """True when the library has ``importer.undo.undo_run`` (issue 13)."""
+    try:
+        module = importlib.import_module("importer.undo")
+    except ImportError:
+        return False
+    return hasattr(module, "undo_run")
+
+
+def max_upload_bytes(suffix: str) -> int:
+    """The CLI's default size limit for a file of this type (``--max-file-mb``)."""
+    kind = TEXT_SUFFIXES.get(suffix) or WORKBOOK_SUFFIXES[suffix]
+    return DEFAULT_MAX_BYTES[kind]
+
+
+def column_choices() -> list[str]:
+    """What a header can be mapped to: the schema's columns, then its name columns."""
+    spec = load_row_schema()
+    return [*spec.column_names, *(a.name for a in spec.alternates)]
+
+
+@dataclass
+class Source:
+    """An input read whole as text cells (what the grid shows and edits)."""
+
+    format: str
+    sheet: str | None
+    sheets: tuple[str, ...]
+    headers: tuple[str, ...]
+    cells: pd.DataFrame  # text cells (object dtype, "" for empty), indexed by source row
+    last_row: int  # the highest source row (blank rows included in the numbering)
+
+
+def read_source(path: Path, sheet: str | None) -> Source:
+    """Read ``path`` (the sheet ``sheet``) with the CLI's limits and reader.
+
+    Raises:
+        InputError: as ``importer validate`` would, one line.
+    """
+    table = open_table(path, sheet=sheet, chunk_rows=1_000_000, max_rows=DEFAULT_MAX_ROWS)
+    parts = list(table.chunks())
+    info = table.info
+    cells = pd.concat(parts) if parts else pd.DataFrame(columns=list(info.headers))
+    cells = cells.astype(object).where(cells.notna(), "")
+    cells.columns = list(info.headers)
+    if cells.empty:
+        raise InputError(f"{info.where} has a header row but no data rows", path=str(path))
+    return Source(
+        format=info.format,
+        sheet=info.sheet,
+        sheets=info.sheets,
+        headers=info.headers,
+        cells=cells,
+        last_row=int(cells.index.max()),
+    )
+
+
+@dataclass
+class Checked:
+    """The result of checking every row: the header match and one error line per failing row."""
+
+    headers: HeaderMap | None
+    errors: pd.DataFrame  # error_field, error_message by source row
+    mapping_error: str | None
+    suggested: dict[str, str]  # file header -> column, as the CLI would match it ("" = none)
+
+    def bad_columns(self, fields: str) -> list[str]:
+        """The file headers of the fields named in an ``error_field`` ("member_id; member")."""
+        if self.headers is None:
+            return []
+        where = {**self.headers.columns, **self.headers.names}
+        out: list[str] = []
+        for name in fields.split("; "):
+            for field in ("member_id", "member_type") if name == "member" else (name,):
+                if field in where and where[field] not in out:
+                    out.append(where[field])
+        return out
+
+
+def suggested_mapping(headers: Sequence[str]) -> dict[str, str]:
+    """Each header's column under the CLI's automatic matching (aliases, case, spaces)."""
+    try:
+        found = match_headers(headers, where="", required=[])
+    except InputError:
+        return dict.fromkeys(headers, "")
+    by_label = {label: name for name, label in {**found.columns, **found.names}.items()}
+    return {h: by_label.get(h, "") for h in headers}
+
+
+def library_mapping(headers: Sequence[str], chosen: dict[str, str]) -> dict[str, str]:
+    """The ``--map`` equivalent of the page's choices: only where they differ from the match."""
+    auto = suggested_mapping(headers)
+    return {
+        h: c for h, c in chosen.items() if c and c != IGNORE and h in auto and auto[h] != c
+    }
+
+
+def ignored_labels(headers: Sequence[str], chosen: dict[str, str]) -> dict[str, str]:
+    """Headers the person chose to ignore that the matching would use -> their working label."""
+    auto = suggested_mapping(headers)
+    return {
+        h: h + _IGNORED_SUFFIX
+        for h, c in chosen.items()
+        if c == IGNORE and auto.get(h) and h in auto
+    }
+
+
+def check_rows(
+    source: Source,
+    chosen: dict[str, str],
+    *,
+    api: ApiSettings | None,
+    transport: httpx.BaseTransport | None = None,
+) -> Checked:
+    """Check every row as ``importer validate`` does, with the page's column choices.
+
+    The whole sheet is one chunk through the CLI's header matching, name resolution and
+    ``validate_chunk`` (so duplicates across the file are found as the CLI finds them).
+    """
+    suggested = suggested_mapping(source.headers)
+    renamed = ignored_labels(source.headers, chosen)
+    labels = [renamed.get(h, h) for h in source.headers]
+    where = f"sheet {source.sheet!r}" if source.sheet else "the file"
+    try:
+        intake = read_intake(labels, where=where, mapping=library_mapping(source.headers, chosen))
+    except ImporterError as exc:
+        return Checked(None, _no_errors(), str(exc), suggested)
+    cells = source.cells.set_axis(labels, axis=1)
+    try:
+        with name_lookups(intake, api, where=where, transport=transport):
+            ready = intake.prepare(cells)
+            result = validate_chunk(ready.cells, ready.headers, prior=ready.errors)
+    except ImporterError as exc:
+        return Checked(None, _no_errors(), str(exc), suggested)
+    headers = _unrenamed(intake.headers, renamed)
+    return Checked(headers, result.errors, None, suggested)
+
+
+def _unrenamed(headers: HeaderMap, renamed: dict[str, str]) -> HeaderMap:
+    back = {v: k for k, v in renamed.items()}
+    return HeaderMap(
+        columns=headers.columns,
+        extras=tuple(back.get(h, h) for h in headers.extras),
+        names=headers.names,
+    )
+
+
+def _no_errors() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"error_field": pd.Series(dtype="str"), "error_message": pd.Series(dtype="str")},
+        index=pd.Index([], dtype="int64", name="source_row"),
+    )
+
+
+def write_working_copy(source: Source, chosen: dict[str, str], folder: Path) -> Path:
+    """The input as the library will read it: the person's edits applied, ignored columns renamed.
+
+    Rows keep their numbers (blank rows are written blank), so every report names the row the
+    person saw. A text file becomes UTF-8 CSV; a workbook an .xlsx with the same sheet name.
+    """
+    renamed = ignored_labels(source.headers, chosen)
+    labels = [renamed.get(h, h) for h in source.headers]
+    full = source.cells.reindex(pd.RangeIndex(2, source.last_row + 1), fill_value="")
+    if source.format == "csv":
+        path = folder / "input.csv"
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(labels)
+            writer.writerows(full.itertuples(index=False, name=None))
+        return path
+    return _write_workbook(folder / "input.xlsx", source.sheet or "Sheet1", labels, full)
+
+
+def _write_workbook(path: Path, sheet: str, labels: list[str], full: pd.DataFrame) -> Path:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    book = Workbook(write_only=True)
+    ws = book.create_sheet(sheet)
+
+    def cell(value: str) -> Any:
+        if not value:
+            return None
+        if value.startswith("="):  # text, not a formula: the person typed it as a value
+            c = WriteOnlyCell(ws, value=value)
+            c.data_type = "s"
+            return c
+        return value
+
+    ws.append([cell(h) for h in labels])
+    for row in full.itertuples(index=False, name=None):
+        ws.append([cell(v) for v in row])
+    book.save(path)
+    return path
+
+
+def _options(
+    sheet: str | None, headers: Sequence[str], chosen: dict[str, str], **kwargs: Any
+) -> ImportOptions:
+    return ImportOptions(sheet=sheet, mapping=library_mapping(headers, chosen), **kwargs)
+
+
+def plan(
+    path: Path,
+    out: Path,
+    *,
+    sheet: str | None,
+    headers: Sequence[str],
+    chosen: dict[str, str],
+    api: ApiSettings,
+    transport: httpx.BaseTransport | None = None,
+) -> dict[str, int]:
+    """``importer plan`` on the working copy: counts per page class (``PLAN_CLASSES``)."""
+    plan_file(
+        path,
+        api=api,
+        out_dir=out,
+        options=_options(sheet, headers, chosen),
+        transport=transport,
+    )
+    actions = plan_rows(out)["action"]
+    return {c: int(np.sum(actions.to_numpy() == c)) for c in PLAN_CLASSES}
+
+
+def plan_rows(out: Path) -> pd.DataFrame:
+    """``plan.csv`` of a plan, its ``action`` in the page's words."""
+    frame = pd.read_csv(out / PLAN_FILE, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    frame["action"] = frame["action"].map(lambda a: WORDS.get(a, a))
+    return frame
+
+
+def send(
+    path: Path,
+    out: Path,
+    *,
+    sheet: str | None,
+    headers: Sequence[str],
+    chosen: dict[str, str],
+    differs: str,
+    api: ApiSettings,
+    batch_size: int,
+    progress: Callable[[Progress], None],
+    cancel: threading.Event,
+    transport: httpx.BaseTransport | None = None,
+) -> ImportResult:
+    """``importer run`` on the working copy (resumes from ``out``'s journal, as the CLI)."""
+    extra: dict[str, Any] = {"batch_size": batch_size}
+    if supports_differs():
+        extra["differs"] = differs
+    elif differs != "report":
+        raise InputError(f"differs={differs!r} needs a newer importer (issue 13)")
+    return run_import(
+        path,
+        out_dir=out,
+        options=_options(sheet, headers, chosen, **extra),
+        api=api,
+        transport=transport,
+        progress=progress,
+        cancel=cancel,
+    )
+
+
+def undo(
+    results: Path,
+    *,
+    api: ApiSettings,
+    progress: Callable[[Progress], None],
+    cancel: threading.Event,
+    transport: httpx.BaseTransport | None = None,
+) -> ImportResult:
+    """``importer.undo.undo_run`` on a run's results (issue 13; see ``supports_undo``)."""
+    if not supports_undo():
+        raise InputError("undo needs a newer importer (importer.undo, issue 13)")
+    module = importlib.import_module("importer.undo")
+    result: ImportResult = module.undo_run(
+        results, api=api, transport=transport, progress=progress, cancel=cancel
+    )
+    return result
