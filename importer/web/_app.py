@@ -298,7 +298,6 @@ def create_app(config: WebConfig) -> Starlette:
 
         def work() -> dict[str, Any]:
             upload.edit(row, column, value, store.api)
-            _, shown = upload.page(errors_only=False, offset=0, limit=0)
             found = upload.checked.errors if upload.checked else None
             message = ""
             bad: list[str] = []

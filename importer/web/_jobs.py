@@ -21,7 +21,7 @@ import dataclasses
 import importlib
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ from importer.plan import PLAN_FILE, plan_file
 from importer.result import ImportResult, Progress
 from importer.run import run_import
 from importer.schema_file import load_row_schema
-from importer.validate import validate_chunk
+from importer.validate import CheckedChunk, DuplicateTracker, check_chunk, finish_chunk
 
 __all__ = [
     "ALLOWED_SUFFIXES",
@@ -137,7 +137,7 @@ def read_source(path: Path, sheet: str | None) -> Source:
     parts = list(table.chunks())
     info = table.info
     cells = pd.concat(parts) if parts else pd.DataFrame(columns=list(info.headers))
-    cells = cells.astype(object).where(cells.notna(), "")
+    cells = cells.astype(pd.StringDtype("pyarrow")).fillna("")
     cells.columns = list(info.headers)
     if cells.empty:
         raise InputError(f"{info.where} has a header row but no data rows", path=str(path))
@@ -159,6 +159,7 @@ class Checked:
     errors: pd.DataFrame  # error_field, error_message by source row
     mapping_error: str | None
     suggested: dict[str, str]  # file header -> column, as the CLI would match it ("" = none)
+    blocks: list[CheckedChunk | None] = field(default_factory=list, repr=False)
 
     def bad_columns(self, fields: str) -> list[str]:
         """The file headers of the fields named in an ``error_field`` ("member_id; member")."""
@@ -201,17 +202,25 @@ def ignored_labels(headers: Sequence[str], chosen: dict[str, str]) -> dict[str, 
     }
 
 
+_BLOCK = 10_000  # rows checked together; an edit checks its block again, then the duplicates
+
+
 def check_rows(
     source: Source,
     chosen: dict[str, str],
     *,
     api: ApiSettings | None,
     transport: httpx.BaseTransport | None = None,
+    changed_row: int | None = None,
+    previous: Checked | None = None,
 ) -> Checked:
     """Check every row as ``importer validate`` does, with the page's column choices.
 
-    The whole sheet is one chunk through the CLI's header matching, name resolution and
-    ``validate_chunk`` (so duplicates across the file are found as the CLI finds them).
+    The sheet goes through the CLI's header matching and name resolution, then, as in
+    ``validate_table``, blocks of rows through ``check_chunk`` (the cells) and, in row order with
+    one ``DuplicateTracker``, ``finish_chunk`` (duplicates across the whole file). After an edit
+    (``changed_row``, with the ``previous`` result) only that row's block is checked again; the
+    duplicate pass always runs over every block.
     """
     suggested = suggested_mapping(source.headers)
     renamed = ignored_labels(source.headers, chosen)
@@ -221,15 +230,26 @@ def check_rows(
         intake = read_intake(labels, where=where, mapping=library_mapping(source.headers, chosen))
     except ImporterError as exc:
         return Checked(None, _no_errors(), str(exc), suggested)
-    cells = source.cells.set_axis(labels, axis=1)
+    cells = source.cells
+    starts = range(0, len(cells), _BLOCK)
+    blocks = list(previous.blocks) if previous is not None and previous.blocks else []
+    if changed_row is not None and len(blocks) == len(starts):
+        todo = [int(cells.index.get_loc(changed_row)) // _BLOCK]
+    else:
+        blocks = [None] * len(starts)
+        todo = list(range(len(starts)))
     try:
         with name_lookups(intake, api, where=where, transport=transport):
-            ready = intake.prepare(cells)
-            result = validate_chunk(ready.cells, ready.headers, prior=ready.errors)
+            for i in todo:
+                block = cells.iloc[i * _BLOCK : (i + 1) * _BLOCK].set_axis(labels, axis=1)
+                ready = intake.prepare(block)
+                blocks[i] = check_chunk(ready.cells, ready.headers, prior=ready.errors)
     except ImporterError as exc:
         return Checked(None, _no_errors(), str(exc), suggested)
-    headers = _unrenamed(intake.headers, renamed)
-    return Checked(headers, result.errors, None, suggested)
+    duplicates = DuplicateTracker()
+    found = [finish_chunk(b, duplicates, valid_rows=False).errors for b in blocks if b is not None]
+    errors = pd.concat(found) if found else _no_errors()
+    return Checked(_unrenamed(intake.headers, renamed), errors, None, suggested, blocks)
 
 
 def _unrenamed(headers: HeaderMap, renamed: dict[str, str]) -> HeaderMap:

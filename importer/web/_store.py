@@ -94,6 +94,8 @@ class Upload:
 
     def _edits(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.folder / "edits.sqlite")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
         db.execute(
             "CREATE TABLE IF NOT EXISTS edits (sheet TEXT NOT NULL, row INTEGER NOT NULL, "
             "col TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (sheet, row, col))"
@@ -120,10 +122,12 @@ class Upload:
             self.source = source
             self.recheck(api)
 
-    def recheck(self, api: ApiSettings | None) -> None:
+    def recheck(self, api: ApiSettings | None, changed_row: int | None = None) -> None:
         with self.lock:
             assert self.source is not None
-            self.checked = _jobs.check_rows(self.source, self.chosen, api=api)
+            self.checked = _jobs.check_rows(
+                self.source, self.chosen, api=api, changed_row=changed_row, previous=self.checked
+            )
             if self.checked.mapping_error:
                 self.checked.mapping_error = _clean(self.checked.mapping_error, self)
 
@@ -142,7 +146,7 @@ class Upload:
                     (source.sheet or "", row, column, value),
                 )
             self.plan_counts = self._plan_rows = None
-            self.recheck(api)
+            self.recheck(api, changed_row=row)
 
     def edited(self) -> int:
         with closing(self._edits()) as db:
