@@ -340,7 +340,9 @@ def test_grid_pages_and_edits_answer_fast_on_100k_rows(tmp_path: Path) -> None:
         return time.perf_counter() - t0
 
     pages = [
-        timed(lambda o=o: client.get(f"/api/uploads/{uid}/rows?errors={e}&offset={o}&limit=50"))
+        timed(
+            lambda o=o, e=e: client.get(f"/api/uploads/{uid}/rows?errors={e}&offset={o}&limit=50")
+        )
         for o in (0, 990, 50_000, 99_950)
         for e in (0, 1)
     ]
@@ -357,7 +359,8 @@ def test_grid_pages_and_edits_answer_fast_on_100k_rows(tmp_path: Path) -> None:
     print(f"edit median {statistics.median(edits) * 1000:.0f} ms, max {max(edits) * 1000:.0f}")
     assert statistics.median(pages) < 0.3
     assert statistics.median(edits) < 0.3
-    assert client.get(f"/api/uploads/{uid}").json()["counts"]["errors"] == 2_000 - 4  # rows 2, 52, 50002, 70002 fixed
+    fixed = 4  # rows 2, 52, 50002 and 70002 were bad
+    assert client.get(f"/api/uploads/{uid}").json()["counts"]["errors"] == 2_000 - fixed
 
 
 def test_upload_threads_do_not_block_the_page(web: tuple[TestClient, WebConfig]) -> None:
@@ -368,3 +371,24 @@ def test_upload_threads_do_not_block_the_page(web: tuple[TestClient, WebConfig])
     assert client.get("/api/runs").status_code == 200
     wait_for_run(client, rid)
     assert any(t.name == f"run-{rid}" for t in threading.enumerate()) is False
+
+
+def test_a_workbook_with_edits_is_sent_as_a_workbook_with_the_same_rows(
+    web: tuple[TestClient, WebConfig], tmp_path: Path
+) -> None:
+    """An edited .xlsx: errors.csv and errors.xlsx rows match the CLI's on the edited workbook."""
+    import openpyxl
+
+    client, _ = web
+    uid = upload(client, SAMPLES / "people.xlsx")
+    client.post(
+        f"/api/uploads/{uid}/cells", json={"row": 36, "column": "Geography ID", "value": "105"}
+    )
+    rid = client.post(f"/api/uploads/{uid}/runs", json={}).json()["id"]
+    status = wait_for_run(client, rid)
+    assert "errors.xlsx" in status["files"]
+    book = openpyxl.load_workbook(SAMPLES / "people.xlsx")
+    book["Members"]["A36"] = 105
+    book.save(tmp_path / "people.xlsx")
+    web_errors = client.get(f"/runs/{rid}/files/errors.csv").content
+    assert web_errors == cli_errors_csv(tmp_path / "people.xlsx", tmp_path / "cli")

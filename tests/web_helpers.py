@@ -1,4 +1,4 @@
-"""Helpers for the ``importer serve`` tests: a signed-in test client, the CLI's results to compare."""
+"""Helpers for the ``importer serve`` tests: a signed-in client, the CLI's results to compare."""
 
 from __future__ import annotations
 

@@ -255,9 +255,7 @@ def create_app(config: WebConfig) -> Starlette:
                     allowed = {"", _jobs.IGNORE, *_jobs.column_choices()}
                     headers = set(upload.source.headers)
                     upload.meta["chosen"] = {
-                        str(h): str(c)
-                        for h, c in chosen.items()
-                        if h in headers and c in allowed
+                        str(h): str(c) for h, c in chosen.items() if h in headers and c in allowed
                     }
                     upload.save()
                     upload.plan_counts = None
@@ -282,8 +280,13 @@ def create_app(config: WebConfig) -> Starlette:
         )
         headers = list(upload.source.headers) if upload.source else []
         return JSONResponse(
-            {"total": total, "offset": offset, "headers": headers, "rows": shown,
-             "counts": upload.counts()}
+            {
+                "total": total,
+                "offset": offset,
+                "headers": headers,
+                "rows": shown,
+                "counts": upload.counts(),
+            }
         )
 
     async def edit_cell(request: Request) -> Response:

@@ -168,9 +168,9 @@ class Checked:
         where = {**self.headers.columns, **self.headers.names}
         out: list[str] = []
         for name in fields.split("; "):
-            for field in ("member_id", "member_type") if name == "member" else (name,):
-                if field in where and where[field] not in out:
-                    out.append(where[field])
+            for column in ("member_id", "member_type") if name == "member" else (name,):
+                if column in where and where[column] not in out:
+                    out.append(where[column])
         return out
 
 
@@ -187,9 +187,7 @@ def suggested_mapping(headers: Sequence[str]) -> dict[str, str]:
 def library_mapping(headers: Sequence[str], chosen: dict[str, str]) -> dict[str, str]:
     """The ``--map`` equivalent of the page's choices: only where they differ from the match."""
     auto = suggested_mapping(headers)
-    return {
-        h: c for h, c in chosen.items() if c and c != IGNORE and h in auto and auto[h] != c
-    }
+    return {h: c for h, c in chosen.items() if c and c != IGNORE and h in auto and auto[h] != c}
 
 
 def ignored_labels(headers: Sequence[str], chosen: dict[str, str]) -> dict[str, str]:
@@ -234,7 +232,7 @@ def check_rows(
     starts = range(0, len(cells), _BLOCK)
     blocks = list(previous.blocks) if previous is not None and previous.blocks else []
     if changed_row is not None and len(blocks) == len(starts):
-        todo = [int(cells.index.get_loc(changed_row)) // _BLOCK]
+        todo = [int(cells.index.searchsorted(changed_row)) // _BLOCK]
     else:
         blocks = [None] * len(starts)
         todo = list(range(len(starts)))

@@ -159,7 +159,9 @@ class Upload:
         failed = len(self.checked.errors) if self.checked.headers is not None else rows
         return {"rows": rows, "valid": rows - failed, "errors": failed}
 
-    def page(self, *, errors_only: bool, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
+    def page(
+        self, *, errors_only: bool, offset: int, limit: int
+    ) -> tuple[int, list[dict[str, Any]]]:
         """Rows ``offset`` .. ``offset+limit`` of the grid (all rows, or the failing ones)."""
         with self.lock:
             if self.source is None or self.checked is None:
