@@ -392,3 +392,38 @@ def test_a_workbook_with_edits_is_sent_as_a_workbook_with_the_same_rows(
     book.save(tmp_path / "people.xlsx")
     web_errors = client.get(f"/runs/{rid}/files/errors.csv").content
     assert web_errors == cli_errors_csv(tmp_path / "people.xlsx", tmp_path / "cli")
+
+
+def test_importer_serve_prints_a_loopback_url_that_signs_in(tmp_path: Path) -> None:
+    """`importer serve --sandbox` prints its URL (127.0.0.1, with the key) and answers on it."""
+    import httpx
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "importer", "serve", "--sandbox", "--work-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        assert "?key=" in url
+        with httpx.Client(follow_redirects=True) as client:
+            for _ in range(100):
+                try:
+                    reply = client.get(url)
+                    break
+                except httpx.ConnectError:
+                    time.sleep(0.05)
+            assert reply.status_code == 200
+            assert "Drop a CSV" in reply.text
+            bare = httpx.get(url.split("?")[0])
+            assert bare.status_code == 403
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stderr is not None:
+            proc.stderr.close()
+        if proc.stdout is not None:
+            proc.stdout.close()

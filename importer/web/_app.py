@@ -300,13 +300,7 @@ def create_app(config: WebConfig) -> Starlette:
             return _problem("row must be a number")
 
         def work() -> dict[str, Any]:
-            upload.edit(row, column, value, store.api)
-            found = upload.checked.errors if upload.checked else None
-            message = ""
-            bad: list[str] = []
-            if found is not None and row in found.index:
-                message = str(found.at[row, "error_message"])
-                bad = upload.checked.bad_columns(str(found.at[row, "error_field"]))  # type: ignore[union-attr]
+            message, bad = upload.edit(row, column, value, store.api)
             return {"row": row, "message": message, "bad": bad, "counts": upload.counts()}
 
         try:

@@ -131,8 +131,11 @@ class Upload:
             if self.checked.mapping_error:
                 self.checked.mapping_error = _clean(self.checked.mapping_error, self)
 
-    def edit(self, row: int, column: str, value: str, api: ApiSettings | None) -> None:
-        """Change one cell (kept in ``edits.sqlite``) and check every row again."""
+    def edit(
+        self, row: int, column: str, value: str, api: ApiSettings | None
+    ) -> tuple[str, list[str]]:
+        """Change one cell (kept in ``edits.sqlite``) and check again; the row's message and
+        bad columns ("" and [] once it passes)."""
         with self.lock:
             source = self.source
             if source is None or row not in source.cells.index or column not in source.headers:
@@ -147,6 +150,12 @@ class Upload:
                 )
             self.plan_counts = self._plan_rows = None
             self.recheck(api, changed_row=row)
+            checked = self.checked
+            assert checked is not None
+            if checked.headers is None or row not in checked.errors.index:
+                return checked.mapping_error or "", []
+            fields, message = checked.errors.loc[row, ["error_field", "error_message"]]
+            return str(message), checked.bad_columns(str(fields))
 
     def edited(self) -> int:
         with closing(self._edits()) as db:
