@@ -269,8 +269,8 @@ def test_differs_choice_is_refused_until_the_library_has_it(
     assert (move.status_code == 201) is _jobs.supports_differs()
 
 
-def test_cancel_then_resume_sends_every_row_once(tmp_path: Path) -> None:
-    """A cancelled run is interrupted; resume finishes it from its journal, nothing twice."""
+def test_cancel_then_resume_in_a_new_server_sends_every_row_once(tmp_path: Path) -> None:
+    """A cancelled run is interrupted; a restarted server resumes it from its journal."""
     with SandboxServer(SandboxConfig(latency_ms=40)) as server:
         config = web_config(tmp_path / "work", server, batch_size=1)
         client = signed_in(config)
@@ -283,11 +283,58 @@ def test_cancel_then_resume_sends_every_row_once(tmp_path: Path) -> None:
         stopped = wait_for_run(client, rid)
         assert stopped["state"] == "interrupted"
         assert stopped["counts"]["not_processed"] > 0
-        assert client.post(f"/api/runs/{rid}/resume").status_code == 200
-        done = wait_for_run(client, rid)
+        restarted = signed_in(web_config(tmp_path / "work", server, batch_size=1))
+        assert restarted.post(f"/api/runs/{rid}/resume").status_code == 200
+        done = wait_for_run(restarted, rid)
         assert done["state"] == "finished"
         assert done["counts"]["created"] + done["counts"]["already_existed"] == 32
         assert done["counts"]["not_processed"] == 0
+        assert done["counts"]["failed_remote"] == 4  # nothing sent twice ("already taken")
+
+
+def test_a_header_the_matching_misses_can_be_mapped_by_hand(
+    web: tuple[TestClient, WebConfig], tmp_path: Path
+) -> None:
+    """'Team' is no known header: the CLI's message names it; choosing department_id sends."""
+    path = tmp_path / "team.csv"
+    path.write_text(
+        "geography_id,Team,member_id,member_type\n105,202,10040,User\n", encoding="utf-8"
+    )
+    client, _ = web
+    uid = upload(client, path)
+    state = client.get(f"/api/uploads/{uid}").json()
+    assert "missing required column 'department_id'" in state["mapping_error"]
+    assert state["suggested"]["Team"] == ""
+    chosen = {**state["chosen"], "Team": "department_id"}
+    state = client.post(f"/api/uploads/{uid}/setup", json={"chosen": chosen}).json()
+    assert state["mapping_error"] is None
+    assert state["counts"] == {"rows": 1, "valid": 1, "errors": 0}
+    rid = client.post(f"/api/uploads/{uid}/runs", json={}).json()["id"]
+    assert wait_for_run(client, rid)["counts"]["created"] == 1
+
+
+def test_ignoring_a_matched_name_column_leaves_it_unread(
+    web: tuple[TestClient, WebConfig], tmp_path: Path
+) -> None:
+    """An ignored 'department' (a name column) is not resolved; results label it as ignored."""
+    path = tmp_path / "names.csv"
+    path.write_text(
+        "geography_id,department_id,member_id,member_type,department\n"
+        "105,202,10040,User,No Such Department\n",
+        encoding="utf-8",
+    )
+    client, _ = web
+    uid = upload(client, path)
+    state = client.get(f"/api/uploads/{uid}").json()
+    assert state["suggested"]["department"] == "department"
+    assert state["counts"]["errors"] == 1  # the name does not match department 202
+    chosen = {**state["chosen"], "department": "ignore"}
+    state = client.post(f"/api/uploads/{uid}/setup", json={"chosen": chosen}).json()
+    assert state["counts"]["errors"] == 0
+    rid = client.post(f"/api/uploads/{uid}/runs", json={}).json()["id"]
+    assert wait_for_run(client, rid)["counts"]["created"] == 1
+    success = client.get(f"/runs/{rid}/files/success.csv").text
+    assert "department (ignored)" in success.splitlines()[0]
 
 
 def test_a_run_cut_off_by_a_server_stop_is_offered_for_resume(tmp_path: Path) -> None:

@@ -76,6 +76,7 @@ class Upload:
         self.plan_counts: dict[str, int] | None = None
         self.plan_error: str | None = None
         self._plan_rows: pd.DataFrame | None = None
+        self.version = 0  # bumped by every edit, mapping or sheet change
 
     @property
     def id(self) -> str:
@@ -125,6 +126,7 @@ class Upload:
     def recheck(self, api: ApiSettings | None, changed_row: int | None = None) -> None:
         with self.lock:
             assert self.source is not None
+            self.version += 1
             self.checked = _jobs.check_rows(
                 self.source, self.chosen, api=api, changed_row=changed_row, previous=self.checked
             )
@@ -212,29 +214,36 @@ class Upload:
             return _jobs.write_working_copy(self.source, self.chosen, folder)
 
     def plan(self, api: ApiSettings) -> dict[str, int]:
+        """Check the rows as they are now against the server (``importer plan``).
+
+        The upload is locked only to take its working copy: the grid stays usable while the
+        server is asked. A plan overtaken by an edit or a new mapping is not shown.
+        """
         with self.lock:
             assert self.source is not None
-            out = self.folder / "plan"
-            shutil.rmtree(out, ignore_errors=True)
-            _private_dir(out)
-            work = _private_dir(self.folder / "work")
+            version = self.version
+            work = _private_dir(self.folder / f"work-{secrets.token_hex(4)}")
             path = self.working_copy(work)
-            try:
-                self.plan_counts = _jobs.plan(
-                    path,
-                    out,
-                    sheet=self.source.sheet,
-                    headers=self.source.headers,
-                    chosen=self.chosen,
-                    api=api,
-                )
-                self.plan_error = None
-            except ImporterError as exc:
-                self.plan_counts, self.plan_error = None, _clean(str(exc), self)
-            finally:
-                path.unlink(missing_ok=True)
-            self._plan_rows = None
-            return self.plan_counts or {}
+            sheet, headers, chosen = self.source.sheet, self.source.headers, self.chosen
+        out = self.folder / f"plan-{secrets.token_hex(4)}"
+        _private_dir(out)
+        counts: dict[str, int] | None = None
+        error: str | None = None
+        try:
+            counts = _jobs.plan(path, out, sheet=sheet, headers=headers, chosen=chosen, api=api)
+        except ImporterError as exc:
+            error = _clean(str(exc), self)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        with self.lock:
+            if version != self.version:
+                shutil.rmtree(out, ignore_errors=True)
+                self.plan_counts, self.plan_error = None, "the rows changed while checking"
+                return {}
+            shutil.rmtree(self.folder / "plan", ignore_errors=True)
+            os.replace(out, self.folder / "plan")
+            self.plan_counts, self.plan_error, self._plan_rows = counts, error, None
+            return counts or {}
 
     def plan_page(self, cls: str, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
         with self.lock:
