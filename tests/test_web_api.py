@@ -115,6 +115,7 @@ def test_a_browser_file_name_is_never_a_path(web: tuple[TestClient, WebConfig]) 
     assert not (config.work_dir.parent / "escape.csv").exists()
     assert client.get("/api/uploads/..%2F..%2Fetc").status_code == 404
     assert client.get(f"/api/uploads/{uid}").json()["name"] == "../../escape.csv"
+    assert "../../escape.csv" in client.get("/").text  # listed on the start page by its name
 
 
 def test_grid_shows_the_rows_with_errors_as_the_cli(web: tuple[TestClient, WebConfig]) -> None:

@@ -147,6 +147,7 @@ def test_upload_fix_check_send_download_undo_in_a_browser(served: str, tmp_path:
             # 6. the list of earlier runs
             page.goto(served.split("?")[0])
             expect(page.locator("#runs tbody tr")).to_have_count(1)
+            expect(page.locator("#uploads tbody tr")).to_contain_text("people.csv")
             page.screenshot(path=OUTPUT / "6-runs.png", full_page=True)
 
             # 7. undo: only once the library has importer.undo (issue 13)

@@ -157,7 +157,7 @@ def create_app(config: WebConfig) -> Starlette:
         return page(
             request,
             "index.html",
-            uploads=list(reversed(uploads)),
+            uploads=[u.meta for u in reversed(uploads)],
             runs=[r.status() for r in store.all_runs()],
             accept=",".join(sorted(_jobs.ALLOWED_SUFFIXES)),
         )
