@@ -10,6 +10,7 @@ install`` is never used. Without it the test is skipped, except under CI, where 
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import threading
@@ -150,13 +151,32 @@ def test_upload_fix_check_send_download_undo_in_a_browser(served: str, tmp_path:
             expect(page.locator("#uploads tbody tr")).to_contain_text("people.csv")
             page.screenshot(path=OUTPUT / "6-runs.png", full_page=True)
 
-            # 7. undo: only once the library has importer.undo (issue 13)
+            # 7. a workbook dropped on the page: its sheets can be chosen
+            payload = base64.b64encode((SAMPLES / "people.xlsx").read_bytes()).decode()
+            page.evaluate(
+                """([b64, name]) => {
+                  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+                  const data = new DataTransfer();
+                  data.items.add(new File([bytes], name));
+                  document.querySelector("#drop").dispatchEvent(
+                    new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true}));
+                }""",
+                [payload, "people.xlsx"],
+            )
+            page.wait_for_url("**/uploads/*")
+            expect(page.locator("#sheet-box")).to_be_visible()
+            expect(page.locator("#sheet option")).to_have_text(["Members", "Reference"])
+            expect(page.locator("#grid tbody tr")).to_have_count(6)
+            page.screenshot(path=OUTPUT / "7-dropped-workbook.png", full_page=True)
+            page.goto(served.split("?")[0])
+
+            # 8. undo: only once the library has importer.undo (issue 13)
             if _jobs.supports_undo():
                 page.locator("#runs a").first.click()
                 page.once("dialog", lambda d: d.accept())
                 page.locator("#undo").click()
                 expect(page.locator("#state")).to_have_text("undone", timeout=60_000)
-                page.screenshot(path=OUTPUT / "7-undone.png", full_page=True)
+                page.screenshot(path=OUTPUT / "8-undone.png", full_page=True)
             else:
                 print("undo step skipped: importer.undo does not exist yet (issue 13)")
         finally:
