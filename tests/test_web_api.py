@@ -475,3 +475,16 @@ def test_importer_serve_prints_a_loopback_url_that_signs_in(tmp_path: Path) -> N
             proc.stderr.close()
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_progress_counts_requests_and_retries_while_sending(tmp_path: Path) -> None:
+    """A flaky server: busy answers are counted while sending; the summary's retries after."""
+    with SandboxServer(SandboxConfig(fail_rate=0.3, random_seed=7)) as server:
+        client = signed_in(web_config(tmp_path / "work", server, batch_size=5))
+        uid = upload(client, SAMPLES / "people.csv")
+        rid = client.post(f"/api/uploads/{uid}/runs", json={}).json()["id"]
+        status = wait_for_run(client, rid)
+    assert status["state"] == "finished"
+    assert status["transient"] > 0
+    assert status["retries"] > 0
+    assert status["requests"] > status["transient"]

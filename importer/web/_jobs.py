@@ -343,6 +343,45 @@ def plan_rows(out: Path) -> pd.DataFrame:
     return frame
 
 
+class Watch(httpx.BaseTransport):
+    """The HTTP transport of a send, counting requests and transient failures as they happen.
+
+    ``run_import`` takes a transport (its public ``transport=``); this one is httpx's own with the
+    pool the client would size, wrapped so the page can show retries while a run goes on
+    (``ImportResult`` has the exact count at the end).
+    """
+
+    TRANSIENT = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+    def __init__(self, api: ApiSettings) -> None:
+        pool = max(4, api.concurrency * 2)
+        limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
+        self._inner = httpx.HTTPTransport(limits=limits)
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.transient = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            self.requests += 1
+        try:
+            response = self._inner.handle_request(request)
+        except httpx.TransportError:
+            with self._lock:
+                self.transient += 1
+            raise
+        if response.status_code in self.TRANSIENT:
+            with self._lock:
+                self.transient += 1
+        return response
+
+    def close(self) -> None:
+        """Kept open across the run's clients; ``shut`` closes it."""
+
+    def shut(self) -> None:
+        self._inner.close()
+
+
 def send(
     path: Path,
     out: Path,
@@ -357,7 +396,10 @@ def send(
     cancel: threading.Event,
     transport: httpx.BaseTransport | None = None,
 ) -> ImportResult:
-    """``importer run`` on the working copy (resumes from ``out``'s journal, as the CLI)."""
+    """``importer run`` on the working copy (resumes from ``out``'s journal, as the CLI).
+
+    ``transport``: a ``Watch`` to follow the requests live (or any httpx transport).
+    """
     extra: dict[str, Any] = {"batch_size": batch_size}
     if supports_differs():
         extra["differs"] = differs

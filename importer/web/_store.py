@@ -282,6 +282,7 @@ class Run:
     started: float = 0.0
     send_started: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    watch: _jobs.Watch | None = None
     _outcomes: pd.DataFrame | None = None
 
     @property
@@ -317,6 +318,8 @@ class Run:
             "total": self.total,
             "pace": round(pace, 1),
             "retries": summary.get("retries"),
+            "requests": self.watch.requests if self.watch else summary.get("requests"),
+            "transient": self.watch.transient if self.watch else None,
             "counts": summary.get("counts"),
             "message": self.meta.get("message"),
             "undo": self.meta.get("undo"),
@@ -506,6 +509,7 @@ class Store:
     def _send(self, run: Run) -> None:
         assert self.api is not None
         meta = run.meta
+        run.watch = _jobs.Watch(self.api)
         try:
             result = _jobs.send(
                 run.folder / meta["input"],
@@ -518,6 +522,7 @@ class Store:
                 batch_size=self.batch_size,
                 progress=run.on_progress,
                 cancel=run.cancel,
+                transport=run.watch,
             )
         except ImporterError as exc:
             meta.update(state="error", message=str(exc))
@@ -526,6 +531,8 @@ class Store:
         else:
             state = {130: "interrupted", 3: "refused"}.get(result.exit_code, "finished")
             meta.update(state=state, message=result.fatal, summary=result.summary)
+        finally:
+            run.watch.shut()
         run._outcomes = None
         run.save()
 

@@ -263,7 +263,8 @@ function runPage() {
     $("#bar").style.width = pct + "%";
     let text = s.running ? `${s.phase || "starting"}: ${fmt(s.done)}${total ? " of " + fmt(total) : ""} rows` : "";
     if (s.running && s.phase === "send") text += ` · ${fmt(s.pace)} rows/s`;
-    if (s.retries !== null && s.retries !== undefined) text += `${text ? " · " : ""}${fmt(s.retries)} retries`;
+    if (s.running && s.requests) text += ` · ${fmt(s.requests)} requests, ${fmt(s.transient)} answered busy or failed (retried)`;
+    if (!s.running && s.retries !== null && s.retries !== undefined) text += `${text ? " · " : ""}${fmt(s.requests)} requests, ${fmt(s.retries)} retries`;
     $("#progress").textContent = text;
     show($("#message"), s.message);
     $("#cancel").hidden = !s.running;
