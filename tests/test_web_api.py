@@ -213,6 +213,7 @@ def test_send_writes_what_the_cli_writes_for_the_same_edit(
     status = wait_for_run(client, started.json()["id"])
     assert status["state"] == "finished"
     assert status["counts"]["created"] == 32
+    assert status["failed"] == 5 + 4  # validation + refused by the server
     assert set(status["files"]) >= {"success.csv", "errors.csv", "summary.json"}
     web_errors = client.get(f"/runs/{status['id']}/files/errors.csv").content
     edited = edit_sample_csv(tmp_path / "people.csv", ";10031.5;", ";10031;")

@@ -81,6 +81,7 @@ WORDS = {
     "conflict": "differs",
     "differs": "differs",
     "missing reference": "missing reference",
+    "missing_reference": "missing reference",
     "invalid": "invalid",
 }
 PLAN_CLASSES = ("new", "exists", "differs", "missing reference", "invalid")

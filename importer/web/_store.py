@@ -321,6 +321,7 @@ class Run:
             "requests": self.watch.requests if self.watch else summary.get("requests"),
             "transient": self.watch.transient if self.watch else None,
             "counts": summary.get("counts"),
+            "failed": _failed(summary.get("counts")),
             "message": self.meta.get("message"),
             "undo": self.meta.get("undo"),
             "files": [n for n in DOWNLOADS if (self.results / n).is_file()],
@@ -333,6 +334,13 @@ class Run:
                 self._outcomes = _outcomes(self.results)
             frame = self._outcomes
             return len(frame), _records(frame.iloc[offset : offset + limit])
+
+
+def _failed(counts: dict[str, int] | None) -> int | None:
+    """Rows of a run that did not succeed (failed at any stage, or not sent)."""
+    if not counts:
+        return None
+    return sum(v for k, v in counts.items() if k.startswith("failed") or k == "not_processed")
 
 
 def _outcomes(results: Path) -> pd.DataFrame:
