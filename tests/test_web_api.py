@@ -135,6 +135,10 @@ def test_grid_shows_the_rows_with_errors_as_the_cli(web: tuple[TestClient, WebCo
     every = client.get(f"/api/uploads/{uid}/rows?errors=0&offset=10&limit=5").json()
     assert every["total"] == 42
     assert [r["row"] for r in every["rows"]] == [12, 13, 15, 16, 17]  # row 14 is blank
+    jump = client.get(f"/api/uploads/{uid}/rows?errors=1&from_row=38&limit=2").json()
+    assert (jump["offset"], [r["row"] for r in jump["rows"]]) == (3, [38, 39])
+    blank = client.get(f"/api/uploads/{uid}/rows?errors=0&from_row=14&limit=1").json()
+    assert [r["row"] for r in blank["rows"]] == [15]  # the next row shown
 
 
 def test_a_cell_edit_is_checked_at_once_duplicates_included(

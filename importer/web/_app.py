@@ -15,6 +15,7 @@ import secrets
 import shutil
 import socket
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -275,8 +276,15 @@ def create_app(config: WebConfig) -> Starlette:
             upload = store.upload(request.path_params["uid"])
         except KeyError:
             return _problem("no such upload", 404)
-        total, shown = await run_in_threadpool(
-            upload.page, errors_only=errors_only, offset=offset, limit=limit
+        from_row = request.query_params.get("from_row")
+        total, offset, shown = await run_in_threadpool(
+            partial(
+                upload.page,
+                errors_only=errors_only,
+                offset=offset,
+                limit=limit,
+                from_row=int(from_row) if from_row and from_row.isdigit() else None,
+            )
         )
         headers = list(upload.source.headers) if upload.source else []
         return JSONResponse(

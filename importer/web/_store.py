@@ -171,15 +171,18 @@ class Upload:
         return {"rows": rows, "valid": rows - failed, "errors": failed}
 
     def page(
-        self, *, errors_only: bool, offset: int, limit: int
-    ) -> tuple[int, list[dict[str, Any]]]:
-        """Rows ``offset`` .. ``offset+limit`` of the grid (all rows, or the failing ones)."""
+        self, *, errors_only: bool, offset: int, limit: int, from_row: int | None = None
+    ) -> tuple[int, int, list[dict[str, Any]]]:
+        """Rows ``offset`` .. ``offset+limit`` of the grid (all rows, or the failing ones), or
+        from the first shown row numbered ``from_row`` or after; (total, offset, rows)."""
         with self.lock:
             if self.source is None or self.checked is None:
-                return 0, []
+                return 0, 0, []
             cells, errors = self.source.cells, self.checked.errors
             rows = errors.index if errors_only else cells.index
             total = len(rows)
+            if from_row is not None:
+                offset = min(int(rows.searchsorted(from_row)), max(total - 1, 0))
             shown = rows[offset : offset + limit]
             part = cells.loc[shown]
             found = errors.reindex(shown)
@@ -200,7 +203,7 @@ class Upload:
                         "message": message if isinstance(message, str) else "",
                     }
                 )
-            return total, out
+            return total, offset, out
 
     def working_copy(self, folder: Path) -> Path:
         """The file to send: the upload itself, or a copy with the edits and ignored columns."""

@@ -122,9 +122,11 @@ function uploadPage() {
     await loadRows();
   }
 
-  async function loadRows() {
+  async function loadRows(fromRow) {
     const errorsOnly = $("#errors-only").checked ? 1 : 0;
-    const data = await api("GET", `${base}/rows?errors=${errorsOnly}&offset=${offset}&limit=${PAGE}`);
+    const from = fromRow ? `&from_row=${fromRow}` : "";
+    const data = await api("GET", `${base}/rows?errors=${errorsOnly}&offset=${offset}&limit=${PAGE}${from}`);
+    offset = data.offset;
     const head = $("#grid thead");
     head.replaceChildren(el("tr", {}, el("th", { class: "rownum" }, "row"),
       ...data.headers.map((h) => el("th", {}, h)), el("th", { class: "problem" }, "problem")));
@@ -204,6 +206,7 @@ function uploadPage() {
   }
 
   $("#errors-only").addEventListener("change", () => { offset = 0; loadRows(); });
+  $("#goto").addEventListener("change", (e) => e.target.value && loadRows(Number(e.target.value)));
   $("#prev").addEventListener("click", () => { offset = Math.max(0, offset - PAGE); loadRows(); });
   $("#next").addEventListener("click", () => { offset += PAGE; loadRows(); });
   $("#sheet").addEventListener("change", async (e) => {
