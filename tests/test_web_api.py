@@ -141,6 +141,33 @@ def test_grid_shows_the_rows_with_errors_as_the_cli(web: tuple[TestClient, WebCo
     assert [r["row"] for r in blank["rows"]] == [15]  # the next row shown
 
 
+def test_another_sheet_can_be_chosen_and_chosen_back(
+    web: tuple[TestClient, WebConfig], tmp_path: Path
+) -> None:
+    """A sheet that cannot be read says why (as the CLI) and the sheet list stays to go back."""
+    from .conftest import write_xlsx
+
+    book = write_xlsx(
+        tmp_path / "two.xlsx",
+        {
+            "Members": [
+                ["geography_id", "department_id", "member_id", "member_type"],
+                [105, 202, 10040, "User"],
+            ],
+            "Notes": [["just a title"]],
+        },
+    )
+    client, _ = web
+    uid = upload(client, book)
+    other = client.post(f"/api/uploads/{uid}/setup", json={"sheet": "Notes"}).json()
+    assert "no data rows" in other["error"]
+    assert "two.xlsx, sheet 'Notes'" in other["error"]
+    assert other["sheets"] == ["Members", "Notes"]
+    back = client.post(f"/api/uploads/{uid}/setup", json={"sheet": "Members"}).json()
+    assert back["error"] is None
+    assert back["counts"] == {"rows": 1, "valid": 1, "errors": 0}
+
+
 def test_a_cell_edit_is_checked_at_once_duplicates_included(
     web: tuple[TestClient, WebConfig],
 ) -> None:

@@ -212,7 +212,7 @@ def create_app(config: WebConfig) -> Starlette:
             "name": upload.meta["name"],
             "error": upload.error,
             "sheet": source.sheet if source else upload.meta.get("sheet"),
-            "sheets": list(source.sheets) if source else [],
+            "sheets": list(source.sheets) if source else upload.meta.get("sheets", []),
             "headers": list(source.headers) if source else [],
             "chosen": upload.chosen,
             "suggested": checked.suggested if checked else {},

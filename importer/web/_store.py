@@ -427,6 +427,7 @@ class Store:
         upload.load(self.api)
         if upload.source is not None:
             upload.meta["sheet"] = upload.source.sheet
+            upload.meta["sheets"] = list(upload.source.sheets)
             upload.meta["chosen"] = dict(upload.checked.suggested) if upload.checked else {}
             upload.save()
         return upload
