@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import socket
 import statistics
 import subprocess
 import sys
@@ -81,6 +82,7 @@ def test_loopback_only_and_secret_in_the_printed_url(tmp_path: Path) -> None:
     sock = bind_loopback(0)
     try:
         assert sock.getsockname()[0] == "127.0.0.1"
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)  # no 40 ms ACK stalls
         config = WebConfig(tmp_path, port=sock.getsockname()[1])
         assert config.url().startswith(f"http://127.0.0.1:{config.port}/?key=")
         assert config.secret in config.url()
