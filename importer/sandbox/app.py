@@ -365,7 +365,9 @@ class SandboxApp:
             offset=paging.offset,
         )
         objects = [views.organization_json(row) for row in result.rows]
-        return Reply(200, views.list_body("organizations", objects, total=result.total, paging=paging))
+        return Reply(
+            200, views.list_body("organizations", objects, total=result.total, paging=paging)
+        )
 
     def _users_reply(
         self, rows: list[Row], wanted: set[str], total: int, paging: views.Paging
@@ -416,9 +418,11 @@ class SandboxApp:
     def _me(self, request: Request, match: re.Match[str]) -> Reply:
         wanted = views.includes(request.query, USER_INCLUDES)
         me = self.store.current_user_id
-        rows = [] if me is None else self.store.list_users(
-            ids=[me], on_my_account=True, show_disabled=True
-        ).rows
+        rows = (
+            []
+            if me is None
+            else self.store.list_users(ids=[me], on_my_account=True, show_disabled=True).rows
+        )
         if not rows:
             raise views.not_found("User")
         return self._users_reply(rows, wanted, 1, views.Paging(views.DEFAULT_PER_PAGE, 0))

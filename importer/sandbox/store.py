@@ -159,7 +159,8 @@ class Store:
             if seeded.fetchone() is None:
                 self._load_seed(Path(seed) if seed is not None else bundled_seed())
             self._org_types: dict[int, str] = {
-                row["id"]: row["type"] for row in self._conn.execute("SELECT id, type FROM organizations")
+                row["id"]: row["type"]
+                for row in self._conn.execute("SELECT id, type FROM organizations")
             }
             self._members = {
                 "User": {r[0] for r in self._conn.execute("SELECT id FROM users")},
