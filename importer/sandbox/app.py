@@ -105,7 +105,12 @@ class SandboxApp:
             (re.compile(r"/organizations"), {"GET": self._list_organizations}),
             (re.compile(r"/users"), {"GET": self._list_users}),
             (re.compile(r"/users/me"), {"GET": self._me}),
+            (re.compile(r"/users/(?P<id>[0-9]+)"), {"GET": self._show(self._list_users)}),
             (re.compile(r"/workspaces"), {"GET": self._list_workspaces}),
+            (
+                re.compile(r"/workspaces/(?P<id>[0-9]+)"),
+                {"GET": self._show(self._list_workspaces)},
+            ),
         ]
         self._control_routes: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
             (re.compile(r"/_sandbox/counters"), {"GET": self._counters}),
@@ -241,6 +246,21 @@ class SandboxApp:
             self.counters.add("dropped")
             return Reply(200, None, drop=True)
         return reply
+
+    @staticmethod
+    def _show(listing: Handler) -> Handler:
+        """A show route: the listing narrowed to one id, default filters and all, else 404.
+
+        § Response format: "Default filters apply to list and single-object requests alike".
+        """
+
+        def show(request: Request, match: re.Match[str]) -> Reply:
+            reply = listing(replace(request, query={**request.query, "only": match["id"]}), match)
+            if reply.status == 200 and reply.body is not None and reply.body["count"] == 0:
+                raise views.not_found(f"{request.path.rsplit('/', 2)[-2].title()} {match['id']}")
+            return reply
+
+        return show
 
     # -- organization memberships -------------------------------------------------------------
 

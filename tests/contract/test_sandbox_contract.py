@@ -808,3 +808,21 @@ def test_switch_latency(sandbox: SandboxServer, client: httpx.Client, latency: i
     started = time.perf_counter()
     client.get("/users")
     assert (time.perf_counter() - started >= 0.2) == (latency > 0)
+
+
+@pytest.mark.parametrize(
+    ("path", "hidden", "unhide"),
+    [
+        ("/users", OFF_PROJECT, {"on_my_account": "true"}),
+        ("/users", DISABLED, {"show_disabled": "true"}),
+        ("/workspaces", ARCHIVED, {"include_archived": "true"}),
+    ],
+)
+def test_show_route_404s_for_an_object_hidden_by_a_default_filter(
+    client: httpx.Client, path: str, hidden: int, unhide: dict[str, str]
+) -> None:
+    """KANTATA_API.md § Response format: a hidden object is absent: a show route then 404s."""
+    assert client.get(f"{path}/{hidden}").status_code == 404
+    shown = client.get(f"{path}/{hidden}", params=unhide)
+    assert shown.status_code == 200
+    assert ids(shown.json()) == [str(hidden)]
