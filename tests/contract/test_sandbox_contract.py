@@ -826,3 +826,12 @@ def test_show_route_404s_for_an_object_hidden_by_a_default_filter(
     shown = client.get(f"{path}/{hidden}", params=unhide)
     assert shown.status_code == 200
     assert ids(shown.json()) == [str(hidden)]
+
+
+def test_a_read_slower_than_the_time_limit_is_ended(sandbox: SandboxServer) -> None:
+    """KANTATA_API.md § Basics: the server ends any request (reads too) at its time limit."""
+    sandbox.set_knobs(request_time_limit_s=0.2, latency_ms=2000)
+    started = time.perf_counter()
+    response = httpx.get(f"{sandbox.base_url}/users", headers=AUTH)
+    assert response.status_code == 503
+    assert time.perf_counter() - started < 1.5
