@@ -448,9 +448,7 @@ def sandbox_cmd(
     ] = 0.0,
     request_time_limit_s: Annotated[
         float,
-        typer.Option(
-            "--request-time-limit-s", help="The server ends a request after this (503)."
-        ),
+        typer.Option("--request-time-limit-s", help="The server ends a request after this (503)."),
     ] = 180.0,
     bulk_mode: Annotated[
         str,

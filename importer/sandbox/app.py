@@ -105,7 +105,12 @@ class SandboxApp:
             (re.compile(r"/organizations"), {"GET": self._list_organizations}),
             (re.compile(r"/users"), {"GET": self._list_users}),
             (re.compile(r"/users/me"), {"GET": self._me}),
+            (re.compile(r"/users/(?P<id>[0-9]+)"), {"GET": self._show(self._list_users)}),
             (re.compile(r"/workspaces"), {"GET": self._list_workspaces}),
+            (
+                re.compile(r"/workspaces/(?P<id>[0-9]+)"),
+                {"GET": self._show(self._list_workspaces)},
+            ),
         ]
         self._control_routes: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
             (re.compile(r"/_sandbox/counters"), {"GET": self._counters}),
@@ -242,6 +247,21 @@ class SandboxApp:
             return Reply(200, None, drop=True)
         return reply
 
+    @staticmethod
+    def _show(listing: Handler) -> Handler:
+        """A show route: the listing narrowed to one id, default filters and all, else 404.
+
+        § Response format: "Default filters apply to list and single-object requests alike".
+        """
+
+        def show(request: Request, match: re.Match[str]) -> Reply:
+            reply = listing(replace(request, query={**request.query, "only": match["id"]}), match)
+            if reply.status == 200 and reply.body is not None and reply.body["count"] == 0:
+                raise views.not_found(f"{request.path.rsplit('/', 2)[-2].title()} {match['id']}")
+            return reply
+
+        return show
+
     # -- organization memberships -------------------------------------------------------------
 
     def _create_memberships(self, request: Request, match: re.Match[str]) -> Reply:
@@ -365,7 +385,9 @@ class SandboxApp:
             offset=paging.offset,
         )
         objects = [views.organization_json(row) for row in result.rows]
-        return Reply(200, views.list_body("organizations", objects, total=result.total, paging=paging))
+        return Reply(
+            200, views.list_body("organizations", objects, total=result.total, paging=paging)
+        )
 
     def _users_reply(
         self, rows: list[Row], wanted: set[str], total: int, paging: views.Paging
@@ -416,9 +438,11 @@ class SandboxApp:
     def _me(self, request: Request, match: re.Match[str]) -> Reply:
         wanted = views.includes(request.query, USER_INCLUDES)
         me = self.store.current_user_id
-        rows = [] if me is None else self.store.list_users(
-            ids=[me], on_my_account=True, show_disabled=True
-        ).rows
+        rows = (
+            []
+            if me is None
+            else self.store.list_users(ids=[me], on_my_account=True, show_disabled=True).rows
+        )
         if not rows:
             raise views.not_found("User")
         return self._users_reply(rows, wanted, 1, views.Paging(views.DEFAULT_PER_PAGE, 0))

@@ -50,9 +50,7 @@ KNOB_SPECS: tuple[KnobSpec, ...] = (
     KnobSpec("drop_after_commit", 0.0, "fraction", "fraction of writes whose reply is lost"),
     KnobSpec("latency_ms", 0.0, "seconds", "milliseconds added to every request"),
     KnobSpec("commit_delay_ms", 0.0, "seconds", "milliseconds a write takes before it commits"),
-    KnobSpec(
-        "request_time_limit_s", 180.0, "seconds", "server ends a request after this (503)"
-    ),
+    KnobSpec("request_time_limit_s", 180.0, "seconds", "server ends a request after this (503)"),
     KnobSpec("bulk_mode", "atomic", "choice", "a bulk create with bad objects", BULK_MODES),
     KnobSpec(
         "memberships_per_member",

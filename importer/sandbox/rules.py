@@ -24,6 +24,7 @@ class Problem:
     field: str
     message: str
 
+
 _INTEGER_FIELDS = (("geography_id", "Geography"), ("department_id", "Department"))
 _DIGITS = re.compile(r"[0-9]+")
 _MAX_ID = 2**63 - 1
@@ -169,7 +170,9 @@ def check_batch(objects: Sequence[object], lookup: Lookup, *, many: bool = False
 def check_update(changes: object, lookup: Lookup) -> dict[str, int] | list[Problem]:
     """A ``PUT`` body's ``geography_id``/``department_id`` (both optional), or the problems."""
     if not isinstance(changes, dict):
-        return [Problem("base", f"Organization membership must be a JSON object (got {show(changes)})")]
+        return [
+            Problem("base", f"Organization membership must be a JSON object (got {show(changes)})")
+        ]
     update: dict[str, int] = {}
     errors: list[Problem] = []
     for key, label in _INTEGER_FIELDS:

@@ -24,7 +24,9 @@ Row = dict[str, Any]
 SEED_TIME = "2024-01-01T00:00:00Z"
 MAX_ORGANIZATIONS = 400  # KANTATA_API.md § Lookups: "at most 400 organizations"
 # Words `matching` ignores on workspaces (KANTATA_API.md § Lookups: "stop words ignored").
-STOP_WORDS = frozenset("a an and at by for in of on or the to with".split())
+STOP_WORDS = frozenset(
+    ["a", "an", "and", "at", "by", "for", "in", "of", "on", "or", "the", "to", "with"]
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sandbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -159,7 +161,8 @@ class Store:
             if seeded.fetchone() is None:
                 self._load_seed(Path(seed) if seed is not None else bundled_seed())
             self._org_types: dict[int, str] = {
-                row["id"]: row["type"] for row in self._conn.execute("SELECT id, type FROM organizations")
+                row["id"]: row["type"]
+                for row in self._conn.execute("SELECT id, type FROM organizations")
             }
             self._members = {
                 "User": {r[0] for r in self._conn.execute("SELECT id FROM users")},

@@ -164,7 +164,8 @@ def times(query: Mapping[str, str]) -> dict[str, str]:
         try:
             moment = datetime.fromisoformat(value.strip())
         except ValueError:
-            raise bad_request(f"{name} must be an ISO 8601 date-time (got {show(value)})", name)
+            message = f"{name} must be an ISO 8601 date-time (got {show(value)})"
+            raise bad_request(message, name) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         result[name] = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -173,7 +174,7 @@ def times(query: Mapping[str, str]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Paging:
-    """Where a listing starts and how much it returns; ``page``/``per_page`` or ``limit``/``offset``."""
+    """Where a listing starts and how much it returns (``page``/``per_page`` or ``limit``)."""
 
     limit: int
     offset: int
@@ -207,9 +208,7 @@ def includes(query: Mapping[str, str], allowed: Sequence[str]) -> set[str]:
     return wanted
 
 
-def order_param(
-    query: Mapping[str, str], orders: Mapping[str, str], default: str
-) -> str:
+def order_param(query: Mapping[str, str], orders: Mapping[str, str], default: str) -> str:
     """The SQL ORDER BY for ``order=field:dir``; an unknown value leaves the default order."""
     value = (text_param(query, "order") or "").strip().lower()
     field, _, direction = value.partition(":")
