@@ -27,12 +27,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from importer.cli_api import (
+    AddOpt,
     BaseUrlOpt,
     InsecureOpt,
     MapFileOpt,
+    MoveOpt,
     SandboxOpt,
+    ServerTimeLimitOpt,
     TokenFileOpt,
     api_settings,
+    differs_mode,
     mapping_from,
     parse_mapping,  # noqa: F401  (re-exported: importer.cli.parse_mapping)
 )
@@ -292,12 +296,16 @@ def run(
         bool,
         typer.Option("--restart", help="Discard the --out folder's run journal; do not resume."),
     ] = False,
+    move: MoveOpt = False,
+    add: AddOpt = False,
+    server_time_limit: ServerTimeLimitOpt = 180.0,
     max_rows: MaxRowsOpt = 5_000_000,
     max_file_mb: MaxFileMbOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Validate FILE, create its valid rows in bulk, write a result for every row.
+    """Validate FILE, write what its valid rows need (create, or move with --move), write a
+    result for every row. Rows identical to what the server holds cost no write.
 
     Example: KANTATA_API_TOKEN=... importer run people.xlsx --out results/
     """
@@ -305,12 +313,18 @@ def run(
     from importer.run import run_import
 
     with _job(quiet=quiet, as_json=as_json) as job:
+        if sandbox and not dry_run:
+            # A sandbox is fresh each time: its results can never be resumed against it.
+            restart = True
+            if not (quiet or as_json):
+                err.print("sandbox: a fresh server, so this run starts over in its results folder")
         options = ImportOptions(
             sheet=sheet,
             mapping=mapping_from(mapping, map_file),
             batch_size=batch_size,
             dry_run=dry_run,
             restart=restart,
+            differs=differs_mode(move, add),
             **_limits(max_rows, max_file_mb),
         )
         found = job.api(
@@ -324,6 +338,7 @@ def run(
             found or ApiSettings(base_url=base_url or DEFAULT_BASE_URL, insecure=insecure),
             concurrency=concurrency,
             max_rps=max_rps,
+            server_time_limit=server_time_limit,
         )
         cancel = job.stack.enter_context(_stop_on_signals(quiet or as_json))
         job.result = run_import(
@@ -342,18 +357,23 @@ def plan(
     token_file: TokenFileOpt = None,
     sandbox: SandboxOpt = False,
     insecure: InsecureOpt = False,
+    move: MoveOpt = False,
+    add: AddOpt = False,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Say what run would do with each row (create, exists, conflict, invalid); create nothing.
+    """Say what run would do with each row (new, exists, differs, missing reference, invalid);
+    write nothing. Same look-ups and words as run.
 
     Writes plan.csv (every row), errors.csv (rows that would fail) and summary.json.
-    Example: KANTATA_API_TOKEN=... importer plan people.xlsx
+    Example: KANTATA_API_TOKEN=... importer plan people.xlsx --move
     """
     from importer.plan import plan_file
 
     with _job(quiet=quiet, as_json=as_json) as job:
-        options = ImportOptions(sheet=sheet, mapping=mapping_from(mapping, map_file))
+        options = ImportOptions(
+            sheet=sheet, mapping=mapping_from(mapping, map_file), differs=differs_mode(move, add)
+        )
         api = job.api(
             required=True,
             sandbox=sandbox,

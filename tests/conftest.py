@@ -27,15 +27,20 @@ def _instant_retries() -> Iterator[None]:
 @pytest.fixture
 def sandbox() -> Iterator[SandboxServer]:
     """A sandbox with the bundled seed, in memory, all knobs off."""
-    with SandboxServer(SandboxConfig(random_seed=7)) as server:
+    with SandboxServer(SandboxConfig(random_seed=7, request_time_limit_s=1.0)) as server:
         yield server
 
 
 def settings_for(server: SandboxServer, **kwargs: Any) -> ApiSettings:
-    """ApiSettings pointing at ``server`` with fast retries."""
+    """ApiSettings pointing at ``server`` with fast retries and the server's time limit.
+
+    The client waits the server's time limit before looking up a row in doubt; the sandbox's
+    limit is set to seconds so these tests stay fast.
+    """
     kwargs.setdefault(
         "retry", RetryPolicy(attempts=10, timeout=60, wait_initial=0.01, wait_max=0.05)
     )
+    kwargs.setdefault("server_time_limit", server.config.request_time_limit_s)
     return ApiSettings(base_url=server.base_url, token=server.token, **kwargs)
 
 
