@@ -357,14 +357,14 @@ class KantataClient:
 
     def _delay(self, exc: TransientApiError, tries: int) -> float:
         policy = self.settings.retry
-        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
-            if exc.retry_after > policy.max_retry_after:
+        if isinstance(exc, RateLimitedError):
+            if exc.retry_after is not None and exc.retry_after > policy.max_retry_after:
                 raise ServerWaitError(
                     f"the server asked to wait {human_seconds(exc.retry_after)} (HTTP 429 "
                     f"Retry-After); stopping rather than waiting that long: run again later",
                     retry_after=exc.retry_after,
                 ) from exc
-            return exc.retry_after
+            return 0.0  # the shared limiter holds every sender for the pause (see _once)
         ceiling = min(policy.wait_max, policy.wait_initial * 2 ** (tries - 1))
         return random.uniform(0, ceiling)  # full jitter
 
@@ -381,9 +381,12 @@ class KantataClient:
         self.counts.add(_KINDS.get(method, method.lower()))
         limit = self.settings.server_time_limit
         # A write waits for its reply at least as long as the server may work on it.
-        read = self.settings.timeout if idempotent else max(self.settings.timeout, limit + 10)
+        read = self.settings.timeout
+        if not idempotent:
+            read = max(read, limit * 1.05 + 1)
         timeout = httpx.Timeout(self.settings.timeout, read=read)
-        deadline = time.monotonic() + max(read, limit) + 20  # the whole request, trickles too
+        # The whole request, a trickling reply included, may not outlive the server's own limit.
+        deadline = time.monotonic() + max(read, limit) + max(1.0, limit * 0.1)
         t0 = time.monotonic()
         where = f"{method} {path}"
         try:
@@ -448,7 +451,9 @@ class KantataClient:
                 status=status,
             ) from exc
         if not isinstance(data, dict):
-            raise BadResponseError(f"HTTP {status} reply to {where} is not a JSON object")
+            raise BadResponseError(
+                f"HTTP {status} reply to {where} is not a JSON object", status=status
+            )
         return data
 
     def _read(self, response: httpx.Response, deadline: float, where: str) -> bytes:
@@ -617,7 +622,7 @@ def objects_in(data: Mapping[str, Any], key: str) -> dict[str, dict[str, Any]]:
     if objects is None:
         return {}
     if not isinstance(objects, dict):
-        raise BadResponseError(f"reply has a malformed {key!r} (not an object)")
+        raise BadResponseError(f"reply has a malformed {key!r} (not an object)", status=200)
     return {str(k): v for k, v in objects.items() if isinstance(v, dict)}
 
 
