@@ -125,8 +125,10 @@ class _Bar:
 def _print_result(result: ImportResult, *, quiet: bool, as_json: bool) -> None:
     if as_json:
         out.print_json(json.dumps(result.summary, default=str))
-        return
-    if quiet:
+    if quiet or as_json:
+        # Quiet silences progress and tables, never why a run stopped.
+        if result.fatal:
+            err.print(f"error: {result.fatal}", markup=False, highlight=False, soft_wrap=True)
         return
     table = Table(title=f"{result.summary['command']}: {result.summary['input']['path']}")
     table.add_column("outcome")

@@ -33,6 +33,7 @@ from importer.errors import (
 )
 from importer.ratelimit import RateLimiter
 from importer.redact import install_log_redaction, redact, register_secret
+from importer.retrylog import install as install_retry_log
 
 USER_AGENT = "kantata-importer/0.1"
 _SAFE_TO_RETRY_STATUS = {408, 425, 429, 503}  # the server did not act on the request
@@ -40,6 +41,7 @@ _UNSURE_STATUS = {500, 502, 504}  # a gateway/server failure: a write may have h
 _LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
 _TOKEN = re.compile(r"[!-~]*")  # visible ASCII: what an HTTP header can carry
 _BAD_JSON = (ValueError, RecursionError)  # JSONDecodeError, UnicodeDecodeError, deep nesting
+install_retry_log()  # retries go to the log, never to stderr (see importer.retrylog)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import stat
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from importer.errors import InputError
@@ -60,6 +60,18 @@ class ApiSettings:
     max_rps: float | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     insecure: bool = False
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> ApiSettings:
+        """Settings from the environment the CLI reads: ``$KANTATA_BASE_URL`` (default
+        ``DEFAULT_BASE_URL``) and ``$KANTATA_API_TOKEN``; ``overrides`` set other fields.
+
+        ``run_import``, ``plan_file`` and ``validate_file`` use this when given no ``api``.
+        """
+        environ = os.environ if env is None else env
+        url = environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
+        settings = cls(base_url=url, token=read_token(env=dict(environ)))
+        return replace(settings, **overrides) if overrides else settings
 
 
 @dataclass(frozen=True)

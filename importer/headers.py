@@ -27,7 +27,7 @@ __all__ = ["HeaderMap", "match_headers", "normalise_header", "read_mapping_file"
 
 _SEPARATORS = re.compile(r"[\s_\-]+")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
-_CUTOFF = 0.6
+_CUTOFF = 0.75  # below: a guess more often wrong than right; suggest --map instead
 _SHOWN = 2
 
 
@@ -229,7 +229,9 @@ def _missing_message(
     for name in missing:
         best = _closest(name, headers, aliases.get(name, (name,)))
         hints.append(
-            f"closest match for {name}: {best!r}" if best else f"no close match for {name}"
+            f'closest match for {name}: {best!r} (if so: --map "{best}={name}")'
+            if best
+            else f'no close match for {name} (name the column that holds it: --map "Header={name}")'
         )
     return f"{where}: missing required {noun} {quoted}; headers found: {listing}; " + "; ".join(
         hints

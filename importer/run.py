@@ -96,6 +96,7 @@ def validate_file(
         ApiError: names could not be looked up (token refused, server unreachable).
     """
     options = options or ImportOptions()
+    api = api or ApiSettings.from_env()
     started, t0 = datetime.now(UTC), time.perf_counter()
     table = open_input(path, options)
     info = table.info
@@ -162,7 +163,8 @@ def run_import(
         path: the CSV/TSV/XLSX/XLS/ODS file.
         out_dir: the results folder (default: ``<name>-results`` next to the input).
         options: sheet, batch size, header mapping, dry run.
-        api: base URL, token, concurrency, rate, retries.
+        api: base URL, token, concurrency, rate, retries (default: ``ApiSettings.from_env()``,
+            ``$KANTATA_BASE_URL`` and ``$KANTATA_API_TOKEN`` as the CLI reads them).
         transport: an httpx transport to use instead of the network (tests, proxies).
         progress: called with ``Progress`` events.
         cancel: set it (from a signal handler, another thread) to stop sending: requests in
@@ -179,7 +181,7 @@ def run_import(
         ApiError: the names could not be looked up (token refused, server unreachable).
     """
     options = options or ImportOptions()
-    api = api or ApiSettings()
+    api = api or ApiSettings.from_env()
     started = datetime.now(UTC)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()

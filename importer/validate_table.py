@@ -42,9 +42,13 @@ def open_input(path: str | Path, options: ImportOptions) -> Table:
 
 
 def default_out_dir(path: str | Path) -> Path:
-    """``people.xlsx`` -> ``people-results/`` next to it."""
+    """``people.xlsx`` -> ``people.xlsx-results/`` next to it.
+
+    The whole file name, extension included: ``people.csv`` and ``people.xlsx`` side by side get
+    folders of their own (each with its own run journal), and the folder sorts next to its file.
+    """
     p = Path(path)
-    return p.with_name(f"{p.stem}-results")
+    return p.with_name(f"{p.name}-results")
 
 
 @dataclass
