@@ -11,6 +11,7 @@ import stat
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from importer.errors import InputError
 
@@ -62,7 +63,7 @@ class ApiSettings:
     insecure: bool = False
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> ApiSettings:
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> ApiSettings:
         """Settings from the environment the CLI reads: ``$KANTATA_BASE_URL`` (default
         ``DEFAULT_BASE_URL``) and ``$KANTATA_API_TOKEN``; ``overrides`` set other fields.
 

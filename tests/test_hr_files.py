@@ -43,8 +43,21 @@ def test_retries_never_print_on_stderr(tmp_path: Path) -> None:
     with SandboxServer(SandboxConfig(fail_rate=0.5, random_seed=3)) as server:
         env = {**os.environ, "KANTATA_API_TOKEN": server.token}
         proc = subprocess.run(
-            [sys.executable, "-m", "importer", "run", str(src), "-q", "--json"]
-            + ["--base-url", server.base_url, "--batch-size", "1", "--concurrency", "1"],
+            [
+                sys.executable,
+                "-m",
+                "importer",
+                "run",
+                str(src),
+                "-q",
+                "--json",
+                "--base-url",
+                server.base_url,
+                "--batch-size",
+                "1",
+                "--concurrency",
+                "1",
+            ],
             capture_output=True,
             text=True,
             timeout=120,
