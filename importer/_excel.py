@@ -15,6 +15,7 @@ indistinguishable from a boolean/date cell once rendered, and is shown like one.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import zipfile
 from collections.abc import Iterator
@@ -32,12 +33,15 @@ import python_calamine
 from importer import _zipguard
 from importer.errors import InputError
 from importer.load import (
+    HEADER_SEARCH_ROWS,
+    HeaderScore,
     blank_cells,
     blank_rows,
     check_header,
     drop_blank_rows,
     header_labels,
     looks_like_text,
+    pick_header,
 )
 
 _ZIP = b"PK"
@@ -72,13 +76,29 @@ class SheetData:
     headers: tuple[str, ...]
     cells: pa.Table
     rows: np.ndarray
+    header_row: int = 1
+    notes: tuple[str, ...] = ()
 
 
-def read_sheet(path: Path, fmt: str, sheet: str | None, *, max_unpacked: int) -> SheetData:
+def read_sheet(
+    path: Path,
+    fmt: str,
+    sheet: str | None,
+    *,
+    max_unpacked: int,
+    header_row: int | None = None,
+    score: HeaderScore | None = None,
+) -> SheetData:
     """Read one sheet (default: the first visible worksheet) of a workbook.
 
     ``max_unpacked`` bounds what a zip-based workbook may unpack to (see :mod:`_zipguard`).
+    The header row is found as :func:`importer.load.pick_header` says. When no sheet was asked
+    for and the first visible one has no row naming a schema column (an "Instructions" sheet),
+    the only other sheet that has one is read instead (a note says so); when several have one,
+    an InputError asks for ``--sheet``.
     """
+    rate = score or (lambda cells: 0)
+    notes: tuple[str, ...] = ()
     scans = _check_container(path, fmt, max_unpacked)
     _zipguard.check_ods(path, scans)
     with _calamine(path):
@@ -90,6 +110,28 @@ def read_sheet(path: Path, fmt: str, sheet: str | None, *, max_unpacked: int) ->
         chosen = sheets[0]
     else:
         chosen = _first_visible(path)
+        if (
+            score is not None
+            and header_row is None
+            and not _names_columns(reader, chosen, rate, path, scans)
+        ):
+            others = [
+                s for s in sheets if s != chosen and _names_columns(reader, s, rate, path, scans)
+            ]
+            if len(others) == 1:
+                notes = (
+                    f"sheet {chosen!r} has no header row with the expected columns; read sheet "
+                    f"{others[0]!r}, the only one that has (choose with --sheet)",
+                )
+                chosen = others[0]
+            elif others:
+                listing = ", ".join(repr(s) for s in others)
+                raise InputError(
+                    f"{path.name}: the first sheet, {chosen!r}, has no header row with the "
+                    f"expected columns; sheets {listing} have: choose one with --sheet "
+                    f'"{others[0]}"',
+                    path=str(path),
+                )
     where = f"{path.name}, sheet {chosen!r}"
     if scans:
         _zipguard.check_sheet(path, scans, chosen, where)
@@ -101,8 +143,11 @@ def read_sheet(path: Path, fmt: str, sheet: str | None, *, max_unpacked: int) ->
     blank = blank_rows(cells)
     if cells.num_rows == 0 or blank.all():
         raise InputError(f"{where} is empty", path=str(path))
-    header_index = int(np.argmin(blank))
-    header = [str(v) for v in cells.slice(header_index, 1).to_pylist()[0].values()]
+    search = max(HEADER_SEARCH_ROWS, header_row or 0)
+    first_rows = [[str(v) for v in r.values()] for r in cells.slice(0, search).to_pylist()]
+    header_index = pick_header(first_rows, rate, header_row, where, path)
+    assert header_index is not None  # the sheet is not blank
+    header = first_rows[header_index]
     check_header(header, where, path)
     labels = header_labels(header, positions)
     data = cells.slice(header_index + 1)
@@ -114,7 +159,25 @@ def read_sheet(path: Path, fmt: str, sheet: str | None, *, max_unpacked: int) ->
     ]
     data = data.select(keep).rename_columns([f"f{i}" for i in range(len(keep))])
     data, rows = drop_blank_rows(data, rows)
-    return SheetData(chosen, sheets, tuple(labels[i] for i in keep), data, rows)
+    headers = tuple(labels[i] for i in keep)
+    return SheetData(chosen, sheets, headers, data, rows, header_index + 1, notes)
+
+
+def _names_columns(
+    reader: Any, sheet: str, rate: HeaderScore, path: Path, scans: dict[str, _zipguard.Scan]
+) -> bool:
+    """Whether one of the sheet's first rows names a schema column (reads only those rows)."""
+    with contextlib.suppress(Exception):  # an unreadable or hostile sheet names nothing
+        if scans:
+            _zipguard.check_sheet(path, scans, sheet, f"{path.name}, sheet {sheet!r}")
+        loaded = reader.load_sheet(
+            sheet, header_row=None, skip_rows=0, n_rows=HEADER_SEARCH_ROWS, dtypes="string"
+        )
+        table = pa.table(loaded.to_arrow())
+        for row in table.to_pylist():
+            if rate(["" if v is None else str(v) for v in row.values()]) > 0:
+                return True
+    return False
 
 
 def _check_container(path: Path, fmt: str, max_unpacked: int) -> dict[str, _zipguard.Scan]:

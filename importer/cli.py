@@ -73,6 +73,14 @@ MapOpt = Annotated[
     typer.Option("--map", help='Header mapping, e.g. "Dept=department_id,Who=member_id".'),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")]
+HeaderRowOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--header-row",
+        min=1,
+        help="Row holding the column names, as Excel numbers it (default: found in rows 1-20).",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
 MaxRowsOpt = Annotated[
     int, typer.Option("--max-rows", min=1, help="Refuse an input with more data rows than this.")
@@ -130,6 +138,8 @@ def _print_result(result: ImportResult, *, quiet: bool, as_json: bool) -> None:
         if result.fatal:
             err.print(f"error: {result.fatal}", markup=False, highlight=False, soft_wrap=True)
         return
+    for note in result.summary.get("notes", ()):
+        err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     table = Table(title=f"{result.summary['command']}: {result.summary['input']['path']}")
     table.add_column("outcome")
     table.add_column("rows", justify="right")
@@ -211,6 +221,7 @@ def validate(
     sheet: SheetOpt = None,
     mapping: MapOpt = None,
     map_file: MapFileOpt = None,
+    header_row: HeaderRowOpt = None,
     remote: Annotated[
         bool, typer.Option("--remote", help="Also ask the server what a run would do (= plan).")
     ] = False,
@@ -235,7 +246,10 @@ def validate(
 
     with _job(quiet=quiet, as_json=as_json) as job:
         options = ImportOptions(
-            sheet=sheet, mapping=mapping_from(mapping, map_file), **_limits(max_rows, max_file_mb)
+            sheet=sheet,
+            mapping=mapping_from(mapping, map_file),
+            header_row=header_row,
+            **_limits(max_rows, max_file_mb),
         )
         api = job.api(
             required=remote,
@@ -266,6 +280,7 @@ def run(
     sheet: SheetOpt = None,
     mapping: MapOpt = None,
     map_file: MapFileOpt = None,
+    header_row: HeaderRowOpt = None,
     base_url: Annotated[
         str | None,
         typer.Option(
@@ -310,6 +325,7 @@ def run(
         options = ImportOptions(
             sheet=sheet,
             mapping=mapping_from(mapping, map_file),
+            header_row=header_row,
             batch_size=batch_size,
             dry_run=dry_run,
             restart=restart,
@@ -340,6 +356,7 @@ def plan(
     sheet: SheetOpt = None,
     mapping: MapOpt = None,
     map_file: MapFileOpt = None,
+    header_row: HeaderRowOpt = None,
     base_url: BaseUrlOpt = None,
     token_file: TokenFileOpt = None,
     sandbox: SandboxOpt = False,
@@ -355,7 +372,9 @@ def plan(
     from importer.plan import plan_file
 
     with _job(quiet=quiet, as_json=as_json) as job:
-        options = ImportOptions(sheet=sheet, mapping=mapping_from(mapping, map_file))
+        options = ImportOptions(
+            sheet=sheet, mapping=mapping_from(mapping, map_file), header_row=header_row
+        )
         api = job.api(
             required=True,
             sandbox=sandbox,

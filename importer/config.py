@@ -90,6 +90,9 @@ class ImportOptions:
         max_rows: refuse an input with more data rows than this (``--max-rows``).
         max_file_bytes: refuse a larger input file (``--max-file-mb``); ``None``: 1 GiB for text,
             200 MiB for workbooks (which may unpack to 8x this).
+        header_row: the row holding the column names, as Excel numbers rows (``--header-row``);
+            ``None``: the row among the first 20 naming the most columns (below a title or a
+            date line, as HR custom reports have them).
     """
 
     sheet: str | None = None
@@ -100,8 +103,11 @@ class ImportOptions:
     restart: bool = False
     max_rows: int = 5_000_000
     max_file_bytes: int | None = None
+    header_row: int | None = None
 
     def __post_init__(self) -> None:
+        if self.header_row is not None and self.header_row < 1:
+            raise InputError(f"--header-row must be at least 1, got {self.header_row}")
         if not 1 <= self.batch_size <= MAX_BATCH:
             raise InputError(
                 f"--batch-size must be between 1 and {MAX_BATCH}, got {self.batch_size}"

@@ -16,14 +16,20 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from importer.errors import InputError
 from importer.schema_file import RowSchemaSpec, load_row_schema
 
-__all__ = ["HeaderMap", "match_headers", "normalise_header", "read_mapping_file"]
+__all__ = [
+    "HeaderMap",
+    "header_scorer",
+    "match_headers",
+    "normalise_header",
+    "read_mapping_file",
+]
 
 _SEPARATORS = re.compile(r"[\s_\-]+")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
@@ -35,6 +41,36 @@ def normalise_header(text: str) -> str:
     """Casefolded, stripped (also of BOM and NBSP), with ``_``/``-``/space runs as one ``_``."""
     cleaned = text.replace("\ufeff", "").strip().casefold()
     return _SEPARATORS.sub("_", cleaned)
+
+
+def _known_names(spec: RowSchemaSpec) -> dict[str, str]:
+    """Normalised column names and aliases -> the column (or name column) they name."""
+    known: dict[str, str] = {}
+    targets = [(c.name, c.aliases) for c in spec.columns]
+    targets += [(a.name, a.aliases) for a in spec.alternates]
+    for name, aliases in targets:
+        for text in (name, *aliases):
+            known.setdefault(normalise_header(text), name)
+    return known
+
+
+def header_scorer(mapping: Mapping[str, str] | None = None) -> Callable[[Sequence[str]], int]:
+    """A function telling how many schema columns a row's cells name (by name, alias or
+    ``mapping`` key): the header row below a title or a date line is the one naming the most."""
+    known = _known_names(load_row_schema())
+    mapped = {normalise_header(k) for k in mapping or {}}
+
+    def score(cells: Sequence[str]) -> int:
+        named: set[str] = set()
+        for cell in cells:
+            text = normalise_header(cell)
+            if text in mapped:
+                named.add("map:" + text)
+            elif text in known:
+                named.add(known[text])
+        return len(named)
+
+    return score
 
 
 @dataclass(frozen=True)
@@ -63,12 +99,7 @@ def match_headers(
     names = (*spec.column_names, *(a.name for a in spec.alternates))
     if required is None:
         required = [c.name for c in spec.columns if c.required]
-    known: dict[str, str] = {}
-    targets = [(c.name, c.aliases) for c in spec.columns]
-    targets += [(a.name, a.aliases) for a in spec.alternates]
-    for name, aliases in targets:
-        for text in (name, *aliases):
-            known.setdefault(normalise_header(text), name)
+    known = _known_names(spec)
 
     found: dict[str, str] = {}
     for header, name in _explicit(headers, mapping or {}, names, where).items():

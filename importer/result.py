@@ -79,7 +79,9 @@ def summary_record(
             "sheet": info.sheet,
             "encoding": info.encoding,
             "delimiter": info.delimiter,
+            "header_row": info.header_row,
         },
+        "notes": list(info.notes),
         "counts": counts,
         "exit_code": exit_code,
         "status": {0: "ok", 1: "rows_failed", 3: "refused", 130: "interrupted"}.get(

@@ -14,7 +14,7 @@ import pandas as pd
 
 from importer.config import ImportOptions
 from importer.errors import InputError
-from importer.headers import HeaderMap
+from importer.headers import HeaderMap, header_scorer
 from importer.intake import Intake, read_intake
 from importer.load import SourceInfo, Table, open_table
 from importer.outcomes import STAGE_VALIDATION, Outcomes
@@ -38,6 +38,8 @@ def open_input(path: str | Path, options: ImportOptions) -> Table:
         chunk_rows=options.chunk_rows,
         max_rows=options.max_rows,
         max_bytes=options.max_file_bytes,
+        header_row=options.header_row,
+        score=header_scorer(options.mapping),
     )
 
 

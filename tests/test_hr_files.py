@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import openpyxl
 import pytest
 from typer.testing import CliRunner
 
@@ -112,3 +116,134 @@ def test_same_stem_inputs_get_their_own_results(
     assert default_out_dir(csv_file) == tmp_path / "people.csv-results"
     assert (tmp_path / "people.csv-results" / "success.csv").exists()
     assert (tmp_path / "people.xlsx-results" / "success.csv").exists()
+
+
+ID_HEADER = ["Geography ID", "Department ID", "Member ID", "Member Type"]
+
+
+def _validate(args: list[str]) -> tuple[int, str, dict[str, object], str]:
+    """Run `importer validate --json`; exit code, stderr, summary and errors.csv text."""
+    result = runner.invoke(app, ["validate", *args, "--json"])
+    summary = json.loads(result.stdout) if result.stdout.strip() else {}
+    out = Path(args[args.index("--out") + 1])
+    errors = (
+        (out / "errors.csv").read_text(encoding="utf-8") if (out / "errors.csv").exists() else ""
+    )
+    return result.exit_code, result.stderr, summary, errors
+
+
+def _report_book(path: Path, *, merged_title: bool = False) -> Path:
+    """A Workday/BambooHR custom report: a title, a date line, then the header on row 3."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Report"
+    ws.append(["Organization Memberships - custom report"])
+    ws.append(["Generated 2026-11-30 04:00 by HR Admin"])
+    ws.append(ID_HEADER)
+    ws.append([105, 202, 10010, "User"])
+    ws.append([105, 202, "ten", "User"])
+    ws.append([106, 203, 10011, "User"])
+    if merged_title:
+        ws.merge_cells("A1:D1")
+    wb.save(path)
+    return path
+
+
+@pytest.mark.parametrize("merged_title", [False, True])
+def test_header_below_a_title_and_date_line_is_found(tmp_path: Path, merged_title: bool) -> None:
+    """A custom report's header on row 3 is found, said, and rows keep Excel's numbers."""
+    src = _report_book(tmp_path / "report.xlsx", merged_title=merged_title)
+    code, stderr, summary, errors = _validate([str(src), "--out", str(tmp_path / "o")])
+    assert code == 1, stderr
+    assert summary["input"]["header_row"] == 3  # type: ignore[index]
+    assert summary["notes"] == ["header found on row 3"]
+    assert summary["counts"] == {"rows": 3, "valid": 2, "failed_validation": 1}
+    bad = list(csv.DictReader(io.StringIO(errors)))
+    assert [(r["source_row"], r["error_message"]) for r in bad] == [
+        ("5", "member_id must be a whole number, got 'ten'")
+    ]
+    table = runner.invoke(app, ["validate", str(src), "--out", str(tmp_path / "p")])
+    assert "note: header found on row 3" in table.stderr
+
+
+def test_header_below_a_title_in_csv_and_header_row_option(tmp_path: Path) -> None:
+    """CSV too; --header-row N takes row N (here the data row below, so nothing matches)."""
+    src = tmp_path / "report.csv"
+    src.write_text(
+        "Organization Memberships - custom report\n"
+        "Generated 2026-11-30\n"
+        + ",".join(ID_HEADER)
+        + "\n105,202,10010,User\n105,202,10011,Usr\n",
+        encoding="utf-8",
+    )
+    code, stderr, summary, errors = _validate([str(src), "--out", str(tmp_path / "o")])
+    assert code == 1, stderr
+    assert summary["input"]["header_row"] == 3  # type: ignore[index]
+    assert [r["source_row"] for r in csv.DictReader(io.StringIO(errors))] == ["5"]
+    code, stderr, summary, _ = _validate(
+        [str(src), "--header-row", "3", "--out", str(tmp_path / "p")]
+    )
+    assert code == 1
+    assert summary["notes"] == []
+    code, stderr, _, _ = _validate([str(src), "--header-row", "4", "--out", str(tmp_path / "q")])
+    assert code == 2
+    assert "looks like data ('105', '202', ...)" in stderr
+    code, stderr, _, _ = _validate([str(src), "--header-row", "40", "--out", str(tmp_path / "r")])
+    assert code == 2
+    assert "row 40 (--header-row) is empty or beyond the end" in stderr
+
+
+def test_sep_line_sets_the_delimiter_and_is_not_a_row(tmp_path: Path) -> None:
+    """`sep=;` first (as Excel writes it): ';' is used, the line skipped, rows as Excel shows."""
+    src = tmp_path / "people.csv"
+    src.write_text(
+        "sep=;\r\ngeography_id;department_id;member_id;member_type\r\n"
+        "105;202;10010,5;User\r\n105;202;10011;User\r\n",
+        encoding="utf-8",
+    )
+    code, stderr, summary, errors = _validate([str(src), "--out", str(tmp_path / "o")])
+    assert code == 1, stderr
+    assert summary["input"]["delimiter"] == ";"  # type: ignore[index]
+    assert summary["input"]["header_row"] == 1  # type: ignore[index]
+    assert summary["counts"] == {"rows": 2, "valid": 1, "failed_validation": 1}
+    bad = list(csv.DictReader(io.StringIO(errors)))
+    assert [(r["source_row"], r["error_message"]) for r in bad] == [
+        ("2", "member_id must be a whole number, got '10010,5'")
+    ]
+
+
+def _with_instructions(path: Path, *data_sheets: str) -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Instructions"
+    ws.append(["How to fill in this workbook"])
+    ws.append(["One row per member; see the Members sheet."])
+    for name in data_sheets:
+        sheet = wb.create_sheet(name)
+        sheet.append(ID_HEADER)
+        sheet.append([105, 202, 10010, "User"])
+    wb.save(path)
+    return path
+
+
+def test_instructions_sheet_first_takes_the_only_matching_sheet(tmp_path: Path) -> None:
+    """No --sheet and the first sheet is Instructions: the one sheet with a header is read."""
+    src = _with_instructions(tmp_path / "book.xlsx", "Members")
+    code, stderr, summary, _ = _validate([str(src), "--out", str(tmp_path / "o")])
+    assert code == 0, stderr
+    assert summary["input"]["sheet"] == "Members"  # type: ignore[index]
+    assert summary["notes"] == [
+        "sheet 'Instructions' has no header row with the expected columns; read sheet "
+        "'Members', the only one that has (choose with --sheet)"
+    ]
+
+
+def test_instructions_sheet_first_with_two_candidates_names_sheet_option(tmp_path: Path) -> None:
+    """Two sheets could be the data: the message names them and the --sheet to use."""
+    src = _with_instructions(tmp_path / "book.xlsx", "Members", "Leavers")
+    code, stderr, _, _ = _validate([str(src), "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert stderr.strip() == (
+        "error: book.xlsx: the first sheet, 'Instructions', has no header row with the expected "
+        "columns; sheets 'Members', 'Leavers' have: choose one with --sheet \"Members\""
+    )
