@@ -20,11 +20,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from importer.errors import InputError
 from importer.schema_file import RowSchemaSpec, load_row_schema
 
 __all__ = [
     "HeaderMap",
+    "display_fields",
+    "field_label",
     "header_scorer",
     "match_headers",
     "normalise_header",
@@ -80,6 +84,32 @@ class HeaderMap:
     columns: dict[str, str]  # canonical column name -> the file's header label
     extras: tuple[str, ...]  # the file's other header labels, in file order
     names: dict[str, str] = field(default_factory=dict)  # name column -> the file's header label
+
+
+def field_label(header: str, name: str) -> str:
+    """How an error names a column: the file's header, with the schema column in brackets
+    where they differ by more than case and spacing (``Work Email [member_email]``, but
+    ``Member Type``)."""
+    return header if normalise_header(header) == name else f"{header} [{name}]"
+
+
+def display_fields(fields: pd.Series, headers: HeaderMap) -> pd.Series:
+    """``error_field`` values (schema names joined by ``"; "``) as the person's file names them,
+    each column once: ``member_type; member_type`` -> ``Member Type [member_type]``.
+
+    Works on the distinct values only (a few per file), so it costs nothing per row. Values
+    already relabelled, and fields that are no file column (``member``), are left as they are.
+    """
+    labels = {**headers.columns, **headers.names}
+    if fields.empty:
+        return fields
+
+    def relabel(value: str) -> str:
+        parts = [field_label(labels[p], p) if p in labels else p for p in value.split("; ") if p]
+        return "; ".join(dict.fromkeys(parts))
+
+    distinct = fields.dropna().unique()
+    return fields.map({v: relabel(str(v)) for v in distinct}).astype(fields.dtype)
 
 
 def match_headers(

@@ -23,6 +23,7 @@ from importer.client import KantataClient
 from importer.config import ApiSettings, ImportOptions
 from importer.dispatch import _Tee, send_all
 from importer.errors import ApiError
+from importer.headers import display_fields
 from importer.intake import name_lookups
 from importer.journal import JOURNAL_FILE, Journal
 from importer.load import sha256_file
@@ -249,6 +250,7 @@ def run_import(
     t2 = time.perf_counter()
     final = outcomes.frame()  # in a dry run valid rows have no outcome: payloads.jsonl has them
     final = final.join(intake.resolved_ids(v.valid))  # success.csv shows IDs found from names
+    final["error_field"] = display_fields(final["error_field"], intake.headers)
     writer = ReportWriter(
         out,
         info.headers,

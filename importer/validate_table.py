@@ -14,7 +14,7 @@ import pandas as pd
 
 from importer.config import ImportOptions
 from importer.errors import InputError
-from importer.headers import HeaderMap, header_scorer
+from importer.headers import HeaderMap, display_fields, header_scorer
 from importer.intake import Intake, read_intake
 from importer.load import SourceInfo, Table, open_table
 from importer.outcomes import STAGE_VALIDATION, Outcomes
@@ -106,6 +106,8 @@ def validate_table(
     with Prefetch(checked(), depth=1, name="validate") as ahead:
         for chunk, cells in ahead:
             result = finish_chunk(cells, duplicates, valid_rows=keep)
+            fields = display_fields(result.errors["error_field"], intake.headers)
+            result.errors["error_field"] = fields
             if keep:
                 parts.append(result.valid)
                 outcomes.failed_frame(result.errors, STAGE_VALIDATION)

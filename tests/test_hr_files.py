@@ -247,3 +247,27 @@ def test_instructions_sheet_first_with_two_candidates_names_sheet_option(tmp_pat
         "error: book.xlsx: the first sheet, 'Instructions', has no header row with the expected "
         "columns; sheets 'Members', 'Leavers' have: choose one with --sheet \"Members\""
     )
+
+
+def test_error_field_names_the_files_header_once(api: ApiSettings, tmp_path: Path) -> None:
+    """error_field is the person's header (schema column in brackets), never doubled."""
+    from importer import validate_file
+
+    src = write_csv(
+        tmp_path / "people.csv",
+        [
+            [105, 202, "aiko.schmidt@acme.example", "Usr"],  # two messages on one column
+            [105, "x", "priya.weber@acme.example", "User"],
+            [105, 202, "ethan.young@acme.example", "user"],
+        ],
+        header=["Geography ID", "Dept ID", "Work Email", "Member Type"],
+    )
+    result = validate_file(src, out_dir=tmp_path / "o", api=api)
+    assert result.counts == {"rows": 3, "valid": 1, "failed_validation": 2}
+    text = (tmp_path / "o" / "errors.csv").read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["source_row"], r["error_field"]) for r in rows] == [
+        ("2", "Member Type"),
+        ("3", "Dept ID [department_id]"),
+    ]
+    assert rows[0]["error_message"].count("member_type") == 2  # both messages kept
