@@ -13,6 +13,7 @@ reference sheets. Every request is a GET through ``KantataClient.pages``:
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,17 +21,42 @@ from typing import Any
 from importer.client import KantataClient
 from importer.errors import BadResponseError
 
-__all__ = ["Catalog", "Entry", "Organization", "Resolver", "clean_name", "name_key"]
+__all__ = [
+    "Catalog",
+    "Entry",
+    "Organization",
+    "Resolver",
+    "clean_name",
+    "name_key",
+    "name_query",
+]
+
+
+_ADDRESS = re.compile(r"<\s*(?:mailto:)?\s*([^<>\s@]+@[^<>\s@]+?)\.?\s*>")
+_MAILTO = re.compile(r"^mailto:\s*", re.IGNORECASE)
 
 
 def clean_name(text: str) -> str:
-    """A name with whitespace runs (also zero-width spaces, BOMs) as one space, stripped."""
+    """A name with whitespace runs (also no-break and zero-width spaces, BOMs) as one space,
+    stripped."""
     return " ".join(text.replace("\u200b", " ").replace("\ufeff", " ").split())
 
 
+def name_query(text: str) -> str:
+    """What a cell names, as people type it: ``clean_name``, the address out of
+    ``Olivia Smith <olivia@acme.example>`` or ``mailto:olivia@acme.example``, trailing dots
+    dropped (``Engineering.``). The text to look up; its case is kept."""
+    cleaned = clean_name(text)
+    found = _ADDRESS.search(cleaned)
+    if found:
+        cleaned = found.group(1)
+    cleaned = _MAILTO.sub("", cleaned)
+    return cleaned.rstrip(". ") or cleaned
+
+
 def name_key(text: str) -> str:
-    """The matching form of a name: ``clean_name``, casefolded."""
-    return clean_name(text).casefold()
+    """The matching form of a name: ``name_query``, casefolded (names from the server too)."""
+    return name_query(text).casefold()
 
 
 @dataclass(frozen=True)

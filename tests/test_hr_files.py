@@ -271,3 +271,29 @@ def test_error_field_names_the_files_header_once(api: ApiSettings, tmp_path: Pat
         ("3", "Dept ID [department_id]"),
     ]
     assert rows[0]["error_message"].count("member_type") == 2  # both messages kept
+
+
+def test_names_as_people_type_them_are_matched(api: ApiSettings, tmp_path: Path) -> None:
+    """`Name <address>`, mailto:, no-break and double spaces, trailing dots all resolve."""
+    from importer import validate_file
+
+    src = tmp_path / "people.csv"
+    rows = [
+        ["Location", "Department", "Work Email"],
+        ["EMEA", "Engineering.", "Olivia Smith <olivia.smith@acme.example>"],
+        ["EMEA ", "Design", "mailto:Liam.Tanaka@acme.example"],
+        ["United\xa0 Kingdom", "Sales.", "amara.cohen@acme.example."],
+        ["EMEA", "Design", "Nobody Here <nobody@acme.example>"],
+    ]
+    with src.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    result = validate_file(src, out_dir=tmp_path / "o", api=api)
+    assert result.counts == {"rows": 4, "valid": 3, "failed_validation": 1}
+    text = (tmp_path / "o" / "errors.csv").read_text(encoding="utf-8-sig")
+    bad = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["source_row"], r["error_field"]) for r in bad] == [
+        ("5", "Work Email [member_email]")
+    ]
+    assert bad[0]["error_message"].startswith(
+        "member_email 'Nobody Here <nobody@acme.example>' not found; did you mean"
+    )
