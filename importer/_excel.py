@@ -34,6 +34,7 @@ from importer import _zipguard
 from importer.errors import InputError
 from importer.load import (
     HEADER_SEARCH_ROWS,
+    CellNote,
     HeaderScore,
     blank_cells,
     blank_rows,
@@ -78,6 +79,7 @@ class SheetData:
     rows: np.ndarray
     header_row: int = 1
     notes: tuple[str, ...] = ()
+    cell_notes: tuple[CellNote, ...] = ()
 
 
 def read_sheet(
@@ -152,6 +154,13 @@ def read_sheet(
     labels = header_labels(header, positions)
     data = cells.slice(header_index + 1)
     rows = np.arange(header_index + 2, header_index + 2 + data.num_rows, dtype=np.int64)
+    scan = _zipguard.sheet_scan(path, scans, chosen) if scans else None
+    cell_notes: list[CellNote] = []
+    if scan is not None and (scan.merges or scan.uncalculated):
+        data, cell_notes = _fill_merges(cells, data, header_index + 2, positions, labels, scan)
+    if scans:
+        data, rows, skipped = _skip_totals(path, chosen, data, rows)
+        notes += skipped
     keep = [
         i
         for i, cell in enumerate(header)
@@ -160,7 +169,93 @@ def read_sheet(
     data = data.select(keep).rename_columns([f"f{i}" for i in range(len(keep))])
     data, rows = drop_blank_rows(data, rows)
     headers = tuple(labels[i] for i in keep)
-    return SheetData(chosen, sheets, headers, data, rows, header_index + 1, notes)
+    kept = [n for n in cell_notes if n.label in headers]
+    return SheetData(chosen, sheets, headers, data, rows, header_index + 1, notes, tuple(kept))
+
+
+def _cell(ref: str) -> tuple[int, int]:
+    """``"D5"`` -> (row 5, column 4)."""
+    letters = ref.rstrip("0123456789")
+    return int(ref[len(letters) :]), _zipguard.column_number(letters.encode("ascii"))
+
+
+def _fill_merges(
+    cells: pa.Table,
+    data: pa.Table,
+    first_row: int,
+    positions: list[int],
+    labels: tuple[str, ...],
+    scan: _zipguard.SheetScan,
+) -> tuple[pa.Table, list[CellNote]]:
+    """Give every cell of a merged range the range's value, as the person sees it.
+
+    Ranges that start above the data (a merged title, a merged header) are left as they are.
+    Returns the data and the notes errors in those cells should carry (the merges, and the
+    formulas saved without a value).
+    """
+    column_at = {position: i for i, position in enumerate(positions)}
+    notes: list[CellNote] = []
+    fills: dict[int, list[tuple[int, int, str]]] = {}
+    for ref in scan.merges:
+        start, _, end = ref.partition(":")
+        (r1, c1), (r2, c2) = _cell(start), _cell(end or start)
+        if r1 < first_row or c1 not in column_at:
+            continue
+        value = str(cells.column(column_at[c1])[r1 - 1].as_py())
+        for column in range(c1, c2 + 1):
+            if column in column_at:
+                i = column_at[column]
+                fills.setdefault(i, []).append((r1 - first_row, r2 - first_row, value))
+                notes.append(CellNote(labels[i], r1, r2, f"merged cells {ref}"))
+    for ref in scan.uncalculated:
+        row, column = _cell(ref)
+        if row >= first_row and column in column_at:
+            notes.append(
+                CellNote(
+                    labels[column_at[column]],
+                    row,
+                    row,
+                    f"cell {ref} is a formula that was never calculated: the file was saved "
+                    "without its values; open it in Excel and save it",
+                )
+            )
+    columns = list(data.columns)
+    for i, ranges in fills.items():
+        mask = np.zeros(data.num_rows, dtype=bool)
+        values: list[str] = []
+        for lo, high, value in sorted(ranges):
+            hi = min(high, data.num_rows - 1)
+            if hi < lo:
+                continue
+            mask[lo : hi + 1] = True
+            values += [value] * (hi + 1 - lo)
+        if values:
+            columns[i] = pc.replace_with_mask(
+                data.column(i).combine_chunks(), pa.array(mask), pa.array(values, pa.string())
+            )
+    return pa.table(columns, names=data.column_names), notes
+
+
+def _skip_totals(
+    path: Path, sheet: str, data: pa.Table, rows: np.ndarray
+) -> tuple[pa.Table, np.ndarray, tuple[str, ...]]:
+    """Leave out the totals row of an Excel table (Table Design > Total Row): not a member."""
+    notes: list[str] = []
+    drop = np.zeros(len(rows), dtype=bool)
+    for table in _zipguard.sheet_tables(path, sheet):
+        if table.totals < 1 or ":" not in table.ref:
+            continue
+        last = _cell(table.ref.partition(":")[2])[0]
+        first = last - table.totals + 1
+        hit = (rows >= first) & (rows <= last)
+        if hit.any():
+            drop |= hit
+            where = f"row {first}" if first == last else f"rows {first}-{last}"
+            notes.append(f"skipped the totals row of table {table.name!r} ({where})")
+    if not drop.any():
+        return data, rows, ()
+    keep = ~drop
+    return data.filter(pa.array(keep)), rows[keep], tuple(notes)
 
 
 def _names_columns(

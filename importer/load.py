@@ -54,7 +54,7 @@ from importer.arrow_memory import use_streaming_pool
 from importer.errors import InputError
 from importer.prefetch import Prefetch
 
-__all__ = ["SourceInfo", "Table", "open_table", "sha256_file"]
+__all__ = ["CellNote", "SourceInfo", "Table", "open_table", "sha256_file"]
 
 DEFAULT_MAX_ROWS = 5_000_000
 DEFAULT_MAX_BYTES = {"csv": 1 << 30, "xlsx": 200 << 20, "xls": 200 << 20, "ods": 200 << 20}
@@ -72,6 +72,17 @@ Batch = tuple[pa.Table, np.ndarray]
 
 
 @dataclass(frozen=True)
+class CellNote:
+    """Something about a block of cells of one column that an error there should mention:
+    ``merged cells D5:D14``, a formula never calculated."""
+
+    label: str  # the column's header label
+    first_row: int
+    last_row: int
+    text: str
+
+
+@dataclass(frozen=True)
 class SourceInfo:
     """What was read: the file, its format, the sheet, the header labels and text settings."""
 
@@ -84,6 +95,7 @@ class SourceInfo:
     delimiter: str | None
     header_row: int = 1  # the header's row number as Excel shows it
     notes: tuple[str, ...] = ()  # what was decided for the person: "header found on row 3" ...
+    cell_notes: tuple[CellNote, ...] = ()  # merged ranges, uncalculated formulas (workbooks)
 
     @property
     def where(self) -> str:
@@ -253,6 +265,7 @@ def open_table(
         delimiter=None,
         header_row=book.header_row,
         notes=book.notes + header_note(book.header_row, header_row),
+        cell_notes=book.cell_notes,
     )
     if book.cells.num_rows > max_rows:
         raise too_many_rows(info.where, max_rows, p)

@@ -6,17 +6,18 @@ duplicate check and the reports follow in file order on the caller's thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from importer.config import ImportOptions
 from importer.errors import InputError
 from importer.headers import HeaderMap, display_fields, header_scorer
 from importer.intake import Intake, read_intake
-from importer.load import SourceInfo, Table, open_table
+from importer.load import CellNote, SourceInfo, Table, open_table
 from importer.outcomes import STAGE_VALIDATION, Outcomes
 from importer.prefetch import Prefetch
 from importer.report import ReportWriter
@@ -51,6 +52,22 @@ def default_out_dir(path: str | Path) -> Path:
     """
     p = Path(path)
     return p.with_name(f"{p.name}-results")
+
+
+def with_cell_notes(errors: pd.DataFrame, notes: Sequence[CellNote]) -> pd.DataFrame:
+    """Add to an error the note of the cells it is about ("merged cells D5:D14", a formula
+    never calculated): rows in the note's block whose ``error_field`` names its column."""
+    rows = errors.index.to_numpy(dtype=np.int64)
+    order = np.argsort(rows, kind="stable")
+    fields = errors["error_field"].to_numpy(dtype=object)
+    messages = errors["error_message"].to_numpy(dtype=object).copy()
+    for note in notes:
+        lo, hi = np.searchsorted(rows[order], [note.first_row, note.last_row + 1])
+        for at in order[lo:hi]:
+            names = str(fields[at]).split("; ")
+            if any(n == note.label or n.startswith(note.label + " [") for n in names):
+                messages[at] = f"{messages[at]} ({note.text})"
+    return errors.assign(error_message=messages)
 
 
 @dataclass
@@ -108,6 +125,8 @@ def validate_table(
             result = finish_chunk(cells, duplicates, valid_rows=keep)
             fields = display_fields(result.errors["error_field"], intake.headers)
             result.errors["error_field"] = fields
+            if info.cell_notes and not result.errors.empty:
+                result.errors = with_cell_notes(result.errors, info.cell_notes)
             if keep:
                 parts.append(result.valid)
                 outcomes.failed_frame(result.errors, STAGE_VALIDATION)

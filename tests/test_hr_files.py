@@ -297,3 +297,52 @@ def test_names_as_people_type_them_are_matched(api: ApiSettings, tmp_path: Path)
     assert bad[0]["error_message"].startswith(
         "member_email 'Nobody Here <nobody@acme.example>' not found; did you mean"
     )
+
+
+def _merged_book(path: Path) -> Path:
+    """Departments merged down blocks of rows, a formula never calculated, a totals row."""
+    from openpyxl.worksheet.table import Table
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Members"
+    ws.append(["Member ID", "Member Type", "Geography ID", "Department ID"])
+    for member in range(10010, 10027):  # rows 2..18
+        ws.append([member, "User", 105, None])
+    for row in (2, 3, 4):
+        ws.cell(row, 4, 203)
+    ws["D5"] = 202
+    ws.merge_cells("D5:D14")
+    ws["D15"] = "Eng"
+    ws.merge_cells("D15:D17")
+    ws["D18"] = 204
+    ws["C18"] = "=100+5"  # openpyxl saves the formula without a value
+    ws.append(["Total", None, None, "=SUBTOTAL(103,D2:D18)"])  # row 19
+    ws.add_table(Table(displayName="People", ref="A1:D19", totalsRowCount=1))
+    wb.save(path)
+    return path
+
+
+def test_merged_cells_formulas_and_totals_row(tmp_path: Path) -> None:
+    """Merged blocks read as shown; errors name the merge or the formula; totals row skipped."""
+    src = _merged_book(tmp_path / "people.xlsx")
+    code, stderr, summary, errors = _validate([str(src), "--out", str(tmp_path / "o")])
+    assert code == 1, stderr
+    assert summary["counts"] == {"rows": 17, "valid": 13, "failed_validation": 4}
+    assert summary["notes"] == ["skipped the totals row of table 'People' (row 19)"]
+    bad = [
+        (r["source_row"], r["error_field"], r["error_message"])
+        for r in csv.DictReader(io.StringIO(errors))
+    ]
+    merged = "department_id must be a whole number, got 'Eng' (merged cells D15:D17)"
+    assert bad == [
+        ("15", "Department ID", merged),
+        ("16", "Department ID", merged),
+        ("17", "Department ID", merged),
+        (
+            "18",
+            "Geography ID",
+            "geography_id is required (cell C18 is a formula that was never calculated: the "
+            "file was saved without its values; open it in Excel and save it)",
+        ),
+    ]
