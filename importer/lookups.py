@@ -77,6 +77,10 @@ class Organization:
     parent_id: int | None
 
 
+#: Told what is being looked up: (what, done, total), e.g. ("users", 1200, 100000).
+LookupProgress = Callable[[str, int, int | None], None]
+
+
 class Catalog:
     """The entries of one lookup (departments, users ...) by name key, filled on demand."""
 
@@ -84,6 +88,11 @@ class Catalog:
         self.kind = kind
         self.by_key: dict[str, dict[int, Entry]] = {}
         self.by_id: dict[int, Entry] = {}
+        self.progress: LookupProgress | None = None
+
+    def _report(self, what: str, done: int, total: int | None) -> None:
+        if self.progress is not None:
+            self.progress(what, done, total)
 
     def add(self, key: str, entry: Entry) -> None:
         """Record ``entry`` under ``key`` (idempotent)."""
@@ -148,17 +157,20 @@ class _Searchable(Catalog):
             self._pages = self._client.pages(self._endpoint)
             self._left = _page_count(self._take(next(self._pages)), self._endpoint) - 1
         if self._left > 0 and self._searches + len(todo) > self._left:
-            for page in self._pages:  # listing the rest is cheaper than more searches
+            what, total = f"{self._endpoint} (pages)", self._left + 1
+            for done, page in enumerate(self._pages, start=2):  # cheaper than more searches
                 self._take(page)
+                self._report(what, done, total)
             self._left = 0
         if self._left <= 0:
             self._complete = True
             return
-        for key in todo:
+        for done, key in enumerate(todo, start=1):
             for page in self._client.pages(self._endpoint, {self._search: shown[key]}):
                 self._take(page)
             self._sure.add(key)
             self._searches += 1
+            self._report(self._endpoint, done, len(todo))
 
     def _take(self, page: dict[str, Any]) -> dict[str, Any]:
         self._count()
@@ -224,6 +236,11 @@ class Resolver:
     def catalog(self, lookup: str) -> Catalog:
         """The catalog of a lookup: ``geography``, ``department``, ``user`` or ``workspace``."""
         return self._catalogs[lookup]
+
+    def report_to(self, progress: LookupProgress | None) -> None:
+        """Tell ``progress`` how the lookups go (users/workspaces searched, pages listed)."""
+        for catalog in self._catalogs.values():
+            catalog.progress = progress
 
     def organizations(self, kind: str) -> list[Organization]:
         """Every organization of one tree (``geography``/``department``), by id."""

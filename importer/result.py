@@ -21,7 +21,9 @@ EXIT_INTERRUPTED = 130
 
 @dataclass(frozen=True)
 class Progress:
-    """A progress event: ``phase`` is "validate", "send" or "report"; rows done of ``total``."""
+    """A progress event: ``phase`` is "validate", "send" or "report" (rows done of ``total``),
+    or, while names are resolved, what is looked up: "users", "workspaces" (names searched of
+    ``total``), "users (pages)" (pages of the full listing read)."""
 
     phase: str
     done: int

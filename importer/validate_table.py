@@ -114,6 +114,11 @@ def validate_table(
     parts: list[pd.DataFrame] = []
     rows = failed = 0
 
+    if intake.resolver is not None and progress is not None:
+        # Looking 100,000 names up takes a while: say what is looked up, and how far it is.
+        report = progress
+        intake.resolver.report_to(lambda what, done, total: report(Progress(what, done, total)))
+
     def checked() -> Iterator[tuple[pd.DataFrame, CheckedChunk]]:
         for chunk in table.chunks(read_ahead=True):
             ready = intake.prepare(chunk)  # names -> IDs, when the file has name columns

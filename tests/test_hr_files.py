@@ -346,3 +346,24 @@ def test_merged_cells_formulas_and_totals_row(tmp_path: Path) -> None:
             "file was saved without its values; open it in Excel and save it)",
         ),
     ]
+
+
+def test_name_lookups_report_progress(tmp_path: Path) -> None:
+    """While names are looked up, progress says what (users) and how many are done."""
+    from importer import validate_file
+    from importer.result import Progress
+
+    emails = ["olivia.smith", "liam.tanaka", "amara.cohen", "noah.singh"]
+    src = write_csv(
+        tmp_path / "people.csv",
+        [[105, 202, f"{e}@acme.example"] for e in emails],
+        header=["Geography ID", "Department ID", "Email"],
+    )
+    events: list[Progress] = []
+    with SandboxServer(SandboxConfig(max_per_page=10)) as server:  # users: many pages
+        api = settings_for(server)
+        result = validate_file(src, out_dir=tmp_path / "o", api=api, progress=events.append)
+    assert result.counts == {"rows": 4, "valid": 4, "failed_validation": 0}
+    users = [(e.done, e.total) for e in events if e.phase == "users"]
+    assert users == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert events[-1] == Progress("validate", 4, None)
