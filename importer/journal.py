@@ -114,6 +114,19 @@ class Journal:
         """True when the journal already held rows before this run registered any."""
         return bool(self._conn.execute("SELECT 1 FROM rows LIMIT 1").fetchone())
 
+    def send_refused_again(self) -> int:
+        """Make the rows the server refused pending again; return how many.
+
+        For a resubmitted errors file edited since the last run: its fixed rows are sent again
+        (an unchanged one is refused again, nothing more). Created rows stay created.
+        """
+        with self._lock:
+            cursor = self._conn.execute(
+                "UPDATE rows SET state=0, stage=NULL, field=NULL, message=NULL WHERE state=?",
+                (FAILED,),
+            )
+            return int(cursor.rowcount)
+
     def register(self, rows: np.ndarray) -> None:
         """Record the valid rows (those already known keep their state)."""
         with self._lock:

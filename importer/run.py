@@ -24,7 +24,7 @@ from importer.config import ApiSettings, ImportOptions
 from importer.dispatch import _Tee, send_all
 from importer.errors import ApiError
 from importer.headers import display_fields
-from importer.intake import name_lookups
+from importer.intake import name_lookups, origin_digest
 from importer.journal import JOURNAL_FILE, Journal
 from importer.load import sha256_file
 from importer.outcomes import (
@@ -212,10 +212,15 @@ def run_import(
             "sheet": info.sheet or "",
             "mapping": json.dumps(options.mapping),
         }
+        if intake.resubmission:  # edited again and again: the same rows of the first file
+            del identity["sha256"]
+            identity["resubmitted_rows"] = origin_digest(table, intake)
         with (
             Journal.open(out, identity=identity, restart=options.restart) as journal,
             KantataClient(api, transport=transport) as client,
         ):
+            if intake.resubmission:
+                extra["sent_again"] = journal.send_refused_again()
             sender = BatchSender(client, _Tee(outcomes, journal))
             sent = send_all(
                 v.valid,

@@ -367,3 +367,43 @@ def test_name_lookups_report_progress(tmp_path: Path) -> None:
     users = [(e.done, e.total) for e in events if e.phase == "users"]
     assert users == [(1, 4), (2, 4), (3, 4), (4, 4)]
     assert events[-1] == Progress("validate", 4, None)
+
+
+def test_fixing_the_same_errors_file_twice_just_works(
+    sandbox: SandboxServer, api: ApiSettings, tmp_path: Path
+) -> None:
+    """errors.csv fixed, run, fixed again, run again (same results folder): no --restart."""
+    import pandas as pd
+
+    src = write_csv(
+        tmp_path / "people.csv",
+        [[105, 202, 10010, "User"], [105, 202, "x", "User"], [999, 202, 10012, "User"]],
+    )
+    first = run_import(src, api=api)
+    assert first.counts["created"] == 1
+    errors = tmp_path / "people.csv-results" / "errors.csv"
+
+    def edit(fix: dict[int, dict[str, str]]) -> None:
+        frame = pd.read_csv(errors, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        for original_row, cells in fix.items():
+            for column, value in cells.items():
+                frame.loc[frame["source_row"] == str(original_row), column] = value
+        frame.to_csv(errors, index=False)
+
+    edit({3: {"member_id": "10011"}})  # the validation error only
+    second = run_import(errors, api=api)
+    assert (second.counts["created"], second.counts["failed_remote"]) == (1, 1)
+    edit({4: {"geography_id": "105"}})  # the server's refusal, in the same file
+    third = run_import(errors, api=api)
+    assert third.exit_code == 0, third.fatal
+    assert third.counts["created"] == 2  # row 3 (created last time) stays created
+    assert third.summary["resumed_created"] == 1
+    assert third.summary["sent_again"] == 1
+    out = tmp_path / "people.csv-results" / "errors.csv-results"
+    success = pd.read_csv(out / "success.csv", dtype=str, keep_default_na=False)
+    assert success[["source_row", "original_row", "member_id"]].values.tolist() == [
+        ["2", "3", "10011"],
+        ["3", "4", "10012"],
+    ]
+    members = {(m["member_id"], m["geography_id"]) for m in sandbox.memberships()}
+    assert {("10010", "105"), ("10011", "105"), ("10012", "105")} <= members
