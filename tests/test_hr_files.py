@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from importer import ApiSettings, run_import
 from importer.cli import app
+from importer.errors import InputError
 from importer.sandbox import SandboxConfig, SandboxServer
 from importer.validate_table import default_out_dir
 
@@ -407,3 +408,45 @@ def test_fixing_the_same_errors_file_twice_just_works(
     ]
     members = {(m["member_id"], m["geography_id"]) for m in sandbox.memberships()}
     assert {("10010", "105"), ("10011", "105"), ("10012", "105")} <= members
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "template", "drop"])
+def test_every_quiet_command_says_why_it_stopped(
+    command: str, sandbox: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """-q with a refused token: exit 3 and the reason on stderr, for every command."""
+    monkeypatch.setenv("KANTATA_API_TOKEN", "wrong-token")
+    monkeypatch.setenv("KANTATA_BASE_URL", sandbox.base_url)
+    ids = write_csv(tmp_path / "ids.csv", [[105, 202, 10010, "User"]])
+    names = write_csv(
+        tmp_path / "names.csv",
+        [[105, 202, "olivia.smith@acme.example"]],
+        header=["geography_id", "department_id", "Email"],
+    )
+    args = {
+        "validate": ["validate", str(names)],
+        "plan": ["plan", str(ids)],
+        "template": ["template", str(tmp_path / "t.xlsx")],
+        "drop": ["drop", str(tmp_path / "drop"), "--log-file", str(tmp_path / "drop.log")],
+    }[command]
+    if command == "drop":
+        (tmp_path / "drop" / "inbox").mkdir(parents=True)
+        (tmp_path / "drop" / "importer.toml").write_text("stable_seconds = 0\n")
+        (tmp_path / "drop" / "inbox" / "ids.csv").write_bytes(ids.read_bytes())
+    result = runner.invoke(app, [*args, "-q"])
+    assert result.exit_code == 3, result.output
+    assert "the server refused the API token (HTTP 401)" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_drop_config_header_row(tmp_path: Path) -> None:
+    """`header_row` in importer.toml (or KANTATA_DROP_HEADER_ROW) reaches ImportOptions."""
+    from importer.drop_config import load_drop_config
+
+    (tmp_path / "importer.toml").write_text("header_row = 3\n")
+    assert load_drop_config(tmp_path, env={}).import_options("a.csv").header_row == 3
+    env = {"KANTATA_DROP_HEADER_ROW": "4"}
+    assert load_drop_config(tmp_path, env=env).import_options("a.xlsx").header_row == 4
+    (tmp_path / "importer.toml").write_text("header_row = 0\n")
+    with pytest.raises(InputError, match="header_row"):
+        load_drop_config(tmp_path, env={})
