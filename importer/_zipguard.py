@@ -64,10 +64,10 @@ _NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}
 _MERGE = re.compile(
     rb'<(?:\w+:)?mergeCell\s+ref="([A-Za-z]{1,3}[0-9]{1,7}:[A-Za-z]{1,3}[0-9]{1,7})"'
 )
-_UNCALCULATED = re.compile(
-    rb'<c\s[^>]*?r="([A-Z]{1,3}[0-9]{1,7})"[^>]*>\s*<f(?:\s[^>]*)?(?:/>|>[^<]*</f>)\s*'
-    rb"(?:<v\s*/>|<v>\s*</v>)?\s*</c>"
-)
+# A formula with no value: `<f>..</f>` closing its cell or followed by an empty `<v/>`; a shared
+# formula's `<f .../>` closing its cell.
+_NO_VALUE_ENDS = (b"</f></c>", b"</f><v/></c>", b"</f><v /></c>", b"</f><v></v></c>")
+_CELL_REF = re.compile(rb'<c\s[^>]*?\br="([A-Z]{1,3}[0-9]{1,7})"')
 MAX_NOTED = 10_000  # merged ranges / uncalculated formulas kept per sheet
 
 
@@ -102,24 +102,39 @@ class SheetScan:
             self.merges += [m.decode("ascii").upper() for m in found[:MAX_NOTED]]
 
     def _formulas(self, block: bytes) -> None:
-        """Note formula cells saved without a value (only blocks holding ``<f`` are searched;
-        a cell cut by the block's end is searched with the next block)."""
-        if b"<f" not in block and not self.formula_tail:
+        """Note formula cells saved without a value (a cell cut by the block's end is looked at
+        with the next block). Literal searches only: a sheet full of formulas stays fast."""
+        if b"<f" not in block and b"</f>" not in self.formula_tail + block[:64]:
+            cut = block.rfind(b"<c ")
+            self.formula_tail = block[cut:] if cut >= 0 else self.formula_tail + block[-64:]
             return
         data = self.formula_tail + block
-        end = data.rfind(b"<c ")
-        self.formula_tail = data[end:] if end > 0 and b"<f" in data[end:] else b""
-        if len(self.uncalculated) < MAX_NOTED:
-            stop = end if self.formula_tail else len(data)
-            found = _UNCALCULATED.findall(data, 0, stop)
-            self.uncalculated += [m.decode("ascii") for m in found[:MAX_NOTED]]
+        cut = data.rfind(b"<c ")
+        if cut < 0:
+            cut = len(data)
+        self.formula_tail = data[cut:]
+        self._find_uncalculated(data, cut)
+
+    def _find_uncalculated(self, data: bytes, end: int) -> None:
+        closes = data.count(b"</f>", 0, end)
+        endings = [b"/></c>"] if data.find(b"/></c>", 0, end) >= 0 else []
+        if closes and closes > data.count(b"</f><v>", 0, end):  # some formula has no value
+            endings += _NO_VALUE_ENDS
+        for ending in endings:
+            at = data.find(ending, 0, end)
+            while at >= 0 and len(self.uncalculated) < MAX_NOTED:
+                cell = data.rfind(b"<c ", 0, at)
+                shared = ending == b"/></c>"
+                if cell >= 0 and (not shared or data.startswith(b"<f", data.rfind(b"<", 0, at))):
+                    found = _CELL_REF.match(data, cell, min(at, cell + 300))
+                    if found:
+                        self.uncalculated.append(found.group(1).decode("ascii"))
+                at = data.find(ending, at + len(ending), end)
 
     def finish(self) -> None:
         """The end of the member: measure what is left; no plain ``<sheetData``: not canonical."""
         if self.formula_tail:
-            self.uncalculated += [
-                m.decode("ascii") for m in _UNCALCULATED.findall(self.formula_tail)
-            ]
+            self._find_uncalculated(self.formula_tail, len(self.formula_tail))
             self.formula_tail = b""
         self._measure(self.tail, len(self.tail))
         self.merges += [m.decode("ascii").upper() for m in _MERGE.findall(self.tail)]
