@@ -147,6 +147,14 @@ def read_sheet(
         raise InputError(f"{where} is empty", path=str(path))
     search = max(HEADER_SEARCH_ROWS, header_row or 0)
     first_rows = [[str(v) for v in r.values()] for r in cells.slice(0, search).to_pylist()]
+    if sheet is not None and header_row is None and not any(rate(r) for r in first_rows):
+        others = [s for s in sheets if s != chosen and _names_columns(reader, s, rate, path, scans)]
+        if others:
+            raise InputError(
+                f"{where} has no header row with the expected columns in its first "
+                f"{HEADER_SEARCH_ROWS} rows; sheet {others[0]!r} has: use --sheet {others[0]!r}",
+                path=str(path),
+            )
     header_index = pick_header(first_rows, rate, header_row, where, path)
     assert header_index is not None  # the sheet is not blank
     header = first_rows[header_index]

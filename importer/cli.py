@@ -63,7 +63,7 @@ out = Console()
 FileArg = Annotated[Path, typer.Argument(help="CSV/TSV/TXT, XLSX/XLSM, XLS or ODS file.")]
 OutOpt = Annotated[
     Path | None,
-    typer.Option("--out", help="Results folder (default: <file>-results next to the file)."),
+    typer.Option("--out", help="Results folder (default: <file name>-results next to the file)."),
 ]
 SheetOpt = Annotated[
     str | None, typer.Option("--sheet", help="Worksheet (default: the first visible one).")

@@ -450,3 +450,16 @@ def test_drop_config_header_row(tmp_path: Path) -> None:
     (tmp_path / "importer.toml").write_text("header_row = 0\n")
     with pytest.raises(InputError, match="header_row"):
         load_drop_config(tmp_path, env={})
+
+
+def test_sheet_option_on_the_instructions_names_the_sheet_to_use(tmp_path: Path) -> None:
+    """--sheet Instructions (no header there): the message names the sheet that has one."""
+    src = _with_instructions(tmp_path / "book.xlsx", "Members")
+    code, stderr, _, _ = _validate(
+        [str(src), "--sheet", "Instructions", "--out", str(tmp_path / "o")]
+    )
+    assert code == 2
+    assert stderr.strip() == (
+        "error: book.xlsx, sheet 'Instructions' has no header row with the expected columns in "
+        "its first 20 rows; sheet 'Members' has: use --sheet 'Members'"
+    )
