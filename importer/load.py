@@ -340,7 +340,7 @@ def pick_header(
 
     ``header_row`` (1-based, as asked with --header-row) is taken as it is; otherwise the row
     naming most schema columns among the first ``HEADER_SEARCH_ROWS`` (the earliest on a tie),
-    or the first non-blank row when none names any.
+    or the first non-blank row when no later row names two or more.
     """
     if header_row is not None:
         index = header_row - 1
@@ -354,9 +354,11 @@ def pick_header(
     first = next((i for i, r in enumerate(rows) if any(str(c).strip() for c in r)), None)
     if first is None:
         return None
-    best, best_score = first, 0
-    for index, cells in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        value = score([str(c) for c in cells])
+    # A later row must name at least two columns: a data row holding "Workspace" (the name of a
+    # column too) does not displace a header of unknown labels, which then gets the --map hint.
+    best, best_score = first, max(score([str(c) for c in rows[first]]), 1)
+    for index in range(first + 1, min(len(rows), HEADER_SEARCH_ROWS)):
+        value = score([str(c) for c in rows[index]])
         if value > best_score:
             best, best_score = index, value
     return best

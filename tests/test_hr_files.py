@@ -463,3 +463,16 @@ def test_sheet_option_on_the_instructions_names_the_sheet_to_use(tmp_path: Path)
         "error: book.xlsx, sheet 'Instructions' has no header row with the expected columns in "
         "its first 20 rows; sheet 'Members' has: use --sheet 'Members'"
     )
+
+
+def test_unknown_header_is_not_displaced_by_a_data_row(tmp_path: Path) -> None:
+    """Unknown labels on row 1 and 'Workspace' in a data row: row 1 stays the header (--map)."""
+    src = write_csv(
+        tmp_path / "in.csv",
+        [[105, 202, 50001, "Workspace"]],
+        header=["Org Unit", "Dep", "Who", "Kind"],
+    )
+    code, stderr, _, _ = _validate([str(src), "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "headers found: 'Org Unit', 'Dep', 'Who', 'Kind'" in stderr
+    assert '--map "Header=member_id"' in stderr
