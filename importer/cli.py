@@ -67,7 +67,7 @@ out = Console()
 FileArg = Annotated[Path, typer.Argument(help="CSV/TSV/TXT, XLSX/XLSM, XLS or ODS file.")]
 OutOpt = Annotated[
     Path | None,
-    typer.Option("--out", help="Results folder (default: <file>-results next to the file)."),
+    typer.Option("--out", help="Results folder (default: <file name>-results next to the file)."),
 ]
 SheetOpt = Annotated[
     str | None, typer.Option("--sheet", help="Worksheet (default: the first visible one).")
@@ -77,6 +77,14 @@ MapOpt = Annotated[
     typer.Option("--map", help='Header mapping, e.g. "Dept=department_id,Who=member_id".'),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")]
+HeaderRowOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--header-row",
+        min=1,
+        help="Row holding the column names, as Excel numbers it (default: found in rows 1-20).",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
 MaxRowsOpt = Annotated[
     int, typer.Option("--max-rows", min=1, help="Refuse an input with more data rows than this.")
@@ -129,9 +137,13 @@ class _Bar:
 def _print_result(result: ImportResult, *, quiet: bool, as_json: bool) -> None:
     if as_json:
         out.print_json(json.dumps(result.summary, default=str))
+    if quiet or as_json:
+        # Quiet silences progress and tables, never why a run stopped.
+        if result.fatal:
+            err.print(f"error: {result.fatal}", markup=False, highlight=False, soft_wrap=True)
         return
-    if quiet:
-        return
+    for note in result.summary.get("notes", ()):
+        err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     table = Table(title=f"{result.summary['command']}: {result.summary['input']['path']}")
     table.add_column("outcome")
     table.add_column("rows", justify="right")
@@ -213,6 +225,7 @@ def validate(
     sheet: SheetOpt = None,
     mapping: MapOpt = None,
     map_file: MapFileOpt = None,
+    header_row: HeaderRowOpt = None,
     remote: Annotated[
         bool, typer.Option("--remote", help="Also ask the server what a run would do (= plan).")
     ] = False,
@@ -237,7 +250,10 @@ def validate(
 
     with _job(quiet=quiet, as_json=as_json) as job:
         options = ImportOptions(
-            sheet=sheet, mapping=mapping_from(mapping, map_file), **_limits(max_rows, max_file_mb)
+            sheet=sheet,
+            mapping=mapping_from(mapping, map_file),
+            header_row=header_row,
+            **_limits(max_rows, max_file_mb),
         )
         api = job.api(
             required=remote,
@@ -268,6 +284,7 @@ def run(
     sheet: SheetOpt = None,
     mapping: MapOpt = None,
     map_file: MapFileOpt = None,
+    header_row: HeaderRowOpt = None,
     base_url: Annotated[
         str | None,
         typer.Option(
@@ -321,6 +338,7 @@ def run(
         options = ImportOptions(
             sheet=sheet,
             mapping=mapping_from(mapping, map_file),
+            header_row=header_row,
             batch_size=batch_size,
             dry_run=dry_run,
             restart=restart,
@@ -353,6 +371,7 @@ def plan(
     sheet: SheetOpt = None,
     mapping: MapOpt = None,
     map_file: MapFileOpt = None,
+    header_row: HeaderRowOpt = None,
     base_url: BaseUrlOpt = None,
     token_file: TokenFileOpt = None,
     sandbox: SandboxOpt = False,
@@ -372,7 +391,10 @@ def plan(
 
     with _job(quiet=quiet, as_json=as_json) as job:
         options = ImportOptions(
-            sheet=sheet, mapping=mapping_from(mapping, map_file), differs=differs_mode(move, add)
+            sheet=sheet,
+            mapping=mapping_from(mapping, map_file),
+            header_row=header_row,
+            differs=differs_mode(move, add),
         )
         api = job.api(
             required=True,

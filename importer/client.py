@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import random
 import re
 import threading
@@ -65,6 +66,10 @@ _TOKEN = re.compile(r"[!-~]*")  # visible ASCII: what an HTTP header can carry
 _BAD_JSON = (ValueError, RecursionError)  # JSONDecodeError, UnicodeDecodeError, deep nesting
 _MAX_REPLY = 64 * 1024 * 1024  # a reply larger than this is not an API answer
 _KINDS = {"GET": "lookups", "POST": "creates", "PUT": "moves", "DELETE": "deletes"}
+# Retries are told to the log (shown when the application configures logging: a log file, a
+# verbose handler), never printed; their count is in the summary.
+RETRY_LOGGER = "importer.retry"
+_retry_log = logging.getLogger(RETRY_LOGGER)
 
 
 def canonical_member_type(value: object) -> str:
@@ -351,6 +356,7 @@ class KantataClient:
                     raise
                 delay = self._delay(exc, tries)
                 self.counts.add("retries")
+                _retry_log.info("retry %d in %.1f s after: %s", tries, delay, exc)
                 if self._on_retry is not None:
                     self._on_retry(str(exc))
                 self._sleep(delay)

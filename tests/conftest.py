@@ -9,19 +9,11 @@ from typing import Any
 
 import openpyxl
 import pytest
-import stamina
 
 from importer.config import ApiSettings, RetryPolicy
 from importer.sandbox import SandboxConfig, SandboxServer
 
 HEADER = ["geography_id", "department_id", "member_id", "member_type"]
-
-
-@pytest.fixture(autouse=True)
-def _instant_retries() -> Iterator[None]:
-    """Retries happen, but without sleeping (stamina's test mode keeps our attempt counts)."""
-    with stamina.set_testing(True, attempts=10, cap=True):
-        yield
 
 
 @pytest.fixture
