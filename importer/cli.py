@@ -27,12 +27,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from importer.cli_api import (
+    AddOpt,
     BaseUrlOpt,
     InsecureOpt,
     MapFileOpt,
+    MoveOpt,
     SandboxOpt,
+    ServerTimeLimitOpt,
     TokenFileOpt,
     api_settings,
+    differs_mode,
     mapping_from,
     parse_mapping,  # noqa: F401  (re-exported: importer.cli.parse_mapping)
 )
@@ -63,7 +67,7 @@ out = Console()
 FileArg = Annotated[Path, typer.Argument(help="CSV/TSV/TXT, XLSX/XLSM, XLS or ODS file.")]
 OutOpt = Annotated[
     Path | None,
-    typer.Option("--out", help="Results folder (default: <file>-results next to the file)."),
+    typer.Option("--out", help="Results folder (default: <file name>-results next to the file)."),
 ]
 SheetOpt = Annotated[
     str | None, typer.Option("--sheet", help="Worksheet (default: the first visible one).")
@@ -73,6 +77,14 @@ MapOpt = Annotated[
     typer.Option("--map", help='Header mapping, e.g. "Dept=department_id,Who=member_id".'),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")]
+HeaderRowOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--header-row",
+        min=1,
+        help="Row holding the column names, as Excel numbers it (default: found in rows 1-20).",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
 MaxRowsOpt = Annotated[
     int, typer.Option("--max-rows", min=1, help="Refuse an input with more data rows than this.")
@@ -125,9 +137,13 @@ class _Bar:
 def _print_result(result: ImportResult, *, quiet: bool, as_json: bool) -> None:
     if as_json:
         out.print_json(json.dumps(result.summary, default=str))
+    if quiet or as_json:
+        # Quiet silences progress and tables, never why a run stopped.
+        if result.fatal:
+            err.print(f"error: {result.fatal}", markup=False, highlight=False, soft_wrap=True)
         return
-    if quiet:
-        return
+    for note in result.summary.get("notes", ()):
+        err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     table = Table(title=f"{result.summary['command']}: {result.summary['input']['path']}")
     table.add_column("outcome")
     table.add_column("rows", justify="right")
@@ -209,6 +225,7 @@ def validate(
     sheet: SheetOpt = None,
     mapping: MapOpt = None,
     map_file: MapFileOpt = None,
+    header_row: HeaderRowOpt = None,
     remote: Annotated[
         bool, typer.Option("--remote", help="Also ask the server what a run would do (= plan).")
     ] = False,
@@ -233,7 +250,10 @@ def validate(
 
     with _job(quiet=quiet, as_json=as_json) as job:
         options = ImportOptions(
-            sheet=sheet, mapping=mapping_from(mapping, map_file), **_limits(max_rows, max_file_mb)
+            sheet=sheet,
+            mapping=mapping_from(mapping, map_file),
+            header_row=header_row,
+            **_limits(max_rows, max_file_mb),
         )
         api = job.api(
             required=remote,
@@ -264,6 +284,7 @@ def run(
     sheet: SheetOpt = None,
     mapping: MapOpt = None,
     map_file: MapFileOpt = None,
+    header_row: HeaderRowOpt = None,
     base_url: Annotated[
         str | None,
         typer.Option(
@@ -292,12 +313,16 @@ def run(
         bool,
         typer.Option("--restart", help="Discard the --out folder's run journal; do not resume."),
     ] = False,
+    move: MoveOpt = False,
+    add: AddOpt = False,
+    server_time_limit: ServerTimeLimitOpt = 180.0,
     max_rows: MaxRowsOpt = 5_000_000,
     max_file_mb: MaxFileMbOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Validate FILE, create its valid rows in bulk, write a result for every row.
+    """Validate FILE, write what its valid rows need (create, or move with --move), write a
+    result for every row. Rows identical to what the server holds cost no write.
 
     Example: KANTATA_API_TOKEN=... importer run people.xlsx --out results/
     """
@@ -305,12 +330,19 @@ def run(
     from importer.run import run_import
 
     with _job(quiet=quiet, as_json=as_json) as job:
+        if sandbox and not dry_run:
+            # A sandbox is fresh each time: its results can never be resumed against it.
+            restart = True
+            if not (quiet or as_json):
+                err.print("sandbox: a fresh server, so this run starts over in its results folder")
         options = ImportOptions(
             sheet=sheet,
             mapping=mapping_from(mapping, map_file),
+            header_row=header_row,
             batch_size=batch_size,
             dry_run=dry_run,
             restart=restart,
+            differs=differs_mode(move, add),
             **_limits(max_rows, max_file_mb),
         )
         found = job.api(
@@ -324,6 +356,7 @@ def run(
             found or ApiSettings(base_url=base_url or DEFAULT_BASE_URL, insecure=insecure),
             concurrency=concurrency,
             max_rps=max_rps,
+            server_time_limit=server_time_limit,
         )
         cancel = job.stack.enter_context(_stop_on_signals(quiet or as_json))
         job.result = run_import(
@@ -338,22 +371,31 @@ def plan(
     sheet: SheetOpt = None,
     mapping: MapOpt = None,
     map_file: MapFileOpt = None,
+    header_row: HeaderRowOpt = None,
     base_url: BaseUrlOpt = None,
     token_file: TokenFileOpt = None,
     sandbox: SandboxOpt = False,
     insecure: InsecureOpt = False,
+    move: MoveOpt = False,
+    add: AddOpt = False,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Say what run would do with each row (create, exists, conflict, invalid); create nothing.
+    """Say what run would do with each row (new, exists, differs, missing reference, invalid);
+    write nothing. Same look-ups and words as run.
 
     Writes plan.csv (every row), errors.csv (rows that would fail) and summary.json.
-    Example: KANTATA_API_TOKEN=... importer plan people.xlsx
+    Example: KANTATA_API_TOKEN=... importer plan people.xlsx --move
     """
     from importer.plan import plan_file
 
     with _job(quiet=quiet, as_json=as_json) as job:
-        options = ImportOptions(sheet=sheet, mapping=mapping_from(mapping, map_file))
+        options = ImportOptions(
+            sheet=sheet,
+            mapping=mapping_from(mapping, map_file),
+            header_row=header_row,
+            differs=differs_mode(move, add),
+        )
         api = job.api(
             required=True,
             sandbox=sandbox,
@@ -412,37 +454,128 @@ def sandbox_cmd(
         Path | None, typer.Option("--seed", help="Seed JSON (default: the bundled one).")
     ] = None,
     db: Annotated[str, typer.Option("--db", help="SQLite file (default: in memory).")] = ":memory:",
-    rate: Annotated[float | None, typer.Option("--rate", help="Requests/s before 429.")] = None,
-    fail_rate: Annotated[float, typer.Option("--fail-rate", help="Fraction answered 503.")] = 0.0,
-    drop_after_commit: Annotated[
-        float, typer.Option("--drop-after-commit", help="Fraction of creates whose reply is lost.")
-    ] = 0.0,
-    latency_ms: Annotated[float, typer.Option("--latency-ms", help="Added latency.")] = 0.0,
-    bulk_mode: Annotated[
-        str, typer.Option("--bulk-mode", help="atomic | partial | partial-error")
-    ] = "atomic",
     token: Annotated[
         str | None, typer.Option("--token", help="Bearer token to accept (default: random).")
     ] = None,
+    random_seed: Annotated[
+        int | None, typer.Option("--random-seed", help="Make the random faults repeatable.")
+    ] = None,
+    max_per_page: Annotated[
+        int, typer.Option("--max-per-page", help="Largest per_page/limit honoured.")
+    ] = 200,
+    rate: Annotated[
+        float | None, typer.Option("--rate", help="Requests/s (all requests) before 429; off.")
+    ] = None,
+    workspaces_rate: Annotated[
+        float | None,
+        typer.Option(
+            "--workspaces-rate",
+            help="Requests/s on /workspaces before 429 (a guess: the real figure is unpublished).",
+        ),
+    ] = 5.0,
+    retry_after: Annotated[
+        bool, typer.Option("--retry-after/--no-retry-after", help="Send Retry-After with a 429.")
+    ] = True,
+    retry_after_s: Annotated[
+        float | None,
+        typer.Option("--retry-after-s", help="Force the Retry-After value (e.g. 100000)."),
+    ] = None,
+    fail_rate: Annotated[float, typer.Option("--fail-rate", help="Fraction answered 503.")] = 0.0,
+    drop_after_commit: Annotated[
+        float, typer.Option("--drop-after-commit", help="Fraction of writes whose reply is lost.")
+    ] = 0.0,
+    latency_ms: Annotated[float, typer.Option("--latency-ms", help="Added latency.")] = 0.0,
+    commit_delay_ms: Annotated[
+        float, typer.Option("--commit-delay-ms", help="A write takes this long to commit.")
+    ] = 0.0,
+    request_time_limit_s: Annotated[
+        float,
+        typer.Option("--request-time-limit-s", help="The server ends a request after this (503)."),
+    ] = 180.0,
+    bulk_mode: Annotated[
+        str,
+        typer.Option(
+            "--bulk-mode", help="Bulk create with bad objects: atomic | partial | partial-error."
+        ),
+    ] = "atomic",
+    memberships_per_member: Annotated[
+        str,
+        typer.Option(
+            "--memberships-per-member",
+            help="one (a second membership is refused as taken) | many (accepted; primary field).",
+        ),
+    ] = "one",
+    member_id_lists: Annotated[
+        str,
+        typer.Option(
+            "--member-id-lists", help="member_id=1,2 in GET: honoured | ignored | refused."
+        ),
+    ] = "honoured",
+    validation_status: Annotated[
+        int, typer.Option("--validation-status", help="Status of validation errors: 422 | 400.")
+    ] = 422,
+    omit_created: Annotated[
+        float,
+        typer.Option("--omit-created", help="Fraction of created objects left out of a 200."),
+    ] = 0.0,
+    trickle_s: Annotated[
+        float, typer.Option("--trickle-s", help="Send reply bodies one byte every N seconds.")
+    ] = 0.0,
+    echo_token: Annotated[
+        bool, typer.Option("--echo-token", help="Error messages quote the bearer token.")
+    ] = False,
+    redirect: Annotated[
+        bool, typer.Option("--redirect", help="Answer every API request 301 to itself.")
+    ] = False,
 ) -> None:
     """Run a local Kantata sandbox on 127.0.0.1 until Ctrl-C.
 
+    By default it follows KANTATA_API.md; each switch selects a behaviour the reference leaves
+    open, or a fault. The same switches can be changed at runtime: POST /_sandbox/knobs.
+
     Example: importer sandbox --port 8765 --rate 5 --fail-rate 0.1
     """
+    import errno
+
     from importer.sandbox import SandboxConfig, serve_forever
 
-    config = SandboxConfig(
-        port=port,
-        db_path=db,
-        seed=seed,
-        token=token,
-        rate=rate,
-        fail_rate=fail_rate,
-        drop_after_commit=drop_after_commit,
-        latency_ms=latency_ms,
-        bulk_mode=bulk_mode,
-    )
-    serve_forever(config)
+    try:
+        config = SandboxConfig(
+            port=port,
+            db_path=db,
+            seed=seed,
+            token=token,
+            random_seed=random_seed,
+            max_per_page=max_per_page,
+            rate=rate,
+            workspaces_rate=workspaces_rate,
+            retry_after=retry_after,
+            retry_after_s=retry_after_s,
+            fail_rate=fail_rate,
+            drop_after_commit=drop_after_commit,
+            latency_ms=latency_ms,
+            commit_delay_ms=commit_delay_ms,
+            request_time_limit_s=request_time_limit_s,
+            bulk_mode=bulk_mode,
+            memberships_per_member=memberships_per_member,
+            member_id_lists=member_id_lists,
+            validation_status=validation_status,
+            omit_created=omit_created,
+            trickle_s=trickle_s,
+            echo_token=echo_token,
+            redirect=redirect,
+        )
+        serve_forever(config)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            message = f"sandbox: port {port} is busy; try --port 0 (a free port)"
+        else:
+            message = f"sandbox: {exc}"
+        err.print(message, markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except ValueError as exc:  # a bad switch value, an invalid seed
+        err.print(f"sandbox: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 def _default_work_dir() -> Path:

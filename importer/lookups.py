@@ -3,34 +3,63 @@
 Used by ``importer.resolve`` to turn names into IDs and by ``importer.template`` for the
 reference sheets. Every request is a GET through ``KantataClient.pages``:
 
-* organizations: one paged listing of ``GET /organizations`` (both trees), split by type;
-* users (by email address) and workspaces (by title): looked up one by one
-  (``by_email_address=`` / ``search=``) while that takes fewer requests than listing them all,
-  otherwise listed page by page. Either way at most about twice the listing's page count,
-  however many names are asked for.
+* organizations: one paged listing of ``GET /organizations`` (both trees, at most 400), split
+  by their ``type`` (``Geography``/``Department``);
+* users by email address: ``by_email_addresses=`` with 200 addresses a request, on the whole
+  account (``on_my_account=true``: a new hire on no project yet is otherwise invisible) and with
+  disabled users (``show_disabled=true``), so a disabled user is named as such, not "not found";
+* workspaces by title: looked up one by one (``matching=``, archived ones included) while that
+  takes fewer requests than listing them all, otherwise listed page by page. ``/workspaces`` has
+  its own, stricter rate limit (KANTATA_API.md § Lookups): never one request per row.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from importer.client import KantataClient
+from importer.client import LIST_PARAMS, KantataClient, objects_in
 from importer.errors import BadResponseError
 
-__all__ = ["Catalog", "Entry", "Organization", "Resolver", "clean_name", "name_key"]
+__all__ = [
+    "Catalog",
+    "Entry",
+    "Organization",
+    "Resolver",
+    "clean_name",
+    "name_key",
+    "name_query",
+]
+
+
+_ADDRESS = re.compile(r"<\s*(?:mailto:)?\s*([^<>\s@]+@[^<>\s@]+?)\.?\s*>")
+_MAILTO = re.compile(r"^mailto:\s*", re.IGNORECASE)
 
 
 def clean_name(text: str) -> str:
-    """A name with whitespace runs (also zero-width spaces, BOMs) as one space, stripped."""
+    """A name with whitespace runs (also no-break and zero-width spaces, BOMs) as one space,
+    stripped."""
     return " ".join(text.replace("\u200b", " ").replace("\ufeff", " ").split())
 
 
+def name_query(text: str) -> str:
+    """What a cell names, as people type it: ``clean_name``, the address out of
+    ``Olivia Smith <olivia@acme.example>`` or ``mailto:olivia@acme.example``, trailing dots
+    dropped (``Engineering.``). The text to look up; its case is kept."""
+    cleaned = clean_name(text)
+    found = _ADDRESS.search(cleaned)
+    if found:
+        cleaned = found.group(1)
+    cleaned = _MAILTO.sub("", cleaned)
+    return cleaned.rstrip(". ") or cleaned
+
+
 def name_key(text: str) -> str:
-    """The matching form of a name: ``clean_name``, casefolded."""
-    return clean_name(text).casefold()
+    """The matching form of a name: ``name_query``, casefolded (names from the server too)."""
+    return name_query(text).casefold()
 
 
 @dataclass(frozen=True)
@@ -47,8 +76,12 @@ class Organization:
 
     id: int
     name: str
-    kind: str  # "geography" | "department" (the API's organization_type, casefolded)
+    kind: str  # "geography" | "department" (the API's ``type``, casefolded)
     parent_id: int | None
+
+
+#: Told what is being looked up: (what, done, total), e.g. ("users", 1200, 100000).
+LookupProgress = Callable[[str, int, int | None], None]
 
 
 class Catalog:
@@ -58,6 +91,12 @@ class Catalog:
         self.kind = kind
         self.by_key: dict[str, dict[int, Entry]] = {}
         self.by_id: dict[int, Entry] = {}
+        self.disabled: dict[str, Entry] = {}  # users found only as disabled, by key
+        self.progress: LookupProgress | None = None
+
+    def _report(self, what: str, done: int, total: int | None) -> None:
+        if self.progress is not None:
+            self.progress(what, done, total)
 
     def add(self, key: str, entry: Entry) -> None:
         """Record ``entry`` under ``key`` (idempotent)."""
@@ -88,8 +127,36 @@ class _Organizations(Catalog):
         self._load()
 
 
+class _Users(Catalog):
+    """Users by email address, 200 addresses a request, disabled ones set apart."""
+
+    def __init__(self, client: KantataClient, count: Callable[[], None]) -> None:
+        super().__init__("user")
+        self._client = client
+        self._count = count
+        self._sure: set[str] = set()
+
+    def find(self, shown: Mapping[str, str]) -> None:
+        todo = [k for k in shown if k not in self._sure]
+        if not todo:
+            return
+        before = self._client.counts["lookups"]
+        self._report("users", 0, len(todo))
+        found = self._client.users_by_email(todo)
+        for _ in range(self._client.counts["lookups"] - before):
+            self._count()
+        self._report("users", len(todo), len(todo))
+        for key, person in found.items():
+            entry = Entry(person.id, person.label)
+            if person.disabled:
+                self.disabled[key] = entry
+            else:
+                self.add(key, entry)
+        self._sure.update(todo)
+
+
 class _Searchable(Catalog):
-    """Users or workspaces: looked up one by one while cheaper than listing them all."""
+    """Workspaces: looked up one by one while cheaper than listing them all."""
 
     def __init__(
         self,
@@ -106,6 +173,7 @@ class _Searchable(Catalog):
         self._search = search
         self._parse = parse
         self._count = count
+        self._params = LIST_PARAMS.get(endpoint, {})
         self._sure: set[str] = set()  # keys looked up on their own
         self._pages: Iterator[dict[str, Any]] | None = None
         self._left = 0  # pages of the full listing not read yet
@@ -119,27 +187,28 @@ class _Searchable(Catalog):
         if not todo:
             return
         if self._pages is None:  # the first page tells how many pages a full listing takes
-            self._pages = self._client.pages(self._endpoint)
+            self._pages = self._client.pages(self._endpoint, self._params)
             self._left = _page_count(self._take(next(self._pages)), self._endpoint) - 1
         if self._left > 0 and self._searches + len(todo) > self._left:
-            for page in self._pages:  # listing the rest is cheaper than more searches
+            what, total = f"{self._endpoint} (pages)", self._left + 1
+            for done, page in enumerate(self._pages, start=2):  # cheaper than more searches
                 self._take(page)
+                self._report(what, done, total)
             self._left = 0
         if self._left <= 0:
             self._complete = True
             return
-        for key in todo:
-            for page in self._client.pages(self._endpoint, {self._search: shown[key]}):
+        for done, key in enumerate(todo, start=1):
+            params = {**self._params, self._search: shown[key]}
+            for page in self._client.pages(self._endpoint, params):
                 self._take(page)
             self._sure.add(key)
             self._searches += 1
+            self._report(self._endpoint, done, len(todo))
 
     def _take(self, page: dict[str, Any]) -> dict[str, Any]:
         self._count()
-        objects = page.get(self._endpoint)
-        if not isinstance(objects, dict):
-            raise BadResponseError(f"reply of GET /{self._endpoint} has no '{self._endpoint}'")
-        for obj in objects.values():
+        for obj in objects_in(page, self._endpoint).values():
             self.add(*self._parse(obj))
         return page
 
@@ -151,14 +220,6 @@ def _page_count(page: Mapping[str, Any], endpoint: str) -> int:
         raise BadResponseError(
             f"bad pagination meta from {endpoint}: {page.get('meta')!r}"
         ) from exc
-
-
-def _user(obj: dict[str, Any]) -> tuple[str, Entry]:
-    try:
-        email, name = str(obj["email_address"]), str(obj.get("full_name") or "")
-        return name_key(email), Entry(int(obj["id"]), f"{name} <{email}>" if name else email)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BadResponseError(f"malformed user in reply: {obj!r}") from exc
 
 
 def _workspace(obj: dict[str, Any]) -> tuple[str, Entry]:
@@ -185,9 +246,9 @@ class Resolver:
         self._catalogs: dict[str, Catalog] = {
             "geography": _Organizations("geography", self._load_organizations),
             "department": _Organizations("department", self._load_organizations),
-            "user": _Searchable("user", client, "users", "by_email_address", _user, self._one),
+            "user": _Users(client, self._one),
             "workspace": _Searchable(
-                "workspace", client, "workspaces", "search", _workspace, self._one
+                "workspace", client, "workspaces", "matching", _workspace, self._one
             ),
         }
         self._client = client
@@ -198,6 +259,11 @@ class Resolver:
     def catalog(self, lookup: str) -> Catalog:
         """The catalog of a lookup: ``geography``, ``department``, ``user`` or ``workspace``."""
         return self._catalogs[lookup]
+
+    def report_to(self, progress: LookupProgress | None) -> None:
+        """Tell ``progress`` how the lookups go (users/workspaces searched, pages listed)."""
+        for catalog in self._catalogs.values():
+            catalog.progress = progress
 
     def organizations(self, kind: str) -> list[Organization]:
         """Every organization of one tree (``geography``/``department``), by id."""
@@ -210,10 +276,7 @@ class Resolver:
         orgs: dict[int, Organization] = {}
         for page in self._client.pages("organizations"):
             self._one()
-            objects = page.get("organizations")
-            if not isinstance(objects, dict):
-                raise BadResponseError("reply of GET /organizations has no 'organizations'")
-            for obj in objects.values():
+            for obj in objects_in(page, "organizations").values():
                 org = _organization(obj)
                 orgs[org.id] = org
         self._orgs = dict(sorted(orgs.items()))
@@ -232,7 +295,7 @@ def _organization(obj: dict[str, Any]) -> Organization:
         return Organization(
             id=int(obj["id"]),
             name=str(obj["name"]),
-            kind=str(obj["organization_type"]).casefold(),
+            kind=str(obj["type"]).casefold(),
             parent_id=int(parent) if parent not in (None, "") else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

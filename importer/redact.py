@@ -22,7 +22,13 @@ import logging
 import re
 import threading
 
-__all__ = ["RedactingFilter", "install_log_redaction", "redact", "register_secret"]
+__all__ = [
+    "RedactingFilter",
+    "install_log_redaction",
+    "redact",
+    "register_secret",
+    "server_text",
+]
 
 MASK = "<redacted>"
 LOGGERS = (
@@ -62,6 +68,20 @@ def redact(text: str) -> str:
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + MASK, text)
     return text
+
+
+def server_text(text: str, limit: int) -> str:
+    """A piece of server text to keep (in a message, a report, the journal): redacted *first*,
+    then cut to ``limit`` characters, and a cut that ends inside a secret loses that fragment."""
+    text = redact(text)
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    for secret in tuple(_secrets):
+        for k in range(len(secret) - 1, 3, -1):
+            if cut.endswith(secret[:k]):
+                return cut[:-k] + MASK
+    return cut
 
 
 class RedactingFilter(logging.Filter):

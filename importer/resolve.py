@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from importer.headers import HeaderMap
-from importer.lookups import Entry, Resolver, clean_name, name_key
+from importer.lookups import Entry, Resolver, clean_name, name_key, name_query
 from importer.schema_file import AlternateSpec, RowSchemaSpec, load_row_schema
 
 __all__ = ["Resolved", "Resolver", "resolve_chunk"]
@@ -98,6 +98,12 @@ def _problem(alt: AlternateSpec, text: str, found: list[Entry], resolver: Resolv
     """Why ``text`` does not designate exactly one entry, with the candidates."""
     if found:
         return f"{alt.name} {text!r} is ambiguous: {_listing(found)}; use {alt.column}"
+    disabled = resolver.catalog(alt.lookup).disabled.get(name_key(text))
+    if disabled is not None:
+        return (
+            f"{alt.name} {text!r} is disabled on the account ({disabled.id}, {disabled.label}); "
+            "enable the user in Kantata or remove the row"
+        )
     message = f"{alt.name} {text!r} not found"
     close = resolver.catalog(alt.lookup).suggest(name_key(text))
     if close:
@@ -124,7 +130,7 @@ def _match(
     catalog = resolver.catalog(alt.lookup)
     codes, names = pd.factorize(shown)
     keys = [name_key(str(n)) for n in names]
-    catalog.find(dict(zip(keys, map(str, names), strict=True)))
+    catalog.find(dict(zip(keys, (name_query(str(n)) for n in names), strict=True)))
     found = [catalog.entries(k) for k in keys]
     single = np.asarray([str(f[0].id) if len(f) == 1 else "" for f in found], dtype=object)
     problem = np.asarray(
