@@ -162,12 +162,36 @@ def test_another_sheet_can_be_chosen_and_chosen_back(
     client, _ = web
     uid = upload(client, book)
     other = client.post(f"/api/uploads/{uid}/setup", json={"sheet": "Notes"}).json()
-    assert "no data rows" in other["error"]
-    assert "two.xlsx, sheet 'Notes'" in other["error"]
+    assert other["error"].startswith("two.xlsx, sheet 'Notes'")  # the CLI's one line
     assert other["sheets"] == ["Members", "Notes"]
     back = client.post(f"/api/uploads/{uid}/setup", json={"sheet": "Members"}).json()
     assert back["error"] is None
     assert back["counts"] == {"rows": 1, "valid": 1, "errors": 0}
+
+
+def test_a_header_below_a_title_keeps_the_row_numbers(
+    web: tuple[TestClient, WebConfig], tmp_path: Path
+) -> None:
+    """A title above the header: the reader's note is shown; rows and results keep Excel's rows."""
+    path = tmp_path / "titled.csv"
+    path.write_text(
+        "Memberships for March\n\ngeography_id,department_id,member_id,member_type\n"
+        "105,202,10040,User\n105,202,oops,User\n",
+        encoding="utf-8",
+    )
+    client, _ = web
+    uid = upload(client, path)
+    state = client.get(f"/api/uploads/{uid}").json()
+    assert any("3" in note for note in state["notes"])  # "header found on row 3" or so
+    assert [r["row"] for r in client.get(f"/api/uploads/{uid}/rows").json()["rows"]] == [5]
+    client.post(
+        f"/api/uploads/{uid}/cells", json={"row": 5, "column": "member_id", "value": "10041"}
+    )
+    rid = client.post(f"/api/uploads/{uid}/runs", json={}).json()["id"]
+    status = wait_for_run(client, rid)
+    assert status["counts"]["rows"] == 2
+    success = client.get(f"/runs/{rid}/files/success.csv").text.splitlines()
+    assert [line.split(",")[1] for line in success[1:]] == ["4", "5"]
 
 
 def test_a_cell_edit_is_checked_at_once_duplicates_included(
@@ -228,7 +252,8 @@ def test_plan_counts_use_the_plan_classes(web: tuple[TestClient, WebConfig]) -> 
     rows = client.get(f"/api/uploads/{uid}/plan/rows?class=differs").json()
     assert rows["total"] == 1
     assert rows["rows"][0]["source_row"] == "34"
-    assert "already has a membership (id 9002)" in rows["rows"][0]["detail"]
+    assert "10002" in rows["rows"][0]["detail"]
+    assert "9002" in rows["rows"][0]["detail"]
     assert client.get(f"/api/uploads/{uid}/plan/rows?class=../x").status_code == 400
 
 
@@ -330,17 +355,17 @@ def test_cancel_then_resume_in_a_new_server_sends_every_row_once(tmp_path: Path)
 def test_a_header_the_matching_misses_can_be_mapped_by_hand(
     web: tuple[TestClient, WebConfig], tmp_path: Path
 ) -> None:
-    """'Team' is no known header: the CLI's message names it; choosing department_id sends."""
-    path = tmp_path / "team.csv"
+    """'Unit X' is no known header: the CLI's message names it; choosing department_id sends."""
+    path = tmp_path / "unit.csv"
     path.write_text(
-        "geography_id,Team,member_id,member_type\n105,202,10040,User\n", encoding="utf-8"
+        "geography_id,Unit X,member_id,member_type\n105,202,10040,User\n", encoding="utf-8"
     )
     client, _ = web
     uid = upload(client, path)
     state = client.get(f"/api/uploads/{uid}").json()
     assert "missing required column 'department_id'" in state["mapping_error"]
-    assert state["suggested"]["Team"] == ""
-    chosen = {**state["chosen"], "Team": "department_id"}
+    assert state["suggested"]["Unit X"] == ""
+    chosen = {**state["chosen"], "Unit X": "department_id"}
     state = client.post(f"/api/uploads/{uid}/setup", json={"chosen": chosen}).json()
     assert state["mapping_error"] is None
     assert state["counts"] == {"rows": 1, "valid": 1, "errors": 0}

@@ -126,7 +126,7 @@ def test_upload_fix_check_send_download_undo_in_a_browser(served: str, tmp_path:
             expect(page.locator("#plan-counts .plan-differs")).to_contain_text("1")
             page.locator('#plan-counts button[data-class="differs"]').click()
             expect(page.locator("#plan-rows tbody tr")).to_have_count(1)
-            expect(page.locator("#plan-rows")).to_contain_text("already has a membership")
+            expect(page.locator("#plan-rows")).to_contain_text("10002")
             page.screenshot(path=OUTPUT / "4-check.png", full_page=True)
 
             # 4. send, then the results

@@ -214,6 +214,7 @@ def create_app(config: WebConfig) -> Starlette:
             "sheet": source.sheet if source else upload.meta.get("sheet"),
             "sheets": list(source.sheets) if source else upload.meta.get("sheets", []),
             "headers": list(source.headers) if source else [],
+            "notes": list(source.notes) if source else [],
             "chosen": upload.chosen,
             "suggested": checked.suggested if checked else {},
             "choices": _jobs.column_choices(),

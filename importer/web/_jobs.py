@@ -31,21 +31,21 @@ import pandas as pd
 
 from importer.config import ApiSettings, ImportOptions
 from importer.errors import ImporterError, InputError
-from importer.headers import HeaderMap, match_headers
+from importer.headers import HeaderMap, display_fields, match_headers
 from importer.intake import name_lookups, read_intake
 from importer.load import (
     DEFAULT_MAX_BYTES,
-    DEFAULT_MAX_ROWS,
     MAX_CELL_BYTES,
     TEXT_SUFFIXES,
     WORKBOOK_SUFFIXES,
-    open_table,
+    CellNote,
 )
 from importer.plan import PLAN_FILE, plan_file
 from importer.result import ImportResult, Progress
 from importer.run import run_import
 from importer.schema_file import load_row_schema
 from importer.validate import CheckedChunk, DuplicateTracker, check_chunk, finish_chunk
+from importer.validate_table import open_input, with_cell_notes
 
 __all__ = [
     "ALLOWED_SUFFIXES",
@@ -124,17 +124,24 @@ class Source:
     sheet: str | None
     sheets: tuple[str, ...]
     headers: tuple[str, ...]
-    cells: pd.DataFrame  # text cells (object dtype, "" for empty), indexed by source row
+    cells: pd.DataFrame  # text cells ("" for empty), indexed by source row
     last_row: int  # the highest source row (blank rows included in the numbering)
+    where: str  # the file and sheet, for messages
+    header_row: int = 1  # the header's row number, as Excel shows it
+    notes: tuple[str, ...] = ()  # what the reader decided ("header found on row 3" ...)
+    cell_notes: tuple[CellNote, ...] = ()  # merged ranges, uncalculated formulas
 
 
-def read_source(path: Path, sheet: str | None) -> Source:
-    """Read ``path`` (the sheet ``sheet``) with the CLI's limits and reader.
+def read_source(path: Path, sheet: str | None, chosen: dict[str, str] | None = None) -> Source:
+    """Read ``path`` (the sheet ``sheet``) as ``importer validate`` would (``open_input``: the
+    same limits, header-row search and reader), with the page's column choices.
 
     Raises:
         InputError: as ``importer validate`` would, one line.
     """
-    table = open_table(path, sheet=sheet, chunk_rows=1_000_000, max_rows=DEFAULT_MAX_ROWS)
+    chosen = chosen or {}
+    options = ImportOptions(sheet=sheet, mapping=library_mapping(list(chosen), chosen))
+    table = open_input(path, options)
     parts = list(table.chunks())
     info = table.info
     cells = pd.concat(parts) if parts else pd.DataFrame(columns=list(info.headers))
@@ -149,6 +156,10 @@ def read_source(path: Path, sheet: str | None) -> Source:
         headers=info.headers,
         cells=cells,
         last_row=int(cells.index.max()),
+        where=info.where,
+        header_row=info.header_row,
+        notes=info.notes,
+        cell_notes=info.cell_notes,
     )
 
 
@@ -157,7 +168,7 @@ class Checked:
     """The result of checking every row: the header match and one error line per failing row."""
 
     headers: HeaderMap | None
-    errors: pd.DataFrame  # error_field, error_message by source row
+    errors: pd.DataFrame  # error_field (as the CLI words it), error_message, schema_fields
     mapping_error: str | None
     suggested: dict[str, str]  # file header -> column, as the CLI would match it ("" = none)
     blocks: list[CheckedChunk | None] = field(default_factory=list, repr=False)
@@ -224,7 +235,7 @@ def check_rows(
     suggested = suggested_mapping(source.headers)
     renamed = ignored_labels(source.headers, chosen)
     labels = [renamed.get(h, h) for h in source.headers]
-    where = f"sheet {source.sheet!r}" if source.sheet else "the file"
+    where = source.where
     try:
         intake = read_intake(labels, where=where, mapping=library_mapping(source.headers, chosen))
     except ImporterError as exc:
@@ -247,6 +258,11 @@ def check_rows(
         return Checked(None, _no_errors(), str(exc), suggested)
     done = [b for b in blocks if b is not None]
     errors = finish_chunk(_joined(done), DuplicateTracker(), valid_rows=False).errors
+    # As validate_table words them: fields by the file's names, cell notes added.
+    errors["schema_fields"] = errors["error_field"]
+    errors["error_field"] = display_fields(errors["error_field"], intake.headers)
+    if source.cell_notes and not errors.empty:
+        errors = with_cell_notes(errors, source.cell_notes)
     return Checked(_unrenamed(intake.headers, renamed), errors, None, suggested, blocks)
 
 
@@ -279,7 +295,11 @@ def _unrenamed(headers: HeaderMap, renamed: dict[str, str]) -> HeaderMap:
 
 def _no_errors() -> pd.DataFrame:
     return pd.DataFrame(
-        {"error_field": pd.Series(dtype="str"), "error_message": pd.Series(dtype="str")},
+        {
+            "error_field": pd.Series(dtype="str"),
+            "error_message": pd.Series(dtype="str"),
+            "schema_fields": pd.Series(dtype="str"),
+        },
         index=pd.Index([], dtype="int64", name="source_row"),
     )
 
@@ -292,18 +312,22 @@ def write_working_copy(source: Source, chosen: dict[str, str], folder: Path) -> 
     """
     renamed = ignored_labels(source.headers, chosen)
     labels = [renamed.get(h, h) for h in source.headers]
-    full = source.cells.reindex(pd.RangeIndex(2, source.last_row + 1), fill_value="")
+    top = source.header_row
+    full = source.cells.reindex(pd.RangeIndex(top + 1, source.last_row + 1), fill_value="")
     if source.format == "csv":
         path = folder / "input.csv"
         with open(path, "w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh)
+            writer.writerows([[]] * (top - 1))  # the header keeps its row (rows above blank)
             writer.writerow(labels)
             writer.writerows(full.itertuples(index=False, name=None))
         return path
-    return _write_workbook(folder / "input.xlsx", source.sheet or "Sheet1", labels, full)
+    return _write_workbook(folder / "input.xlsx", source.sheet or "Sheet1", labels, full, top)
 
 
-def _write_workbook(path: Path, sheet: str, labels: list[str], full: pd.DataFrame) -> Path:
+def _write_workbook(
+    path: Path, sheet: str, labels: list[str], full: pd.DataFrame, top: int
+) -> Path:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
 
@@ -319,6 +343,8 @@ def _write_workbook(path: Path, sheet: str, labels: list[str], full: pd.DataFram
             return c
         return value
 
+    for _ in range(top - 1):
+        ws.append([])
     ws.append([cell(h) for h in labels])
     for row in full.itertuples(index=False, name=None):
         ws.append([cell(v) for v in row])
@@ -327,9 +353,15 @@ def _write_workbook(path: Path, sheet: str, labels: list[str], full: pd.DataFram
 
 
 def _options(
-    sheet: str | None, headers: Sequence[str], chosen: dict[str, str], **kwargs: Any
+    sheet: str | None,
+    headers: Sequence[str],
+    chosen: dict[str, str],
+    header_row: int,
+    **kwargs: Any,
 ) -> ImportOptions:
-    return ImportOptions(sheet=sheet, mapping=library_mapping(headers, chosen), **kwargs)
+    """The options of the CLI command for the working copy (whose header is where it was)."""
+    mapping = library_mapping(headers, chosen)
+    return ImportOptions(sheet=sheet, mapping=mapping, header_row=header_row, **kwargs)
 
 
 def plan(
@@ -339,6 +371,7 @@ def plan(
     sheet: str | None,
     headers: Sequence[str],
     chosen: dict[str, str],
+    header_row: int,
     api: ApiSettings,
     transport: httpx.BaseTransport | None = None,
 ) -> dict[str, int]:
@@ -347,7 +380,7 @@ def plan(
         path,
         api=api,
         out_dir=out,
-        options=_options(sheet, headers, chosen),
+        options=_options(sheet, headers, chosen, header_row),
         transport=transport,
     )
     actions = plan_rows(out)["action"]
@@ -407,6 +440,7 @@ def send(
     sheet: str | None,
     headers: Sequence[str],
     chosen: dict[str, str],
+    header_row: int,
     differs: str,
     api: ApiSettings,
     batch_size: int,
@@ -426,7 +460,7 @@ def send(
     return run_import(
         path,
         out_dir=out,
-        options=_options(sheet, headers, chosen, **extra),
+        options=_options(sheet, headers, chosen, header_row, **extra),
         api=api,
         transport=transport,
         progress=progress,

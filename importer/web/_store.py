@@ -108,7 +108,7 @@ class Upload:
         with self.lock:
             self.plan_counts = self._plan_rows = None
             try:
-                source = _jobs.read_source(self.input, self.meta.get("sheet"))
+                source = _jobs.read_source(self.input, self.meta.get("sheet"), self.chosen)
             except ImporterError as exc:
                 self.source, self.checked, self.error = None, None, _clean(str(exc), self)
                 return
@@ -156,7 +156,7 @@ class Upload:
             assert checked is not None
             if checked.headers is None or row not in checked.errors.index:
                 return checked.mapping_error or "", []
-            fields, message = checked.errors.loc[row, ["error_field", "error_message"]]
+            fields, message = checked.errors.loc[row, ["schema_fields", "error_message"]]
             return str(message), checked.bad_columns(str(fields))
 
     def edited(self) -> int:
@@ -190,7 +190,7 @@ class Upload:
             for row, values, field_, message in zip(
                 shown.tolist(),
                 part.itertuples(index=False, name=None),
-                found["error_field"].tolist(),
+                found["schema_fields"].tolist(),
                 found["error_message"].tolist(),
                 strict=True,
             ):
@@ -228,12 +228,15 @@ class Upload:
             work = _private_dir(self.folder / f"work-{secrets.token_hex(4)}")
             path = self.working_copy(work)
             sheet, headers, chosen = self.source.sheet, self.source.headers, self.chosen
+            top = self.source.header_row
         out = self.folder / f"plan-{secrets.token_hex(4)}"
         _private_dir(out)
         counts: dict[str, int] | None = None
         error: str | None = None
         try:
-            counts = _jobs.plan(path, out, sheet=sheet, headers=headers, chosen=chosen, api=api)
+            counts = _jobs.plan(
+                path, out, sheet=sheet, headers=headers, chosen=chosen, header_row=top, api=api
+            )
         except ImporterError as exc:
             error = _clean(str(exc), self)
         finally:
@@ -480,6 +483,7 @@ class Store:
                 "created": _now(),
                 "input": path.name,
                 "sheet": upload.source.sheet,
+                "header_row": upload.source.header_row,
                 "headers": list(upload.source.headers),
                 "chosen": upload.chosen,
                 "differs": differs,
@@ -529,6 +533,7 @@ class Store:
                 sheet=meta["sheet"],
                 headers=meta["headers"],
                 chosen=meta["chosen"],
+                header_row=meta.get("header_row", 1),
                 differs=meta["differs"],
                 api=self.api,
                 batch_size=self.batch_size,

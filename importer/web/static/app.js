@@ -92,6 +92,9 @@ function uploadPage() {
   function renderState(s) {
     state = s;
     show($("#file-error"), s.error);
+    const notes = $("#notes");
+    notes.replaceChildren(...(s.notes || []).map((n) => el("li", {}, n)));
+    notes.hidden = !(s.notes || []).length;
     const sheetBox = $("#sheet-box");
     sheetBox.hidden = s.sheets.length < 2;
     const sheet = $("#sheet");
