@@ -288,6 +288,7 @@ class KantataClient:
         self._answered = threading.Event()  # some request to this host got an HTTP answer
         self._started = time.monotonic()
         self.latencies: list[float] = []  # seconds per answered request (doctor, benchmarks)
+        self.retry_after_seen: list[float | None] = []  # each 429's Retry-After (None: absent)
 
     @property
     def requests_sent(self) -> int:
@@ -429,6 +430,7 @@ class KantataClient:
         if status == 429:
             self.counts.add("rate_limited")
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            self.retry_after_seen.append(retry_after)
             if retry_after is None or retry_after <= self.settings.retry.max_retry_after:
                 self.limiter.pause(retry_after if retry_after is not None else 1.0)
             raise RateLimitedError("rate limited (HTTP 429)", retry_after=retry_after)
@@ -507,12 +509,15 @@ class KantataClient:
         )
         return memberships_in(data)
 
-    def move_membership(self, membership_id: str, geography_id: int, department_id: int) -> None:
-        """``PUT /organization_memberships/{id}``: put the member at this place in both trees.
+    def move_membership(
+        self, membership_id: str, geography_id: int, department_id: int
+    ) -> Membership | None:
+        """``PUT /organization_memberships/{id}``: put the member at this place in both trees;
+        returns the object the reply carries (if it does).
 
         Not retried on a lost reply (``OutcomeUnknownError``): the caller looks it up.
         """
-        self.request(
+        data = self.request(
             "PUT",
             f"{MEMBERSHIPS}/{int(membership_id)}",
             params={"include": INCLUDE_ORGS},
@@ -524,6 +529,8 @@ class KantataClient:
             },
             idempotent=False,
         )
+        found = [m for m in memberships_in(data) if m.id == str(membership_id)]
+        return found[0] if found else None
 
     def delete_membership(self, membership_id: str) -> None:
         """``DELETE /organization_memberships/{id}`` (204, no body)."""

@@ -86,16 +86,25 @@ class Recorder:
         kind: str = "create",
         places: Sequence[tuple[int, int]] | None = None,
         moves: Sequence[tuple[str, int | None, int | None]] | None = None,
+        members: Sequence[tuple[int, str]] | None = None,
     ) -> float:
         if self.journal is None:
             return time.time()
-        return self.journal.in_flight(rows, batch, kind=kind, places=places, moves=moves)
+        return self.journal.in_flight(
+            rows, batch, kind=kind, places=places, moves=moves, members=members
+        )
 
     def created(
-        self, rows: Sequence[int], ids: Sequence[str], note: str = "", *, status: str = CREATED
+        self,
+        rows: Sequence[int],
+        ids: Sequence[str],
+        note: str = "",
+        *,
+        status: str = CREATED,
+        updated: Sequence[str | None] | None = None,
     ) -> None:
         if self.journal is not None:
-            self.journal.created(rows, ids, note, state=_STATUS_STATE[status])
+            self.journal.created(rows, ids, note, state=_STATUS_STATE[status], updated=updated)
         self.outcomes.created(rows, ids, note, status=status)
 
     def failed(self, rows: Sequence[int], stage: str, field: str, message: str) -> None:

@@ -59,10 +59,17 @@ class Sink(Protocol):
         kind: str = ...,
         places: Sequence[tuple[int, int]] | None = ...,
         moves: Sequence[tuple[str, int | None, int | None]] | None = ...,
+        members: Sequence[tuple[int, str]] | None = ...,
     ) -> float: ...
 
     def created(
-        self, rows: Sequence[int], ids: Sequence[str], note: str = "", *, status: str = CREATED
+        self,
+        rows: Sequence[int],
+        ids: Sequence[str],
+        note: str = "",
+        *,
+        status: str = CREATED,
+        updated: Sequence[str | None] | None = None,
     ) -> None: ...
 
     def failed(self, rows: Sequence[int], stage: str, field: str, message: str) -> None: ...
@@ -155,7 +162,10 @@ class BatchSender:
         if not len(batch):
             return
         places = [(int(i["geography_id"]), int(i["department_id"])) for i in batch.items]
-        sent_at = self.sink.in_flight(batch.rows, batch.number, kind=KIND_CREATE, places=places)
+        members = [(int(i["member_id"]), str(i["member_type"])) for i in batch.items]
+        sent_at = self.sink.in_flight(
+            batch.rows, batch.number, kind=KIND_CREATE, places=places, members=members
+        )
         try:
             created = self.client.create_memberships(batch.items)
         except RejectedBatchError as exc:
@@ -177,16 +187,17 @@ class BatchSender:
             self._park(_Parked(KIND_CREATE, sent_at, batch=batch, reason=str(exc)))
             return
         by_key = {k: m for m in created if (k := _held_key(m)) is not None}
-        rows, ids, missing = [], [], []
+        rows, ids, missing, updated = [], [], [], []
         for i, item in enumerate(batch.items):
             found = by_key.get(_key(item))
             if found is not None:
                 rows.append(batch.rows[i])
                 ids.append(found.id)
+                updated.append(found.updated_at)
             else:
                 missing.append(i)
         if rows:
-            self.sink.created(rows, ids)
+            self.sink.created(rows, ids, updated=updated)
         if missing:
             # The reply is in, so the request is over: look up what it left out, send the rest.
             rest = self._confirm(batch.sub(missing), NOTE_OMITTED)
@@ -200,7 +211,7 @@ class BatchSender:
         held = self.holdings.lookup(
             {(int(i["member_id"]), str(i["member_type"])) for i in batch.items}
         )
-        rows, ids, rest = [], [], []
+        rows, ids, rest, updated = [], [], [], []
         for i, item in enumerate(batch.items):
             same = next(
                 (
@@ -213,10 +224,11 @@ class BatchSender:
             if same is not None:
                 rows.append(batch.rows[i])
                 ids.append(same.id)
+                updated.append(same.updated_at)
             else:
                 rest.append(i)
         if rows:
-            self.sink.created(rows, ids, note)
+            self.sink.created(rows, ids, note, updated=updated)
         return batch.sub(rest)
 
     def _refused_alone(self, batch: Batch, exc: RejectedBatchError) -> None:
@@ -254,7 +266,9 @@ class BatchSender:
             moves=[(move.membership_id, move.prev_geography_id, move.prev_department_id)],
         )
         try:
-            self.client.move_membership(move.membership_id, move.geography_id, move.department_id)
+            moved = self.client.move_membership(
+                move.membership_id, move.geography_id, move.department_id
+            )
         except RejectedBatchError as exc:
             message = "; ".join(exc.messages) or str(exc)
             field = next((f for f in exc.fields if f), "") or _field_of(message)
@@ -267,7 +281,12 @@ class BatchSender:
         except (OutcomeUnknownError, BadResponseError) as exc:
             self._park(_Parked(KIND_MOVE, sent_at, move=move, reason=str(exc)))
             return
-        self.sink.created([move.row], [move.membership_id], status=MOVED)
+        self.sink.created(
+            [move.row],
+            [move.membership_id],
+            status=MOVED,
+            updated=[moved.updated_at if moved else None],
+        )
 
     # -- rows in doubt ------------------------------------------------------------------------
     def _park(self, parked: _Parked) -> None:
@@ -334,7 +353,11 @@ class BatchSender:
                 )
             elif now.at(move.geography_id, move.department_id):
                 self.sink.created(
-                    [move.row], [move.membership_id], NOTE_MOVE_CONFIRMED, status=MOVED
+                    [move.row],
+                    [move.membership_id],
+                    NOTE_MOVE_CONFIRMED,
+                    status=MOVED,
+                    updated=[now.updated_at],
                 )
             elif last:
                 self._still_in_doubt([move.row], p.reason)
