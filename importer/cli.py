@@ -408,6 +408,50 @@ def plan(
 
 
 @app.command()
+def doctor(
+    base_url: BaseUrlOpt = None,
+    token_file: TokenFileOpt = None,
+    sandbox: SandboxOpt = False,
+    insecure: InsecureOpt = False,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check an account before the first import, read-only: the token, both organization trees,
+    whether member-id lists are honoured, several memberships per member, latency, 429s.
+
+    Exit 0 ready, 2 not ready (no organizations of a type), 3 token or server failed.
+    Example: KANTATA_API_TOKEN=... importer doctor
+    """
+    from importer.doctor import check_account
+
+    with ExitStack() as stack:
+        try:
+            api = api_settings(
+                stack,
+                err,
+                sandbox=sandbox,
+                base_url=base_url,
+                token_file=token_file,
+                insecure=insecure,
+                announce=not (quiet or as_json),
+                required=True,
+            )
+            assert api is not None
+            report = check_account(api)
+        except ImporterError as exc:
+            raise _fail(exc) from None
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    elif not quiet:
+        for line in report.lines():
+            err.print(line, markup=False, highlight=False)
+    if quiet and report.problems:
+        for problem in report.problems:
+            err.print(f"error: {problem}", markup=False, highlight=False)
+    raise typer.Exit(report.exit_code)
+
+
+@app.command()
 def template(
     path: Annotated[Path, typer.Argument(help="The .xlsx workbook to write.")],
     ids: Annotated[

@@ -347,15 +347,18 @@ class KantataClient:
             except TransientApiError as exc:
                 tries += 1
                 spent = time.monotonic() - started
-                if not self._answered.is_set() and spent >= policy.unreachable_after:
+                never = not self._answered.is_set()
+                if never and spent >= policy.unreachable_after:
                     raise UnreachableError(
-                        f"cannot reach {urlsplit(self.base_url).hostname}: {exc} (no request to "
-                        f"it succeeded in {human_seconds(spent)}); check --base-url and the "
-                        "network, then run the same command again"
+                        f"cannot reach {urlsplit(self.base_url).hostname} (no request to it "
+                        f"succeeded in {human_seconds(spent)}; last error: {exc}); check "
+                        "--base-url and the network, then run the same command again"
                     ) from exc
                 if tries >= policy.attempts or spent >= policy.timeout:
                     raise
                 delay = self._delay(exc, tries)
+                if never:  # do not sleep past the moment we give up on this host
+                    delay = min(delay, max(0.0, policy.unreachable_after - spent) + 0.05)
                 self.counts.add("retries")
                 _retry_log.info("retry %d in %.1f s after: %s", tries, delay, exc)
                 if self._on_retry is not None:
