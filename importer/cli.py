@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import signal
 import sys
 import threading
@@ -144,7 +145,8 @@ def _print_result(result: ImportResult, *, quiet: bool, as_json: bool) -> None:
         return
     for note in result.summary.get("notes", ()):
         err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
-    table = Table(title=f"{result.summary['command']}: {result.summary['input']['path']}")
+    where = result.summary.get("input", {}).get("path") or result.summary.get("results", "")
+    table = Table(title=f"{result.summary['command']}: {where}")
     table.add_column("outcome")
     table.add_column("rows", justify="right")
     for key, value in result.counts.items():
@@ -154,6 +156,9 @@ def _print_result(result: ImportResult, *, quiet: bool, as_json: bool) -> None:
         err.print(f"[bold red]stopped:[/] {result.fatal}")
     for name, path in sorted(result.files.items()):
         err.print(f"  {name:<14} {path}")
+
+
+EXIT_INTERRUPTED_CODE = 130
 
 
 @contextmanager
@@ -166,7 +171,10 @@ def _stop_on_signals(quiet: bool) -> Iterator[threading.Event]:
 
     def handler(signum: int, frame: FrameType | None) -> None:
         if cancel.is_set():
-            raise KeyboardInterrupt
+            # The second one stops at once, whatever is running: the journal's committed records
+            # let the same command recover, exactly as after kill -9.
+            err.print("stopped at once; run the same command again to resume")
+            os._exit(EXIT_INTERRUPTED_CODE)
         cancel.set()
         if not quiet:
             err.print("stopping: waiting for requests in flight, then writing results ...")
@@ -405,6 +413,47 @@ def plan(
         )
         assert api is not None  # required=True: a missing token has exited already
         job.result = plan_file(file, api=api, out_dir=out_dir, options=options, progress=job.bar)
+
+
+@app.command()
+def undo(
+    results: Annotated[Path, typer.Argument(help="The results folder of the run to reverse.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only say what would be undone (undo-plan.csv).")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Undo rows whose membership has changed since the run too."),
+    ] = False,
+    base_url: BaseUrlOpt = None,
+    token_file: TokenFileOpt = None,
+    insecure: InsecureOpt = False,
+    server_time_limit: ServerTimeLimitOpt = 180.0,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Reverse a run: delete the memberships it created, move back the ones it moved.
+
+    Rows whose membership changed since the run are refused (--force to undo them anyway);
+    resumable and exactly once like run. Writes undo.csv and undo-summary.json.
+    Example: KANTATA_API_TOKEN=... importer undo people.xlsx-results --dry-run
+    """
+    from importer.undo import undo_run
+
+    with _job(quiet=quiet, as_json=as_json) as job:
+        api = job.api(
+            required=True,
+            sandbox=False,
+            base_url=base_url,
+            token_file=token_file,
+            insecure=insecure,
+        )
+        assert api is not None
+        api = dataclasses.replace(api, server_time_limit=server_time_limit)
+        cancel = job.stack.enter_context(_stop_on_signals(quiet or as_json))
+        job.result = undo_run(
+            results, api=api, dry_run=dry_run, force=force, progress=job.bar, cancel=cancel
+        )
 
 
 @app.command()
