@@ -32,7 +32,7 @@ from importer.errors import (
     TransientApiError,
 )
 from importer.ratelimit import RateLimiter
-from importer.redact import install_log_redaction, redact, register_secret
+from importer.redact import install_log_redaction, register_secret, server_text
 
 USER_AGENT = "kantata-importer/0.1"
 _SAFE_TO_RETRY_STATUS = {408, 425, 429, 503}  # the server did not act on the request
@@ -115,13 +115,13 @@ def _error_messages(response: httpx.Response) -> list[str]:
     try:
         body = response.json()
         errors = body.get("errors") if isinstance(body, dict) else None
-        messages = [str(e.get("message", e))[:500] for e in errors or [] if isinstance(e, dict)]
+        messages = [str(e.get("message", e)) for e in errors or [] if isinstance(e, dict)]
         if messages:
-            return [redact(m) for m in messages]
+            return [server_text(m, 500) for m in messages]
     except (*_BAD_JSON, AttributeError):
         pass
-    text = " ".join(response.text.split())[:200]
-    return [redact(f"HTTP {response.status_code}: {text or response.reason_phrase}")]
+    text = server_text(response.text, 200)
+    return [f"HTTP {response.status_code}: {text or server_text(response.reason_phrase, 80)}"]
 
 
 class KantataClient:
@@ -247,7 +247,8 @@ class KantataClient:
             data = response.json()
         except _BAD_JSON as exc:
             raise BadResponseError(
-                f"HTTP {status} reply is not JSON: {redact(response.text[:120])!r}", status=status
+                f"HTTP {status} reply is not JSON: {server_text(response.text, 120)!r}",
+                status=status,
             ) from exc
         if not isinstance(data, dict):
             raise BadResponseError(f"HTTP {status} reply is not a JSON object", status=status)
@@ -302,7 +303,7 @@ class KantataClient:
                 page_count = int(meta.get("page_count", 1))
             except (TypeError, ValueError, AttributeError) as exc:
                 raise BadResponseError(
-                    f"bad pagination meta from {endpoint}: {redact(repr(meta))[:200]}"
+                    f"bad pagination meta from {endpoint}: {server_text(repr(meta), 200)}"
                 ) from exc
             if page >= page_count:
                 return
@@ -327,7 +328,7 @@ def _memberships(data: Mapping[str, Any]) -> list[Membership]:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BadResponseError(
-                f"malformed organization membership in reply: {redact(repr(obj))[:200]}",
+                f"malformed organization membership in reply: {server_text(repr(obj), 200)}",
                 status=200,
             ) from exc
     return out
