@@ -8,8 +8,10 @@ not be read, 3 the server refused the run (token, unreachable).
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -43,7 +45,7 @@ from importer.config import (
     ApiSettings,
     ImportOptions,
 )
-from importer.errors import ImporterError, InputError
+from importer.errors import ImporterError, InputError, damaged_journal_message
 
 if TYPE_CHECKING:
     from importer.result import ImportResult
@@ -166,6 +168,29 @@ def _stop_on_signals(quiet: bool) -> Iterator[threading.Event]:
             signal.signal(sig, old)
 
 
+def storage_message(exc: OSError | sqlite3.Error) -> str:
+    """One line for a file the run could not write or read: which one, and what to do."""
+    if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+        return damaged_journal_message("the run journal (journal.sqlite in the --out folder)", exc)
+    path = getattr(exc, "filename", None)
+    where = f"{path}: " if path else ""
+    number = getattr(exc, "errno", None)
+    full = number in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) or "full" in str(exc)
+    if full:
+        what = "the disk is full (or a file-size limit was reached)"
+        todo = "free some space or choose another --out folder, then run the same command again"
+    elif number in (errno.EACCES, errno.EPERM, errno.EROFS):
+        what = "cannot write here (permission denied or a read-only disk)"
+        todo = "choose a writable --out folder"
+    elif number in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        what = "a file stands where a folder is needed (or a folder where a file is)"
+        todo = "choose another --out folder"
+    else:
+        what = getattr(exc, "strerror", None) or str(exc)
+        todo = "check the --out folder and run the same command again"
+    return f"{where}{what}; {todo}"
+
+
 def _fail(exc: ImporterError) -> typer.Exit:
     err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(exc.exit_code)
@@ -195,6 +220,8 @@ def _job(*, quiet: bool, as_json: bool) -> Iterator[_Job]:
             yield job
         except ImporterError as exc:
             raise _fail(exc) from None
+        except (OSError, sqlite3.Error) as exc:
+            raise _fail(InputError(storage_message(exc))) from None
         finally:
             job.bar.close()
     assert job.result is not None, "the command set no result"

@@ -94,3 +94,12 @@ class BadResponseError(ApiError):
 
 class AuthError(ApiError):
     """HTTP 401/403: the token is missing, wrong, expired or lacks permission. Stops the run."""
+
+
+def damaged_journal_message(path: str, exc: BaseException) -> str:
+    """The one line for a journal SQLite cannot read (truncated, overwritten, not SQLite)."""
+    return (
+        f"{path} is damaged ({exc}); run the same command with --restart to start afresh. "
+        "--restart forgets what earlier runs sent: the next run looks up what already exists "
+        "on the server before it sends those rows again"
+    )

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from importer.errors import JournalError
+from importer.errors import JournalError, damaged_journal_message
 from importer.outcomes import STAGE_NOT_PROCESSED
 
 JOURNAL_FILE = "journal.sqlite"
@@ -78,10 +78,17 @@ class Journal:
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
         out_dir.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.executescript(_SCHEMA)
-        stored = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA)
+            stored = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            conn.execute("SELECT count(*) FROM rows").fetchone()  # walks the table: truncation
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            if isinstance(exc, sqlite3.OperationalError) and "malformed" not in str(exc):
+                raise  # a full disk, a read-only folder: not the journal's fault
+            raise JournalError(damaged_journal_message(str(path), exc)) from None
         wanted = json.dumps(identity, sort_keys=True)
         if not stored:
             conn.executemany(

@@ -8,6 +8,7 @@ again, so an edited errors file can be fed straight back to ``importer run``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
@@ -23,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from importer.csv_write import FORMULA_START, csv_text, escape_formula_cells, text_column
+from importer.errors import InputError
 from importer.outcomes import CREATED, OUTCOME_COLUMNS
 from importer.xlsx_write import XlsxSheetWriter
 
@@ -49,7 +51,15 @@ def private_opener(path: str, flags: int) -> int:
 
 
 def make_out_dir(path: Path) -> Path:
-    """Create the results folder and missing parents: the umask applies, minus others' write."""
+    """Create the results folder and missing parents: the umask applies, minus others' write.
+
+    Raises:
+        InputError: ``path`` is a file, not a folder.
+    """
+    if path.exists() and not path.is_dir():
+        raise InputError(
+            f"{path} is a file, not a folder; choose another --out folder", path=str(path)
+        )
     missing = [p for p in (path, *path.parents) if not p.exists()]
     for folder in reversed(missing):
         folder.mkdir(mode=0o775, exist_ok=True)
@@ -209,7 +219,18 @@ class ReportWriter:
             fh.write("".join(pending))
 
     def close(self) -> dict[str, Path]:
-        """Finish every file (atomically renamed into place); return them by name."""
+        """Finish every file (atomically renamed into place); return them by name.
+
+        If a file cannot be written (a full disk), every unfinished file is removed and the
+        error raised.
+        """
+        try:
+            return self._close()
+        except BaseException:
+            self.abort()
+            raise
+
+    def _close(self) -> dict[str, Path]:
         for name in list(self._pending):
             self._flush(name)
         written: dict[str, Path] = {}
@@ -237,7 +258,8 @@ class ReportWriter:
     def abort(self) -> None:
         """Drop the unfinished files (the run failed before its results were complete)."""
         for _, fh in self._files.values():
-            fh.close()
+            with contextlib.suppress(OSError):  # a last buffer a full disk refused: gone anyway
+                fh.close()
             Path(fh.name).unlink(missing_ok=True)
         if self._xlsx is not None:
             self._xlsx.abort()  # removes errors.xlsx.part
