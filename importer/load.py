@@ -41,6 +41,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,8 +185,16 @@ def open_table(
     if p.is_dir():
         raise InputError(f"{p} is a directory, not a file", path=str(p))
     try:
-        size = p.stat().st_size
-        with p.open("rb") as fh:
+        kind = p.stat().st_mode
+        if not stat.S_ISREG(kind):
+            raise _not_a_file(p, kind)
+        # O_NONBLOCK: a FIFO swapped in after the check must not block the open forever.
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as fh:
+            opened = os.fstat(fd)
+            if not stat.S_ISREG(opened.st_mode):
+                raise _not_a_file(p, opened.st_mode)
+            size = opened.st_size
             head = fh.read(_SNIFF_BYTES)
     except OSError as exc:
         raise InputError(f"cannot read {name}: {exc.strerror or exc}", path=str(p)) from exc
@@ -237,6 +247,27 @@ def open_table(
     if book.cells.num_rows > max_rows:
         raise too_many_rows(info.where, max_rows, p)
     return Table(info, lambda: iter([(book.cells, book.rows)]), chunk_rows, max_rows)
+
+
+def _not_a_file(p: Path, mode: int) -> InputError:
+    """The error for an input that is not a regular file (a FIFO, a device, a socket)."""
+    kind = next(
+        (
+            name
+            for test, name in (
+                (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                (stat.S_ISCHR, "a character device"),
+                (stat.S_ISBLK, "a block device"),
+                (stat.S_ISSOCK, "a socket"),
+            )
+            if test(mode)
+        ),
+        "not a regular file",
+    )
+    return InputError(
+        f"{p} is {kind}, not a regular file; save the data to a file and pass that",
+        path=str(p),
+    )
 
 
 def sha256_file(path: str | Path) -> str:

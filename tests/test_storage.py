@@ -156,3 +156,20 @@ def test_damaged_journal_is_refused_with_how_to_recover(
         "run", str(src), "--out", str(out), "--base-url", sandbox.base_url, "-q", "--restart"
     )
     assert restarted.exit_code == 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("name", ["people.csv", "people.xlsx"])
+def test_fifo_input_is_refused_not_waited_on(name: str, tmp_path: Path) -> None:
+    """A named pipe given as the input: exit 2 at once, one line (it used to block forever)."""
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    done = subprocess.run(
+        [sys.executable, "-m", "importer", "validate", str(fifo), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "COLUMNS": "300"},
+    )
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "named pipe" in done.stderr
