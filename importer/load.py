@@ -185,9 +185,9 @@ def open_table(
     if p.is_dir():
         raise InputError(f"{p} is a directory, not a file", path=str(p))
     try:
-        kind = p.stat().st_mode
-        if not stat.S_ISREG(kind):
-            raise _not_a_file(p, kind)
+        mode = p.stat().st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_a_file(p, mode)
         # O_NONBLOCK: a FIFO swapped in after the check must not block the open forever.
         fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
         with os.fdopen(fd, "rb") as fh:
