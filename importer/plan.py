@@ -156,7 +156,12 @@ def plan_file(
             "total": time.perf_counter() - t0,
         },
         started=started,
-        extra={"base_url": api.base_url, "membership_lookups": lookups, **intake.summary()},
+        extra={
+            "base_url": api.base_url,
+            "membership_lookups": lookups,
+            **intake.summary(),
+            "warnings": writer.warnings,
+        },
     )
     files[SUMMARY_FILE] = write_json(out / SUMMARY_FILE, summary)
     return ImportResult(exit_code, counts, out, files, summary)

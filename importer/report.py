@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import stat
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ import pyarrow as pa
 from importer.csv_write import FORMULA_START, csv_text, escape_formula_cells, text_column
 from importer.errors import InputError
 from importer.outcomes import CREATED, OUTCOME_COLUMNS
-from importer.xlsx_write import XlsxSheetWriter
+from importer.xlsx_write import EXCEL_COLUMNS, XlsxSheetWriter
 
 SUCCESS_FILE = "success.csv"
 ERRORS_FILE = "errors.csv"
@@ -134,19 +135,39 @@ class ReportWriter:
             self._open(SUCCESS_FILE, self._success_columns)
         self._pending: dict[str, list[str]] = {}  # CSV text not yet written, by file
         self._pending_rows: dict[str, int] = {}
+        self.warnings: list[str] = []  # what the reports could not hold (for the summary)
         self._xlsx: XlsxSheetWriter | None = None
+        # errors.xlsx holds at most Excel's 16,384 columns: past that, the last input columns
+        # are left out (the error columns stay); errors.csv has them all.
+        self._xlsx_columns = list(range(len(self._error_columns)))
+        if len(self._error_columns) > EXCEL_COLUMNS:
+            cut = EXCEL_COLUMNS - 3
+            self._xlsx_columns = [
+                *range(cut),
+                *range(len(self._error_columns) - 3, len(self._error_columns)),
+            ]
+            left_out = len(self._error_columns) - EXCEL_COLUMNS
+            self._warn(
+                f"{ERRORS_XLSX} leaves out the last {left_out:,} input columns (from "
+                f"{self._error_columns[cut]!r}): a worksheet holds at most {EXCEL_COLUMNS:,} "
+                f"columns; {ERRORS_FILE} has them all"
+            )
         if excel:
             try:
                 self._xlsx = XlsxSheetWriter(
                     self._part(ERRORS_XLSX),
                     "errors",
-                    escape_labels(self._error_columns),
+                    escape_labels([self._error_columns[i] for i in self._xlsx_columns]),
                     numeric=("source_row",),
                     opener=private_opener,
                 )
             except BaseException:
                 self.abort()
                 raise
+
+    def _warn(self, message: str) -> None:
+        self.warnings.append(message)
+        logger.warning("%s", message)
 
     def _part(self, name: str) -> Path:
         """Where ``name`` is written until it is complete."""
@@ -207,7 +228,8 @@ class ReportWriter:
         pending.append(csv_text([text_column(c) for c in escaped]))
         self._pending_rows[name] = self._pending_rows.get(name, 0) + len(escaped[0])
         if name == ERRORS_FILE and self._xlsx is not None:
-            self._xlsx.append(escaped)  # text stays text: formulas were escaped above
+            # text stays text: formulas were escaped above
+            self._xlsx.append([escaped[i] for i in self._xlsx_columns])
         if self._pending_rows[name] >= _FLUSH_ROWS:
             self._flush(name)
 
@@ -240,14 +262,19 @@ class ReportWriter:
             _private_enough(final)
             written[name] = final
         if self._xlsx is not None:
-            self._xlsx.close()
+            try:
+                self._xlsx.close()
+            except (ValueError, zipfile.LargeZipFile) as exc:  # the CSV files are in place
+                self._xlsx.abort()
+                self._xlsx = None
+                self._warn(
+                    f"{ERRORS_XLSX} could not be written ({exc}); {ERRORS_FILE} has every row"
+                )
+                return written
             if self._xlsx.dropped:  # past Excel's last row: errors.csv has them all
-                logger.warning(
-                    "%s holds the first %s failed rows; the other %s are in %s only",
-                    ERRORS_XLSX,
-                    f"{self._xlsx.rows:,}",
-                    f"{self._xlsx.dropped:,}",
-                    ERRORS_FILE,
+                self._warn(
+                    f"{ERRORS_XLSX} holds the first {self._xlsx.rows:,} failed rows; the other "
+                    f"{self._xlsx.dropped:,} are in {ERRORS_FILE} only"
                 )
             final = self.out_dir / ERRORS_XLSX
             os.replace(self._part(ERRORS_XLSX), final)
