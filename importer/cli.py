@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -45,7 +46,7 @@ from importer.config import (
     ApiSettings,
     ImportOptions,
 )
-from importer.errors import ImporterError, InputError, damaged_journal_message
+from importer.errors import ImporterError, InputError, damaged_journal_message, printable
 
 if TYPE_CHECKING:
     from importer.result import ImportResult
@@ -137,7 +138,7 @@ def _print_result(result: ImportResult, *, quiet: bool, as_json: bool) -> None:
         table.add_row(key.replace("_", " "), f"{value:,}")
     err.print(table)
     if result.fatal:
-        err.print(f"[bold red]stopped:[/] {result.fatal}")
+        err.print(f"[bold red]stopped:[/] {escape(printable(result.fatal))}")
     for name, path in sorted(result.files.items()):
         err.print(f"  {name:<14} {path}")
 
@@ -192,7 +193,7 @@ def storage_message(exc: OSError | sqlite3.Error) -> str:
 
 
 def _fail(exc: ImporterError) -> typer.Exit:
-    err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+    err.print(f"error: {printable(str(exc))}", markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(exc.exit_code)
 
 
@@ -504,7 +505,8 @@ def drop_cmd(
             settings = load_drop_config(folder, path=config)
             ensure_layout(folder)
         for w in caught:
-            err.print(f"warning: {w.message}", markup=False, highlight=False, soft_wrap=True)
+            warning = printable(str(w.message))
+            err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
         with ExitStack() as stack:
             log = stack.enter_context(log_file.open("a", encoding="utf-8")) if log_file else None
 
@@ -522,9 +524,10 @@ def drop_cmd(
         raise _fail(InputError(f"{folder}: {exc}")) from None
     if not quiet and result.lock_owner:
         state = "busy: held" if result.busy else "took over a stale lock left"
-        err.print(f"{folder}: {state} by {result.lock_owner}", markup=False, soft_wrap=True)
+        line = printable(f"{folder}: {state} by {result.lock_owner}")
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
     if not quiet and result.waiting:
-        waiting = ", ".join(result.waiting)
+        waiting = printable(", ".join(result.waiting))
         err.print(f"waiting (still being written): {waiting}", markup=False, soft_wrap=True)
     raise typer.Exit(result.exit_code)
 
