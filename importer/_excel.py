@@ -74,13 +74,18 @@ class SheetData:
     rows: np.ndarray
 
 
-def read_sheet(path: Path, fmt: str, sheet: str | None, *, max_unpacked: int) -> SheetData:
+def read_sheet(
+    path: Path, fmt: str, sheet: str | None, *, max_unpacked: int, max_memory: int | None = None
+) -> SheetData:
     """Read one sheet (default: the first visible worksheet) of a workbook.
 
-    ``max_unpacked`` bounds what a zip-based workbook may unpack to (see :mod:`_zipguard`).
+    ``max_unpacked`` bounds what a zip-based workbook may unpack to (see :mod:`_zipguard`);
+    ``max_memory`` what reading its sheet may need, estimated from the unpacked size.
     """
     scans = _check_container(path, fmt, max_unpacked)
     _zipguard.check_ods(path, scans)
+    if max_memory is not None and fmt == "ods":  # calamine reads every table on opening
+        _zipguard.check_memory(path, None, path.name, max_memory)
     with _calamine(path):
         reader = fastexcel.read_excel(path)
         sheets = tuple(reader.sheet_names)
@@ -93,6 +98,8 @@ def read_sheet(path: Path, fmt: str, sheet: str | None, *, max_unpacked: int) ->
     where = f"{path.name}, sheet {chosen!r}"
     if scans:
         _zipguard.check_sheet(path, scans, chosen, where)
+        if max_memory is not None and fmt != "ods":
+            _zipguard.check_memory(path, chosen, where, max_memory)
     with _calamine(path):
         loaded = reader.load_sheet(chosen, header_row=None, skip_rows=0, dtypes="string")
         batch, errors = loaded.to_arrow_with_errors()

@@ -88,9 +88,23 @@ MaxFileMbOpt = Annotated[
 ]
 
 
-def _limits(max_rows: int, max_file_mb: int | None) -> dict[str, Any]:
-    """ImportOptions' size limits from the --max-rows / --max-file-mb options."""
-    return {"max_rows": max_rows, "max_file_bytes": max_file_mb << 20 if max_file_mb else None}
+MaxMemoryMbOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-memory-mb",
+        min=1,
+        help="Memory a workbook read may need, in MB (default: 2048, or 1/4 of RAM if less).",
+    ),
+]
+
+
+def _limits(max_rows: int, max_file_mb: int | None, max_memory_mb: int | None) -> dict[str, Any]:
+    """ImportOptions' size limits from --max-rows / --max-file-mb / --max-memory-mb."""
+    return {
+        "max_rows": max_rows,
+        "max_file_bytes": max_file_mb << 20 if max_file_mb else None,
+        "max_memory_mb": max_memory_mb,
+    }
 
 
 class _Bar:
@@ -246,6 +260,7 @@ def validate(
     insecure: InsecureOpt = False,
     max_rows: MaxRowsOpt = 5_000_000,
     max_file_mb: MaxFileMbOpt = None,
+    max_memory_mb: MaxMemoryMbOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -261,7 +276,9 @@ def validate(
 
     with _job(quiet=quiet, as_json=as_json) as job:
         options = ImportOptions(
-            sheet=sheet, mapping=mapping_from(mapping, map_file), **_limits(max_rows, max_file_mb)
+            sheet=sheet,
+            mapping=mapping_from(mapping, map_file),
+            **_limits(max_rows, max_file_mb, max_memory_mb),
         )
         api = job.api(
             required=remote,
@@ -322,6 +339,7 @@ def run(
     ] = False,
     max_rows: MaxRowsOpt = 5_000_000,
     max_file_mb: MaxFileMbOpt = None,
+    max_memory_mb: MaxMemoryMbOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -339,7 +357,7 @@ def run(
             batch_size=batch_size,
             dry_run=dry_run,
             restart=restart,
-            **_limits(max_rows, max_file_mb),
+            **_limits(max_rows, max_file_mb, max_memory_mb),
         )
         found = job.api(
             required=not dry_run,

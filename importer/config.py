@@ -77,6 +77,9 @@ class ImportOptions:
         max_rows: refuse an input with more data rows than this (``--max-rows``).
         max_file_bytes: refuse a larger input file (``--max-file-mb``); ``None``: 1 GiB for text,
             200 MiB for workbooks (which may unpack to 8x this).
+        max_memory_mb: the memory reading a workbook's sheet may need, in MB, estimated from its
+            unpacked size before reading (``--max-memory-mb``); ``None``: 2 GB, or a quarter of
+            the machine's memory when that is less.
     """
 
     sheet: str | None = None
@@ -87,6 +90,7 @@ class ImportOptions:
     restart: bool = False
     max_rows: int = 5_000_000
     max_file_bytes: int | None = None
+    max_memory_mb: int | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= MAX_BATCH:
@@ -97,6 +101,8 @@ class ImportOptions:
             raise InputError(f"--max-rows must be at least 1, got {self.max_rows}")
         if self.max_file_bytes is not None and self.max_file_bytes < 1:
             raise InputError(f"--max-file-mb must be positive, got {self.max_file_bytes} bytes")
+        if self.max_memory_mb is not None and self.max_memory_mb < 1:
+            raise InputError(f"--max-memory-mb must be positive, got {self.max_memory_mb}")
 
 
 def read_token(*, token_file: str | Path | None = None, env: dict[str, str] | None = None) -> str:

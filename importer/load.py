@@ -60,6 +60,7 @@ __all__ = ["SourceInfo", "Table", "open_table", "sha256_file"]
 
 DEFAULT_MAX_ROWS = 5_000_000
 DEFAULT_MAX_BYTES = {"csv": 1 << 30, "xlsx": 200 << 20, "xls": 200 << 20, "ods": 200 << 20}
+DEFAULT_MAX_MEMORY = 2 << 30  # the most a workbook read may need by default (--max-memory-mb)
 UNPACK_FACTOR = 8  # a zip workbook may unpack to this many times the file-size limit
 MAX_HEADER_CELLS = 16_384  # Excel's last column
 MAX_LABEL_CHARS = 1_000
@@ -167,11 +168,13 @@ def open_table(
     chunk_rows: int = 250_000,
     max_rows: int = DEFAULT_MAX_ROWS,
     max_bytes: int | None = None,
+    max_memory: int | None = None,
 ) -> Table:
     """Open a .csv/.tsv/.txt text file or an .xlsx/.xlsm/.xls/.ods workbook.
 
     ``max_rows`` caps the data rows; ``max_bytes`` the file's size (default: 1 GiB for text,
-    200 MiB for workbooks, which may unpack to 8x that). Raises :class:`InputError` (one line
+    200 MiB for workbooks, which may unpack to 8x that); ``max_memory`` what reading a
+    workbook's sheet may need (default: :func:`memory_budget`). Raises :class:`InputError` (one line
     naming the file and sheet) when the file cannot be read or breaks a limit.
     """
     if chunk_rows < 1:
@@ -234,7 +237,13 @@ def open_table(
 
     from importer import _excel
 
-    book = _excel.read_sheet(p, fmt, sheet, max_unpacked=UNPACK_FACTOR * limit)
+    book = _excel.read_sheet(
+        p,
+        fmt,
+        sheet,
+        max_unpacked=UNPACK_FACTOR * limit,
+        max_memory=max_memory if max_memory is not None else memory_budget(),
+    )
     info = SourceInfo(
         path=p,
         format=fmt,
@@ -268,6 +277,17 @@ def _not_a_file(p: Path, mode: int) -> InputError:
         f"{p} is {kind}, not a regular file; save the data to a file and pass that",
         path=str(p),
     )
+
+
+def memory_budget() -> int:
+    """What reading a workbook may use by default: 2 GiB, or a quarter of the machine's memory
+    (or of the container's limit) when that is less."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    with contextlib.suppress(OSError, ValueError):
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit.isdigit():
+            total = min(total, int(limit))
+    return min(DEFAULT_MAX_MEMORY, total // 4)
 
 
 def sha256_file(path: str | Path) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -173,3 +174,48 @@ def test_fifo_input_is_refused_not_waited_on(name: str, tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert "named pipe" in done.stderr
+
+
+def _wide_workbook(path: Path, rows: int) -> Path:
+    """A small .xlsx whose sheet unpacks to ~0.5 KB a row (packs ~100x)."""
+    from importer.xlsx_write import XlsxSheetWriter
+
+    columns = ["geography_id", "department_id", "member_id", "member_type", "note"]
+    with XlsxSheetWriter(path, "Members", columns, numeric=()) as writer:
+        writer.append(
+            [
+                ["105"] * rows,
+                ["202"] * rows,
+                [str(10_000 + i) for i in range(rows)],
+                ["User"] * rows,
+                ["n" * 400] * rows,
+            ]
+        )
+    return path
+
+
+def test_workbook_needing_more_memory_than_allowed_is_refused_before_reading(
+    tmp_path: Path,
+) -> None:
+    """A sheet unpacking past the memory budget: exit 2 naming the need and --max-memory-mb."""
+    book = _wide_workbook(tmp_path / "wide.xlsx", 60_000)
+    assert book.stat().st_size < 2 << 20
+    refused = _invoke("validate", str(book), "--max-memory-mb", "40", "--out", str(tmp_path / "a"))
+    assert refused.exit_code == 2  # type: ignore[attr-defined]
+    line = _one_line(refused)
+    assert "--max-memory-mb" in line
+    found = re.search(
+        r"unpacks to (\d+) MB .* need about (\d+) MB of memory, more than the 40 MB", line
+    )
+    assert found is not None
+    assert int(found[2]) >= 2 * int(found[1]) >= 60
+    allowed = _invoke("validate", str(book), "--max-memory-mb", "200", "--out", str(tmp_path / "b"))
+    assert allowed.exit_code == 0, allowed.stderr  # type: ignore[attr-defined]
+
+
+def test_default_memory_budget_is_2_gb_or_a_quarter_of_the_memory() -> None:
+    """The default budget never exceeds 2 GB nor a quarter of the machine's memory."""
+    from importer.load import memory_budget
+
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert 0 < memory_budget() <= min(2 << 30, total // 4)
