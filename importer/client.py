@@ -1,60 +1,136 @@
 """The Kantata OX API client (httpx, sync, thread-safe; the transport is injectable).
 
-It speaks the API and nothing else: bulk create, list with pagination, lookups. Transient failures
-are retried here (stamina, exponential backoff with full jitter, ``Retry-After`` honoured through a
-limiter shared by all threads). A create whose outcome is unknown (reply lost, gateway timeout) is
-*not* retried: it raises ``OutcomeUnknownError`` so the caller can ask the server what happened.
+It speaks the API as ``../shared/KANTATA_API.md`` documents it, and nothing else:
+
+* every membership create, update and listing asks for ``include=department,geography`` (the
+  only way the reply carries ``department_id``/``geography_id``), and a reply without them is
+  still accepted (the fields are then ``None``);
+* ids are read as the strings the API returns; ``member_type`` is compared case-insensitively;
+* users are looked up with ``on_my_account=true&show_disabled=true`` (a new hire on no project,
+  or a disabled user, is otherwise invisible) and archived workspaces with
+  ``include_archived=true``;
+* a refusal's ``field`` is kept when the server gives one.
+
+Transient failures are retried here (exponential backoff with full jitter; ``Retry-After``
+honoured through a limiter shared by all threads, up to ``RetryPolicy.max_retry_after``). A write
+whose outcome is unknown (reply lost, gateway error, the reply outran the server's own time
+limit) is *not* retried: it raises ``OutcomeUnknownError`` so the caller can ask the server what
+happened once the server can no longer be executing it. Every wait wakes up on the ``cancel``
+event (Ctrl-C/SIGTERM) and raises :class:`~importer.errors.Cancelled`.
 """
 
 from __future__ import annotations
 
 import email.utils
+import json
 import random
 import re
+import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import stamina
 
 from importer.config import ApiSettings
 from importer.errors import (
     ApiError,
     AuthError,
     BadResponseError,
+    Cancelled,
     InputError,
     OutcomeUnknownError,
     RateLimitedError,
+    RedirectedError,
     RejectedBatchError,
+    ServerWaitError,
     TransientApiError,
+    UnreachableError,
 )
 from importer.ratelimit import RateLimiter
 from importer.redact import install_log_redaction, register_secret, server_text
 
 USER_AGENT = "kantata-importer/0.1"
+MEMBERSHIPS = "organization_memberships"
+INCLUDE_ORGS = "department,geography"  # KANTATA_API.md § The organization membership object
+PER_PAGE = 200  # KANTATA_API.md § Response format: per_page maximum 200
+ONLY_MAX = 200  # ids per ``only=`` / ``by_email_addresses=`` request
+MEMBER_TYPES = ("User", "Workspace")
 _SAFE_TO_RETRY_STATUS = {408, 425, 429, 503}  # the server did not act on the request
-_UNSURE_STATUS = {500, 502, 504}  # a gateway/server failure: a write may have happened
 _LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
 _TOKEN = re.compile(r"[!-~]*")  # visible ASCII: what an HTTP header can carry
 _BAD_JSON = (ValueError, RecursionError)  # JSONDecodeError, UnicodeDecodeError, deep nesting
+_MAX_REPLY = 64 * 1024 * 1024  # a reply larger than this is not an API answer
+_KINDS = {"GET": "lookups", "POST": "creates", "PUT": "moves", "DELETE": "deletes"}
+
+
+def canonical_member_type(value: object) -> str:
+    """``"user"``/``"USER"`` -> ``"User"``; anything else unchanged (as text)."""
+    text = str(value)
+    for known in MEMBER_TYPES:
+        if text.casefold() == known.casefold():
+            return known
+    return text
 
 
 @dataclass(frozen=True)
 class Membership:
-    """An organization membership as the server holds it."""
+    """An organization membership as the server holds it.
+
+    ``geography_id``/``department_id`` are ``None`` when the reply did not carry them (the API
+    returns them only when included); ``primary`` only on accounts with the primary-organization
+    feature.
+    """
 
     id: str
-    geography_id: int
-    department_id: int
     member_id: int
     member_type: str
+    geography_id: int | None = None
+    department_id: int | None = None
+    primary: bool | None = None
+    updated_at: str | None = None
 
     @property
     def member(self) -> tuple[int, str]:
         return (self.member_id, self.member_type)
+
+    def at(self, geography_id: int, department_id: int) -> bool:
+        """True when this membership is in exactly this geography and department."""
+        return self.geography_id == geography_id and self.department_id == department_id
+
+    def describe(self) -> str:
+        """``membership 9001 (geography 105, department 202)`` for messages."""
+        geo = "?" if self.geography_id is None else self.geography_id
+        dept = "?" if self.department_id is None else self.department_id
+        return f"membership {self.id} (geography {geo}, department {dept})"
+
+
+@dataclass(frozen=True)
+class Person:
+    """A user or workspace as a by-id or by-email look-up returns it."""
+
+    id: int
+    label: str
+    email: str = ""
+    disabled: bool = False
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the token belongs to (``GET /users/me``): never contains the token itself."""
+
+    base_url: str
+    user_id: str
+    account_membership_id: str
+
+    def describe(self) -> str:
+        return (
+            f"{self.base_url} (user {self.user_id}, account membership "
+            f"{self.account_membership_id or '?'})"
+        )
 
 
 class _BearerAuth(httpx.Auth):
@@ -100,38 +176,81 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if seconds == seconds else None  # NaN is not a delay
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def _error_messages(response: httpx.Response) -> list[str]:
-    """The server's own words (its ``errors``, else the start of its text), secrets removed."""
+def human_seconds(seconds: float) -> str:
+    """``97200`` -> ``27 h``; ``150`` -> ``2.5 min``; ``12`` -> ``12 s``."""
+    if seconds >= 3600:
+        return f"{seconds / 3600:.3g} h"
+    if seconds >= 120:
+        return f"{seconds / 60:.3g} min"
+    return f"{seconds:.3g} s"
+
+
+def _errors(body: bytes, status: int, reason: str) -> tuple[list[str], list[str]]:
+    """The server's own words and fields (``errors[].message``/``.field``), secrets removed.
+
+    KANTATA_API.md § Basics: errors are ``{"errors": [{"type", "message", "field"?}]}``.
+    """
     try:
-        body = response.json()
-        errors = body.get("errors") if isinstance(body, dict) else None
-        messages = [str(e.get("message", e)) for e in errors or [] if isinstance(e, dict)]
-        if messages:
-            return [server_text(m, 500) for m in messages]
+        data = json.loads(body)
+        errors = data.get("errors") if isinstance(data, dict) else None
+        pairs = [
+            (server_text(str(e.get("message", e)), 500), str(e.get("field") or ""))
+            for e in errors or []
+            if isinstance(e, dict)
+        ]
+        if pairs:
+            return [m for m, _ in pairs], [f for _, f in pairs]
     except (*_BAD_JSON, AttributeError):
         pass
-    text = server_text(response.text, 200)
-    return [f"HTTP {response.status_code}: {text or server_text(response.reason_phrase, 80)}"]
+    text = " ".join(body.decode("utf-8", "replace").split())
+    return [f"HTTP {status}: {server_text(text, 200) or reason}"], [""]
+
+
+class RequestCounts:
+    """Requests sent, by kind (``lookups``, ``creates``, ``moves``, ``deletes``) plus ``retries``
+    and ``rate_limited`` (429s seen); thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+
+    def add(self, kind: str, n: int = 1) -> None:
+        with self._lock:
+            self._counts[kind] += n
+
+    def __getitem__(self, kind: str) -> int:
+        with self._lock:
+            return self._counts[kind]
+
+    def snapshot(self) -> dict[str, int]:
+        """Every kind, zeros included, for the summary."""
+        with self._lock:
+            kinds = (*_KINDS.values(), "retries", "rate_limited", "splits")
+            return {k: int(self._counts[k]) for k in kinds}
 
 
 class KantataClient:
     """Talks to the Kantata OX API.
 
     Args:
-        settings: base URL, token, timeouts, concurrency, retry policy.
+        settings: base URL, token, timeouts, concurrency, retry policy, server time limit.
         transport: an httpx transport (tests, proxies); default: httpx's own.
         limiter: a shared ``RateLimiter`` (default: one built from ``settings.max_rps``).
         on_retry: called with a short reason each time a request is retried (for progress output).
+        cancel: an event that, once set, makes every wait (backoff, rate limit) stop at once with
+            :class:`~importer.errors.Cancelled`.
     """
 
     def __init__(
@@ -141,12 +260,14 @@ class KantataClient:
         transport: httpx.BaseTransport | None = None,
         limiter: RateLimiter | None = None,
         on_retry: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.settings = settings
         self.base_url = check_base_url(settings.base_url, insecure=settings.insecure)
         register_secret(check_token(settings.token))
         install_log_redaction()
-        self.limiter = limiter or RateLimiter(settings.max_rps)
+        self.cancel = cancel or threading.Event()
+        self.limiter = limiter or RateLimiter(settings.max_rps, sleep=self._sleep)
         self._on_retry = on_retry
         pool = max(4, settings.concurrency * 2)
         self._http = httpx.Client(
@@ -155,10 +276,22 @@ class KantataClient:
             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
             timeout=settings.timeout,
             transport=transport,
+            follow_redirects=False,
             limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
         )
-        self.requests_sent = 0
-        self.retries = 0
+        self.counts = RequestCounts()
+        self._answered = threading.Event()  # some request to this host got an HTTP answer
+        self._started = time.monotonic()
+        self.latencies: list[float] = []  # seconds per answered request (doctor, benchmarks)
+
+    @property
+    def requests_sent(self) -> int:
+        """Every request sent, all kinds together."""
+        return sum(self.counts[k] for k in _KINDS.values())
+
+    @property
+    def retries(self) -> int:
+        return self.counts["retries"]
 
     def __enter__(self) -> KantataClient:
         return self
@@ -169,38 +302,71 @@ class KantataClient:
     def close(self) -> None:
         self._http.close()
 
+    def _sleep(self, seconds: float) -> None:
+        """Wait, unless the run is being cancelled."""
+        if seconds > 0 and self.cancel.wait(seconds):
+            raise Cancelled("stopped while waiting")
+        if self.cancel.is_set():
+            raise Cancelled("stopped while waiting")
+
     # -- the one place requests are made ------------------------------------------------------
-    def _request(
+    def request(
         self,
         method: str,
         path: str,
         *,
         params: Mapping[str, Any] | None = None,
         body: Any = None,
-        idempotent: bool,
+        idempotent: bool | None = None,
     ) -> dict[str, Any]:
+        """One API call with retries; returns the JSON object of the reply (``{}`` for a 204).
+
+        Raises:
+            OutcomeUnknownError: a non-idempotent request may or may not have been applied.
+            RejectedBatchError: a 4xx refusal (its messages and fields).
+            FatalApiError: token refused, host unreachable, server asks to wait too long,
+                redirect.
+            TransientApiError: retries exhausted.
+            Cancelled: the cancel event was set while waiting.
+        """
         policy = self.settings.retry
+        idempotent = method == "GET" if idempotent is None else idempotent
+        started = time.monotonic()
         tries = 0
-
-        def backoff(exc: Exception) -> bool | float:
-            nonlocal tries
-            if not isinstance(exc, TransientApiError) or isinstance(exc, OutcomeUnknownError):
-                return False
-            tries += 1
-            self.retries += 1
-            if self._on_retry is not None:
-                self._on_retry(str(exc))
-            if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
-                return min(exc.retry_after, policy.max_retry_after)
-            ceiling = min(policy.wait_max, policy.wait_initial * 2 ** (tries - 1))
-            return random.uniform(0, ceiling)  # full jitter
-
-        for attempt in stamina.retry_context(
-            on=backoff, attempts=policy.attempts, timeout=policy.timeout
-        ):
-            with attempt:
+        while True:
+            try:
                 return self._once(method, path, params=params, body=body, idempotent=idempotent)
-        raise AssertionError("unreachable")  # pragma: no cover
+            except OutcomeUnknownError:
+                raise
+            except TransientApiError as exc:
+                tries += 1
+                spent = time.monotonic() - started
+                if not self._answered.is_set() and spent >= policy.unreachable_after:
+                    raise UnreachableError(
+                        f"cannot reach {urlsplit(self.base_url).hostname}: {exc} (no request to "
+                        f"it succeeded in {human_seconds(spent)}); check --base-url and the "
+                        "network, then run the same command again"
+                    ) from exc
+                if tries >= policy.attempts or spent >= policy.timeout:
+                    raise
+                delay = self._delay(exc, tries)
+                self.counts.add("retries")
+                if self._on_retry is not None:
+                    self._on_retry(str(exc))
+                self._sleep(delay)
+
+    def _delay(self, exc: TransientApiError, tries: int) -> float:
+        policy = self.settings.retry
+        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+            if exc.retry_after > policy.max_retry_after:
+                raise ServerWaitError(
+                    f"the server asked to wait {human_seconds(exc.retry_after)} (HTTP 429 "
+                    f"Retry-After); stopping rather than waiting that long: run again later",
+                    retry_after=exc.retry_after,
+                ) from exc
+            return exc.retry_after
+        ceiling = min(policy.wait_max, policy.wait_initial * 2 ** (tries - 1))
+        return random.uniform(0, ceiling)  # full jitter
 
     def _once(
         self,
@@ -212,118 +378,270 @@ class KantataClient:
         idempotent: bool,
     ) -> dict[str, Any]:
         self.limiter.acquire()
-        self.requests_sent += 1
+        self.counts.add(_KINDS.get(method, method.lower()))
+        limit = self.settings.server_time_limit
+        # A write waits for its reply at least as long as the server may work on it.
+        read = self.settings.timeout if idempotent else max(self.settings.timeout, limit + 10)
+        timeout = httpx.Timeout(self.settings.timeout, read=read)
+        deadline = time.monotonic() + max(read, limit) + 20  # the whole request, trickles too
+        t0 = time.monotonic()
+        where = f"{method} {path}"
         try:
-            response = self._http.request(method, path, params=params, json=body)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            with self._http.stream(
+                method, path, params=params, json=body, timeout=timeout
+            ) as response:
+                content = self._read(response, deadline, where)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise TransientApiError(f"cannot reach {self.base_url}: {exc}") from exc
-        except httpx.TransportError as exc:
-            message = f"no reply from {self.base_url} ({type(exc).__name__}: {exc})"
+        except httpx.PoolTimeout as exc:
+            raise TransientApiError(f"no free connection to {self.base_url}: {exc}") from exc
+        except (httpx.TransportError, _Overdue) as exc:
+            message = f"no complete reply to {where} ({type(exc).__name__}: {exc})"
             if idempotent:
                 raise TransientApiError(message) from exc
             raise OutcomeUnknownError(message) from exc
+        self._answered.set()
         status = response.status_code
+        if 300 <= status < 400:
+            location = server_text(response.headers.get("Location", "?"), 200)
+            raise RedirectedError(
+                f"the server redirected {where} to {location} (HTTP {status}); the request was "
+                "not applied there. Check --base-url (e.g. https://api.mavenlink.com/api/v1)",
+                status=status,
+            )
         if status in (401, 403):
+            messages, _ = _errors(content, status, response.reason_phrase)
             raise AuthError(
                 f"the server refused the API token (HTTP {status}): "
-                + "; ".join(_error_messages(response))
+                + "; ".join(messages)
                 + ". Check KANTATA_API_TOKEN / --token-file and the token's permissions",
                 status=status,
             )
         if status == 429:
+            self.counts.add("rate_limited")
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            self.limiter.pause(retry_after if retry_after is not None else 1.0)
+            if retry_after is None or retry_after <= self.settings.retry.max_retry_after:
+                self.limiter.pause(retry_after if retry_after is not None else 1.0)
             raise RateLimitedError("rate limited (HTTP 429)", retry_after=retry_after)
         if status in _SAFE_TO_RETRY_STATUS or (status >= 500 and idempotent):
             raise TransientApiError(f"server busy (HTTP {status})", status=status)
-        if status in _UNSURE_STATUS or status >= 500:
+        if status >= 500:
             raise OutcomeUnknownError(f"server error (HTTP {status}) after sending", status=status)
         if status >= 400:
-            messages = _error_messages(response)
+            messages, fields = _errors(content, status, response.reason_phrase)
             raise RejectedBatchError(
-                f"refused (HTTP {status}): " + "; ".join(messages), status=status, messages=messages
+                f"refused (HTTP {status}): " + "; ".join(messages),
+                status=status,
+                messages=messages,
+                fields=fields,
             )
+        self.latencies.append(time.monotonic() - t0)
+        self.limiter.succeeded()
+        if status == 204 or not content.strip():
+            return {}
         try:
-            data = response.json()
+            data = json.loads(content)
         except _BAD_JSON as exc:
             raise BadResponseError(
-                f"HTTP {status} reply is not JSON: {server_text(response.text, 120)!r}",
+                f"HTTP {status} reply to {where} is not JSON: "
+                f"{server_text(content.decode('utf-8', 'replace'), 120)!r}",
                 status=status,
             ) from exc
         if not isinstance(data, dict):
-            raise BadResponseError(f"HTTP {status} reply is not a JSON object", status=status)
-        self.limiter.succeeded()
+            raise BadResponseError(f"HTTP {status} reply to {where} is not a JSON object")
         return data
 
-    # -- endpoints ---------------------------------------------------------------------------
-    def create_memberships(
-        self, items: Sequence[Mapping[str, Any]]
-    ) -> dict[tuple[int, str], Membership]:
-        """POST a bulk create; return the created memberships keyed by (member_id, member_type).
+    def _read(self, response: httpx.Response, deadline: float, where: str) -> bytes:
+        parts: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            parts.append(chunk)
+            size += len(chunk)
+            if size > _MAX_REPLY:
+                raise _Overdue(f"reply to {where} is larger than {_MAX_REPLY >> 20} MiB")
+            if time.monotonic() > deadline:
+                raise _Overdue(
+                    f"reply to {where} still incomplete after the server's own time limit"
+                )
+        return b"".join(parts)
 
-        Objects are matched to the request by content, never by position (the API sorts
-        ``results`` its own way). Objects the server did not create are simply absent.
-        """
-        data = self._request(
-            "POST",
-            "organization_memberships",
-            body={"organization_memberships": list(items)},
-            idempotent=False,
-        )
-        return {m.member: m for m in _memberships(data)}
-
-    def find_memberships(self, member_ids: Sequence[int], member_type: str) -> list[Membership]:
-        """Existing memberships of these members (one listing, paged)."""
-        found: list[Membership] = []
-        ids = sorted(set(member_ids))
-        for lo in range(0, len(ids), 100):
-            params = {
-                "member_id": ",".join(map(str, ids[lo : lo + 100])),
-                "member_type": member_type,
-            }
-            for page in self.pages("organization_memberships", params):
-                found.extend(_memberships(page))
-        return found
-
+    # -- paging -------------------------------------------------------------------------------
     def pages(
-        self, endpoint: str, params: Mapping[str, Any] | None = None, *, per_page: int = 200
+        self, endpoint: str, params: Mapping[str, Any] | None = None, *, per_page: int = PER_PAGE
     ) -> Iterator[dict[str, Any]]:
-        """Yield every page of a list endpoint."""
+        """Yield every page of a list endpoint (``page``/``per_page``, ``meta.page_count``)."""
         page = 1
         while True:
-            data = self._request(
-                "GET",
-                endpoint,
-                params={**(params or {}), "page": page, "per_page": per_page},
-                idempotent=True,
+            data = self.request(
+                "GET", endpoint, params={**(params or {}), "page": page, "per_page": per_page}
             )
             yield data
-            meta = data.get("meta") or {}
-            try:
-                page_count = int(meta.get("page_count", 1))
-            except (TypeError, ValueError, AttributeError) as exc:
-                raise BadResponseError(
-                    f"bad pagination meta from {endpoint}: {server_text(repr(meta), 200)}"
-                ) from exc
-            if page >= page_count:
+            if page >= page_count(data, endpoint):
                 return
             page += 1
 
+    # -- organization memberships -------------------------------------------------------------
+    def create_memberships(self, items: Sequence[Mapping[str, Any]]) -> list[Membership]:
+        """POST a bulk create; return the memberships the reply carries.
 
-def _memberships(data: Mapping[str, Any]) -> list[Membership]:
-    objects = data.get("organization_memberships")
-    if not isinstance(objects, dict):
-        raise BadResponseError("reply has no 'organization_memberships' object", status=200)
-    out = []
-    for key, obj in objects.items():
+        Map them back to rows by content (member, geography, department), never by position:
+        the API sorts ``results`` its own way. Objects the server did not create are absent.
+        """
+        data = self.request(
+            "POST",
+            MEMBERSHIPS,
+            params={"include": INCLUDE_ORGS},
+            body={MEMBERSHIPS: list(items)},
+            idempotent=False,
+        )
+        return memberships_in(data)
+
+    def move_membership(self, membership_id: str, geography_id: int, department_id: int) -> None:
+        """``PUT /organization_memberships/{id}``: put the member at this place in both trees.
+
+        Not retried on a lost reply (``OutcomeUnknownError``): the caller looks it up.
+        """
+        self.request(
+            "PUT",
+            f"{MEMBERSHIPS}/{int(membership_id)}",
+            params={"include": INCLUDE_ORGS},
+            body={
+                "organization_membership": {
+                    "geography_id": int(geography_id),
+                    "department_id": int(department_id),
+                }
+            },
+            idempotent=False,
+        )
+
+    def delete_membership(self, membership_id: str) -> None:
+        """``DELETE /organization_memberships/{id}`` (204, no body)."""
+        self.request("DELETE", f"{MEMBERSHIPS}/{int(membership_id)}", idempotent=False)
+
+    def memberships(self, params: Mapping[str, Any] | None = None) -> Iterator[Membership]:
+        """Every membership a listing returns (all pages), with their places."""
+        for page in self.pages(MEMBERSHIPS, {**(params or {}), "include": INCLUDE_ORGS}):
+            yield from memberships_in(page)
+
+    def memberships_by_id(self, ids: Iterable[str]) -> dict[str, Membership]:
+        """The memberships with these ids that still exist (``only=``, 200 a request)."""
+        wanted = sorted({str(i) for i in ids}, key=int)
+        found: dict[str, Membership] = {}
+        for lo in range(0, len(wanted), ONLY_MAX):
+            chunk = set(wanted[lo : lo + ONLY_MAX])
+            for m in self.memberships({"only": ",".join(sorted(chunk, key=int))}):
+                if m.id in chunk:  # a server that ignored ``only`` returns others too
+                    found[m.id] = m
+        return found
+
+    # -- who am I -----------------------------------------------------------------------------
+    def identity(self) -> Identity:
+        """``GET /users/me?include=account_membership``: the token's user and account membership.
+
+        The users reference (``GET /users/me``, "Fetch your own data") documents it; the
+        ``account_membership`` include adds ``account_membership_id``.
+        """
+        data = self.request("GET", "users/me", params={"include": "account_membership"})
+        users = objects_in(data, "users")
+        if not users:
+            raise BadResponseError("reply of GET /users/me has no user")
+        user = next(iter(users.values()))
+        user_id = str(user.get("id") or next(iter(users)))
+        return Identity(self.base_url, user_id, str(user.get("account_membership_id") or ""))
+
+    # -- users and workspaces -----------------------------------------------------------------
+    def users_by_id(self, ids: Iterable[int]) -> dict[int, Person]:
+        """Users of the account with these ids, disabled ones included (and marked)."""
+        return self._people("users", "only", sorted({int(i) for i in ids}), key=_by_id)
+
+    def users_by_email(self, emails: Iterable[str]) -> dict[str, Person]:
+        """Users of the account by email address (casefolded), 200 addresses a request."""
+        wanted = sorted({e.strip().casefold() for e in emails if e.strip()})
+        return self._people("users", "by_email_addresses", wanted, key=_by_email)
+
+    def workspaces_by_id(self, ids: Iterable[int]) -> dict[int, Person]:
+        """Workspaces with these ids, archived ones included."""
+        return self._people("workspaces", "only", sorted({int(i) for i in ids}), key=_by_id)
+
+    def _people(
+        self, endpoint: str, param: str, wanted: list[Any], *, key: Callable[[Person], Any]
+    ) -> dict[Any, Person]:
+        found: dict[Any, Person] = {}
+        for lo in range(0, len(wanted), ONLY_MAX):
+            chunk = wanted[lo : lo + ONLY_MAX]
+            asked = set(chunk)
+            params = {param: ",".join(map(str, chunk)), **LIST_PARAMS[endpoint]}
+            for page in self.pages(endpoint, params):
+                for person in people_in(page, endpoint):
+                    if key(person) in asked:  # never trust that a filter was applied
+                        found[key(person)] = person
+        return found
+
+
+class _Overdue(Exception):
+    """A reply that did not finish in time (or grew past any sensible size)."""
+
+
+# Default filters hide people the importer must see (KANTATA_API.md § Lookups).
+LIST_PARAMS: dict[str, dict[str, str]] = {
+    "users": {"on_my_account": "true", "show_disabled": "true", "include": "account_membership"},
+    "workspaces": {"include_archived": "true"},
+}
+
+
+def page_count(page: Mapping[str, Any], endpoint: str) -> int:
+    """``meta.page_count`` of a list reply (1 when absent)."""
+    meta = page.get("meta") or {}
+    try:
+        return int(meta.get("page_count", 1)) if isinstance(meta, dict) else 1
+    except (TypeError, ValueError) as exc:
+        raise BadResponseError(
+            f"bad pagination meta from {endpoint}: {server_text(repr(meta), 200)}"
+        ) from exc
+
+
+def total_count(page: Mapping[str, Any]) -> int | None:
+    """The whole query's size (``count``, or ``meta.count``), if the reply says."""
+    meta = page.get("meta")
+    for value in (page.get("count"), meta.get("count") if isinstance(meta, dict) else None):
         try:
+            return int(value) if value is not None else None
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def objects_in(data: Mapping[str, Any], key: str) -> dict[str, dict[str, Any]]:
+    """The objects of one type in a reply, by id (an absent key: none)."""
+    objects = data.get(key)
+    if objects is None:
+        return {}
+    if not isinstance(objects, dict):
+        raise BadResponseError(f"reply has a malformed {key!r} (not an object)")
+    return {str(k): v for k, v in objects.items() if isinstance(v, dict)}
+
+
+def _int_or_none(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    return int(value)
+
+
+def memberships_in(data: Mapping[str, Any]) -> list[Membership]:
+    """The organization memberships of a reply (fields missing unless included: ``None``)."""
+    out = []
+    for key, obj in objects_in(data, MEMBERSHIPS).items():
+        try:
+            primary = obj.get("primary")
             out.append(
                 Membership(
-                    id=str(obj.get("id", key)),
-                    geography_id=int(obj["geography_id"]),
-                    department_id=int(obj["department_id"]),
+                    id=str(obj.get("id") or key),
                     member_id=int(obj["member_id"]),
-                    member_type=str(obj["member_type"]),
+                    member_type=canonical_member_type(obj["member_type"]),
+                    geography_id=_int_or_none(obj.get("geography_id")),
+                    department_id=_int_or_none(obj.get("department_id")),
+                    primary=bool(primary) if primary is not None else None,
+                    updated_at=str(obj["updated_at"]) if obj.get("updated_at") else None,
                 )
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -334,4 +652,45 @@ def _memberships(data: Mapping[str, Any]) -> list[Membership]:
     return out
 
 
-__all__ = ["ApiError", "KantataClient", "Membership", "check_base_url", "parse_retry_after"]
+def _by_id(person: Person) -> int:
+    return person.id
+
+
+def _by_email(person: Person) -> str:
+    return person.email.casefold()
+
+
+def people_in(data: Mapping[str, Any], endpoint: str) -> list[Person]:
+    """Users (label ``Name <email>``; ``disabled`` from the side-loaded account membership's
+    ``disabled_at``) or workspaces (label: the title) of a reply."""
+    memberships = objects_in(data, "account_memberships")
+    out: list[Person] = []
+    for key, obj in objects_in(data, endpoint).items():
+        try:
+            pid = int(obj.get("id") or key)
+            if endpoint == "users":
+                email = str(obj.get("email_address") or "")
+                name = str(obj.get("full_name") or "")
+                label = f"{name} <{email}>" if name and email else name or email
+                am = memberships.get(str(obj.get("account_membership_id") or ""), {})
+                out.append(Person(pid, label, email, disabled=bool(am.get("disabled_at"))))
+            else:
+                out.append(Person(pid, str(obj.get("title") or "")))
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise BadResponseError(
+                f"malformed {endpoint[:-1]} in reply: {server_text(repr(obj), 200)}"
+            ) from exc
+    return out
+
+
+__all__ = [
+    "INCLUDE_ORGS",
+    "ApiError",
+    "Identity",
+    "KantataClient",
+    "Membership",
+    "Person",
+    "canonical_member_type",
+    "check_base_url",
+    "parse_retry_after",
+]

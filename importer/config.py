@@ -29,14 +29,19 @@ class RetryPolicy:
         timeout: total seconds one request may spend retrying.
         wait_initial: backoff ceiling before the first retry, in seconds.
         wait_max: largest single backoff, in seconds (a server's ``Retry-After`` may ask for more).
-        max_retry_after: the longest ``Retry-After`` honoured as asked; longer ones are capped.
+        max_retry_after: the longest ``Retry-After`` the run waits for; a server asking for more
+            stops the run cleanly (exit 3, rows kept for the next run) instead of hanging it.
+        unreachable_after: seconds of failing to reach a host that has never answered in this
+            run before giving up with "cannot reach HOST" (once it has answered, the other limits
+            apply).
     """
 
     attempts: int = 8
     timeout: float = 300.0
     wait_initial: float = 0.5
     wait_max: float = 30.0
-    max_retry_after: float = 120.0
+    max_retry_after: float = 600.0
+    unreachable_after: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,11 @@ class ApiSettings:
         max_rps: client-side ceiling on requests per second (``None``: no ceiling).
         retry: the retry policy for transient failures.
         insecure: allow plain ``http://`` to a host that is not loopback.
+        server_time_limit: seconds after which the server itself ends a request (KANTATA_API.md §
+            Basics: 3 minutes). A write is declared "in doubt" only after waiting this long for
+            its reply, and a row in doubt is re-sent only once this long has passed since its
+            request left (the server can no longer be executing it) and a look-up made after
+            that moment shows it absent.
     """
 
     base_url: str = DEFAULT_BASE_URL
@@ -60,6 +70,7 @@ class ApiSettings:
     max_rps: float | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     insecure: bool = False
+    server_time_limit: float = 180.0
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,10 @@ class ImportOptions:
         dry_run: do everything but send; write the exact payloads to ``payloads.jsonl``.
         restart: discard the output folder's run journal (even one of another input) and start
             afresh instead of resuming.
+        differs: what to do with a row whose member already holds another membership:
+            ``report`` (default: write nothing, report the row with the membership it holds),
+            ``move`` (``--move``: move the member's only membership to the row's place) or
+            ``add`` (``--add``: create another membership, for accounts that allow several).
         max_rows: refuse an input with more data rows than this (``--max-rows``).
         max_file_bytes: refuse a larger input file (``--max-file-mb``); ``None``: 1 GiB for text,
             200 MiB for workbooks (which may unpack to 8x this).
@@ -88,6 +103,7 @@ class ImportOptions:
     chunk_rows: int = 100_000  # benchmarks/: ~100 MB peak on a 1M-row CSV (250_000: ~155 MB)
     dry_run: bool = False
     restart: bool = False
+    differs: str = "report"
     max_rows: int = 5_000_000
     max_file_bytes: int | None = None
     max_memory_mb: int | None = None
@@ -97,6 +113,8 @@ class ImportOptions:
             raise InputError(
                 f"--batch-size must be between 1 and {MAX_BATCH}, got {self.batch_size}"
             )
+        if self.differs not in ("report", "move", "add"):
+            raise InputError(f"differs must be report, move or add, not {self.differs!r}")
         if self.max_rows < 1:
             raise InputError(f"--max-rows must be at least 1, got {self.max_rows}")
         if self.max_file_bytes is not None and self.max_file_bytes < 1:

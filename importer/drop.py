@@ -320,14 +320,16 @@ def _in_doubt(results: Path) -> bool:
     """The run journal in ``results`` has rows in flight: sent, outcome unknown."""
     import sqlite3
 
-    from importer.journal import IN_FLIGHT, JOURNAL_FILE
+    from importer.journal import JOURNAL_FILE, ROW_IN_FLIGHT
 
     journal = results / JOURNAL_FILE
     if not journal.exists():
         return False
     try:
         with contextlib.closing(sqlite3.connect(f"{journal.as_uri()}?mode=ro", uri=True)) as db:
-            found = db.execute("SELECT 1 FROM rows WHERE state=? LIMIT 1", (IN_FLIGHT,)).fetchone()
+            found = db.execute(
+                "SELECT 1 FROM rows WHERE state=? LIMIT 1", (ROW_IN_FLIGHT,)
+            ).fetchone()
     except sqlite3.Error:
         return True  # cannot tell: keep the file where the next pass looks at it again
     return found is not None

@@ -12,7 +12,12 @@
            │    └─ OutcomeUnknownError the request may have been applied (reply lost)
            ├─ RejectedBatchError       4xx other than 401/403/408/429: split, never re-sent as-is
            ├─ BadResponseError         2xx that is not what the API promises
-           └─ AuthError                401/403: stops the run                          -> exit 3
+           ├─ FatalApiError            stops the run, rows kept for the next one         -> exit 3
+           │    ├─ AuthError           401/403: the token is refused
+           │    ├─ UnreachableError    no request to the host ever succeeded
+           │    ├─ ServerWaitError     the server asked to wait longer than we will
+           │    └─ RedirectedError     3xx: the base URL is not the API
+      Cancelled                        Ctrl-C / SIGTERM / cancel event while waiting   -> exit 130
 
 Every message is written for the person running the tool: it names the file, sheet, row and
 column where they apply and says what to do next.
@@ -82,19 +87,59 @@ class OutcomeUnknownError(TransientApiError):
 
 
 class RejectedBatchError(ApiError):
-    """The server refused the request (400/404/409/422 ...); ``messages`` are its own words."""
+    """The server refused the request (400/404/409/422 ...).
 
-    def __init__(self, message: str, *, status: int, messages: list[str], body: Any = None) -> None:
+    ``messages`` are its own words; ``fields`` the ``field`` of each error where the server gave
+    one (KANTATA_API.md § Basics: validation errors carry a ``field``), else "".
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        messages: list[str],
+        fields: list[str] | None = None,
+        body: Any = None,
+    ) -> None:
         super().__init__(message, status=status, body=body)
         self.messages = messages
+        self.fields = fields if fields is not None else [""] * len(messages)
 
 
 class BadResponseError(ApiError):
     """A reply that is not what the API documents (HTML page, truncated JSON, missing objects)."""
 
 
-class AuthError(ApiError):
+class FatalApiError(ApiError):
+    """An answer that stops the run (no later request would fare better); rows are kept."""
+
+
+class AuthError(FatalApiError):
     """HTTP 401/403: the token is missing, wrong, expired or lacks permission. Stops the run."""
+
+
+class UnreachableError(FatalApiError):
+    """No request to the host has succeeded in this run and retrying it has not helped."""
+
+
+class ServerWaitError(FatalApiError):
+    """The server asked (``Retry-After``) to wait longer than the client is willing to."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message, status=429)
+        self.retry_after = retry_after
+
+
+class RedirectedError(FatalApiError):
+    """HTTP 3xx: the base URL points somewhere that is not the API (the request was not applied
+    there; rows sent with it stay in doubt and are looked up by the next run)."""
+
+
+class Cancelled(ImporterError):
+    """A wait was cut short by Ctrl-C / SIGTERM (the run's cancel event)."""
+
+    exit_code = 130
 
 
 def damaged_journal_message(path: str, exc: BaseException) -> str:

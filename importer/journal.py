@@ -1,40 +1,62 @@
-"""The run journal: a SQLite file in the output folder that makes a run resumable.
+"""The run journal: a SQLite file in the results folder that makes a run resumable, exactly once.
 
-Every valid row is recorded before anything is sent. A batch's rows are marked *in flight*
-(committed) before its request leaves, and their outcome is committed as soon as it is known. So
-at any moment — Ctrl-C, a crash, ``kill -9`` — the journal says for each row: not sent yet, maybe
-sent (in flight: the reply never arrived), created (with its id), or failed (with the server's
-reason). Running the same command again resumes from there: created rows are not sent again,
-rows in doubt are looked up on the server before anything is re-sent, the rest are sent.
+Every valid row is recorded before anything is sent. A request's rows are marked *in flight*
+(committed, with the time the request left, and for a move the place the member held before)
+before the request leaves, and their outcome is committed as soon as it is known. So at any
+moment — Ctrl-C, a crash, ``kill -9`` — the journal says for each row: not sent yet, maybe
+applied (in flight: the reply never arrived), created/moved (with the membership's id), already
+there, or failed (with the server's reason). Running the same command again resumes from there:
+done rows are not sent again; rows in doubt are looked up once the server can no longer be
+executing their request (``sent_at`` + the server's time limit), and only the absent are re-sent.
 
-The journal belongs to one input: it stores the file's sha256 (and the sheet and header mapping)
-and refuses a different file unless told to restart.
+The journal belongs to one input *and one server*: it stores the file's identity (sha256, sheet,
+mapping) and the server's (base URL and the token's user/account membership, never the token),
+and refuses another of either unless told to restart. A results folder is locked by the process
+using it (``fcntl.flock``: released by the kernel when the process dies, so ``kill -9`` leaves
+no stale lock).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
 
-from importer.errors import JournalError, damaged_journal_message
+from importer.errors import JournalError
 from importer.outcomes import STAGE_NOT_PROCESSED
 
 JOURNAL_FILE = "journal.sqlite"
-PENDING, IN_FLIGHT, CREATED, FAILED = 0, 1, 2, 3
+LOCK_FILE = ".importer.lock"
+# The states of a row in the journal (``rows.state``).
+ROW_PENDING, ROW_IN_FLIGHT, ROW_CREATED, ROW_FAILED, ROW_MOVED, ROW_EXISTED = 0, 1, 2, 3, 4, 5
+ROW_DONE = (ROW_CREATED, ROW_FAILED, ROW_MOVED, ROW_EXISTED)
+_FINAL = f"{ROW_CREATED}, {ROW_MOVED}, {ROW_EXISTED}"  # a membership in place: never undone
+# What an in-flight request was doing (``rows.kind``).
+KIND_CREATE, KIND_MOVE = "create", "move"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS rows (
     row INTEGER PRIMARY KEY,
     state INTEGER NOT NULL DEFAULT 0,
     batch INTEGER,
+    kind TEXT,
+    sent_at REAL,
     membership_id TEXT,
+    geography_id INTEGER,
+    department_id INTEGER,
+    prev_geography_id INTEGER,
+    prev_department_id INTEGER,
+    server_updated_at TEXT,
     note TEXT,
     stage TEXT,
     field TEXT,
@@ -42,69 +64,142 @@ CREATE TABLE IF NOT EXISTS rows (
     updated_at TEXT
 );
 """
+_COLUMNS = (
+    "row, state, batch, kind, sent_at, membership_id, geography_id, department_id,"
+    " prev_geography_id, prev_department_id, server_updated_at, note, stage, field, message"
+)
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+class FolderLock:
+    """An exclusive lock on a results folder, held while a run uses it."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = out_dir / LOCK_FILE
+        self._fh: IO[str] | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise ``JournalError`` naming the process that holds it."""
+        fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise JournalError(
+                f"{self.path.parent} is in use by another importer run ({holder}); wait for it "
+                "to finish, or use another --out folder"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        self._fh = fh
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self._fh.close()  # closing the descriptor releases the flock
+            self._fh = None
+
+
 class Journal:
-    """Per-row state of one import, on disk. Thread-safe; usable as an ``OutcomeSink``.
+    """Per-row state of one import, on disk. Thread-safe.
 
     Use :meth:`open`; close with :meth:`close` (or as a context manager).
     """
 
-    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+    def __init__(self, path: Path, conn: sqlite3.Connection, lock: FolderLock) -> None:
         self.path = path
         self._conn = conn
         self._lock = threading.Lock()
+        self._folder_lock = lock
 
     @classmethod
     def open(cls, out_dir: Path, *, identity: dict[str, str], restart: bool = False) -> Journal:
         """Open (or create) the journal in ``out_dir`` for the input described by ``identity``.
 
         Args:
-            out_dir: the results folder.
+            out_dir: the results folder (locked until :meth:`close`).
             identity: what makes a run the same run: at least ``sha256``; also sheet, mapping.
-            restart: throw away a journal that belongs to another input (or this one) and start
-                afresh.
+            restart: throw away the folder's journal (even one of another input or server) and
+                start afresh.
 
         Raises:
-            JournalError: the folder holds the journal of a different input and not ``restart``.
+            JournalError: the folder is in use by another run, or holds the journal of a
+                different input and not ``restart``.
         """
-        path = out_dir / JOURNAL_FILE
-        if restart:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
         out_dir.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        lock = FolderLock(out_dir)
+        lock.acquire()
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
-            stored = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-            conn.execute("SELECT count(*) FROM rows").fetchone()  # walks the table: truncation
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            if isinstance(exc, sqlite3.OperationalError) and "malformed" not in str(exc):
-                raise  # a full disk, a read-only folder: not the journal's fault
-            raise JournalError(damaged_journal_message(str(path), exc)) from None
-        wanted = json.dumps(identity, sort_keys=True)
-        if not stored:
-            conn.executemany(
-                "INSERT INTO meta VALUES (?, ?)",
-                [("identity", wanted), ("created_at", _now())],
-            )
-        elif stored.get("identity") != wanted:
-            conn.close()
-            before = json.loads(stored.get("identity", "{}"))
+            path = out_dir / JOURNAL_FILE
+            if restart:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
+            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.executescript(_SCHEMA)
+                stored = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                raise JournalError(
+                    f"{path} is damaged ({exc}); if you know what the earlier run sent, run "
+                    "again with --restart (rows are then looked up on the server before "
+                    "anything is written)"
+                ) from exc
+            wanted = json.dumps(identity, sort_keys=True)
+            if "identity" not in stored:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                    [("identity", wanted), ("created_at", _now())],
+                )
+            elif stored["identity"] != wanted:
+                conn.close()
+                before = json.loads(stored.get("identity", "{}"))
+                raise JournalError(
+                    f"{out_dir} holds the results of a different import "
+                    f"(input sha256 {before.get('sha256', '?')[:12]}…, now "
+                    f"{identity.get('sha256', '?')[:12]}…; or another sheet/mapping). "
+                    "Use another --out folder, or --restart to start this folder afresh"
+                )
+        except BaseException:
+            lock.release()
+            raise
+        return cls(path, conn, lock)
+
+    def bind_server(self, server: dict[str, str], *, describe: str) -> None:
+        """Tie the journal to the server it runs against, or refuse another one.
+
+        Raises:
+            JournalError: the journal's rows were sent to another server (a sandbox rehearsal
+                can never stand for the real import).
+        """
+        wanted = json.dumps(server, sort_keys=True)
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key='server'").fetchone()
+            if row is None:
+                self._conn.execute(
+                    "INSERT INTO meta VALUES ('server', ?), ('server_text', ?)", (wanted, describe)
+                )
+                return
+        if row[0] != wanted:
+            text = self.meta("server_text") or "another server"
             raise JournalError(
-                f"{out_dir} holds the results of a different import "
-                f"(input sha256 {before.get('sha256', '?')[:12]}…, now "
-                f"{identity.get('sha256', '?')[:12]}…; or another sheet/mapping). "
-                "Use another --out folder, or --restart to start this folder afresh"
+                f"{self.path.parent} holds the results of a run against {text}, not {describe}; "
+                "use another --out folder, or --restart to start afresh against this server"
             )
-        return cls(path, conn)
+
+    def meta(self, key: str) -> str | None:
+        """A value stored in the journal's meta table."""
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
 
     def __enter__(self) -> Journal:
         return self
@@ -115,11 +210,7 @@ class Journal:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-
-    @property
-    def resumed(self) -> bool:
-        """True when the journal already held rows before this run registered any."""
-        return bool(self._conn.execute("SELECT 1 FROM rows LIMIT 1").fetchone())
+        self._folder_lock.release()
 
     def register(self, rows: np.ndarray) -> None:
         """Record the valid rows (those already known keep their state)."""
@@ -131,12 +222,9 @@ class Journal:
             self._conn.execute("COMMIT")
 
     def states(self) -> pd.DataFrame:
-        """Every recorded row: state, batch, membership_id, note, stage, field, message."""
+        """Every recorded row, indexed by row, with every column of the ``rows`` table."""
         with self._lock:
-            frame = pd.read_sql_query(
-                "SELECT row, state, batch, membership_id, note, stage, field, message FROM rows",
-                self._conn,
-            )
+            frame = pd.read_sql_query(f"SELECT {_COLUMNS} FROM rows", self._conn)
         return frame.set_index("row")
 
     def _update(self, sql: str, params: Sequence[tuple[object, ...]]) -> None:
@@ -145,29 +233,107 @@ class Journal:
             self._conn.executemany(sql, params)
             self._conn.execute("COMMIT")
 
-    def in_flight(self, rows: Sequence[int], batch: int) -> None:
-        """Committed before a request leaves: these rows may be created from now on."""
-        now = _now()
-        self._update(
-            "UPDATE rows SET state=?, batch=?, updated_at=? WHERE row=? AND state!=?",
-            [(IN_FLIGHT, batch, now, r, CREATED) for r in rows],
-        )
+    def in_flight(
+        self,
+        rows: Sequence[int],
+        batch: int,
+        *,
+        kind: str = KIND_CREATE,
+        places: Sequence[tuple[int, int]] | None = None,
+        moves: Sequence[tuple[str, int | None, int | None]] | None = None,
+    ) -> float:
+        """Committed before a request leaves: these rows may be applied from now on.
 
-    def created(self, rows: Sequence[int], ids: Sequence[str], note: str = "") -> None:
+        Args:
+            rows: the request's rows.
+            batch: the batch number (for messages).
+            kind: ``create`` or ``move``.
+            places: the (geography, department) each row asks for.
+            moves: for a move, (membership id, previous geography, previous department) per row,
+                recorded before the request leaves so ``undo`` can put it back.
+
+        Returns:
+            ``sent_at``: the time (epoch seconds) recorded as the request's departure.
+        """
+        sent_at = time.time()
         now = _now()
+        places = places or [(None, None)] * len(rows)  # type: ignore[list-item]
+        moves = moves or [(None, None, None)] * len(rows)  # type: ignore[list-item]
         self._update(
-            "UPDATE rows SET state=?, membership_id=?, note=?, stage=NULL, field=NULL,"
-            " message=NULL, updated_at=? WHERE row=?",
-            [(CREATED, i, note, now, r) for r, i in zip(rows, ids, strict=True)],
+            "UPDATE rows SET state=?, batch=?, kind=?, sent_at=?, geography_id=?,"
+            " department_id=?, membership_id=COALESCE(?, membership_id),"
+            " prev_geography_id=COALESCE(?, prev_geography_id),"
+            " prev_department_id=COALESCE(?, prev_department_id), updated_at=?"
+            f" WHERE row=? AND state NOT IN ({_FINAL})",
+            [
+                (ROW_IN_FLIGHT, batch, kind, sent_at, p[0], p[1], m[0], m[1], m[2], now, r)
+                for r, p, m in zip(rows, places, moves, strict=True)
+            ],
+        )
+        return sent_at
+
+    def created(
+        self,
+        rows: Sequence[int],
+        ids: Sequence[str],
+        note: str = "",
+        *,
+        state: int = ROW_CREATED,
+        updated: Sequence[str | None] | None = None,
+    ) -> None:
+        """Rows whose membership is in place: ``state`` created (default), moved or existed."""
+        now = _now()
+        updated = updated or [None] * len(rows)
+        self._update(
+            "UPDATE rows SET state=?, membership_id=?, note=?, server_updated_at=?, stage=NULL,"
+            " field=NULL, message=NULL, updated_at=? WHERE row=?",
+            [(state, i, note, u, now, r) for r, i, u in zip(rows, ids, updated, strict=True)],
         )
 
     def failed(self, rows: Sequence[int], stage: str, field: str, message: str) -> None:
-        # A row not processed (never sent, or its outcome still unknown) stays "in flight" for the
-        # next run, which looks it up before re-sending; only a server's refusal is final.
-        state = IN_FLIGHT if stage == STAGE_NOT_PROCESSED else FAILED
+        # A row not processed (never sent, or its outcome still unknown) keeps its state for the
+        # next run: in flight rows are looked up before anything is re-sent. Only a server's
+        # refusal (or a row that the server's state makes impossible) is final.
+        if stage == STAGE_NOT_PROCESSED:
+            self._update(
+                "UPDATE rows SET stage=?, field=?, message=?, updated_at=? WHERE row=?"
+                f" AND state IN ({ROW_PENDING}, {ROW_IN_FLIGHT})",
+                [(stage, field, message, _now(), r) for r in rows],
+            )
+            return
         now = _now()
         self._update(
             "UPDATE rows SET state=?, stage=?, field=?, message=?, updated_at=?"
-            " WHERE row=? AND state!=?",
-            [(state, stage, field, message, now, r, CREATED) for r in rows],
+            f" WHERE row=? AND state NOT IN ({_FINAL})",
+            [(ROW_FAILED, stage, field, message, now, r) for r in rows],
+        )
+
+    def failed_each(
+        self, rows: Sequence[int], stage: str, fields: Sequence[str], messages: Sequence[str]
+    ) -> None:
+        """Final failures with a field and message per row (one transaction)."""
+        now = _now()
+        self._update(
+            "UPDATE rows SET state=?, stage=?, field=?, message=?, updated_at=?"
+            f" WHERE row=? AND state NOT IN ({_FINAL})",
+            [
+                (ROW_FAILED, stage, f, m, now, r)
+                for r, f, m in zip(rows, fields, messages, strict=True)
+            ],
+        )
+
+    def release(self, rows: Sequence[int]) -> None:
+        """Rows in doubt that a look-up (made after the server's time limit) showed absent:
+        back to pending, to be sent again."""
+        self._update(
+            f"UPDATE rows SET state={ROW_PENDING}, sent_at=NULL, updated_at=? WHERE row=?"
+            f" AND state={ROW_IN_FLIGHT}",
+            [(_now(), r) for r in rows],
+        )
+
+    def set_meta(self, values: dict[str, Any]) -> None:
+        """Store facts about the run (e.g. the ``differs`` mode) in the meta table."""
+        self._update(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+            [(k, json.dumps(v)) for k, v in values.items()],
         )

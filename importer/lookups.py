@@ -3,11 +3,14 @@
 Used by ``importer.resolve`` to turn names into IDs and by ``importer.template`` for the
 reference sheets. Every request is a GET through ``KantataClient.pages``:
 
-* organizations: one paged listing of ``GET /organizations`` (both trees), split by type;
-* users (by email address) and workspaces (by title): looked up one by one
-  (``by_email_address=`` / ``search=``) while that takes fewer requests than listing them all,
-  otherwise listed page by page. Either way at most about twice the listing's page count,
-  however many names are asked for.
+* organizations: one paged listing of ``GET /organizations`` (both trees, at most 400), split
+  by their ``type`` (``Geography``/``Department``);
+* users by email address: ``by_email_addresses=`` with 200 addresses a request, on the whole
+  account (``on_my_account=true``: a new hire on no project yet is otherwise invisible) and with
+  disabled users (``show_disabled=true``), so a disabled user is named as such, not "not found";
+* workspaces by title: looked up one by one (``matching=``, archived ones included) while that
+  takes fewer requests than listing them all, otherwise listed page by page. ``/workspaces`` has
+  its own, stricter rate limit (KANTATA_API.md § Lookups): never one request per row.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from importer.client import KantataClient
+from importer.client import LIST_PARAMS, KantataClient, objects_in
 from importer.errors import BadResponseError
 from importer.redact import server_text
 
@@ -48,7 +51,7 @@ class Organization:
 
     id: int
     name: str
-    kind: str  # "geography" | "department" (the API's organization_type, casefolded)
+    kind: str  # "geography" | "department" (the API's ``type``, casefolded)
     parent_id: int | None
 
 
@@ -59,6 +62,7 @@ class Catalog:
         self.kind = kind
         self.by_key: dict[str, dict[int, Entry]] = {}
         self.by_id: dict[int, Entry] = {}
+        self.disabled: dict[str, Entry] = {}  # users found only as disabled, by key
 
     def add(self, key: str, entry: Entry) -> None:
         """Record ``entry`` under ``key`` (idempotent)."""
@@ -89,8 +93,34 @@ class _Organizations(Catalog):
         self._load()
 
 
+class _Users(Catalog):
+    """Users by email address, 200 addresses a request, disabled ones set apart."""
+
+    def __init__(self, client: KantataClient, count: Callable[[], None]) -> None:
+        super().__init__("user")
+        self._client = client
+        self._count = count
+        self._sure: set[str] = set()
+
+    def find(self, shown: Mapping[str, str]) -> None:
+        todo = [k for k in shown if k not in self._sure]
+        if not todo:
+            return
+        before = self._client.counts["lookups"]
+        found = self._client.users_by_email(todo)
+        for _ in range(self._client.counts["lookups"] - before):
+            self._count()
+        for key, person in found.items():
+            entry = Entry(person.id, person.label)
+            if person.disabled:
+                self.disabled[key] = entry
+            else:
+                self.add(key, entry)
+        self._sure.update(todo)
+
+
 class _Searchable(Catalog):
-    """Users or workspaces: looked up one by one while cheaper than listing them all."""
+    """Workspaces: looked up one by one while cheaper than listing them all."""
 
     def __init__(
         self,
@@ -107,6 +137,7 @@ class _Searchable(Catalog):
         self._search = search
         self._parse = parse
         self._count = count
+        self._params = LIST_PARAMS.get(endpoint, {})
         self._sure: set[str] = set()  # keys looked up on their own
         self._pages: Iterator[dict[str, Any]] | None = None
         self._left = 0  # pages of the full listing not read yet
@@ -120,7 +151,7 @@ class _Searchable(Catalog):
         if not todo:
             return
         if self._pages is None:  # the first page tells how many pages a full listing takes
-            self._pages = self._client.pages(self._endpoint)
+            self._pages = self._client.pages(self._endpoint, self._params)
             self._left = _page_count(self._take(next(self._pages)), self._endpoint) - 1
         if self._left > 0 and self._searches + len(todo) > self._left:
             for page in self._pages:  # listing the rest is cheaper than more searches
@@ -130,17 +161,15 @@ class _Searchable(Catalog):
             self._complete = True
             return
         for key in todo:
-            for page in self._client.pages(self._endpoint, {self._search: shown[key]}):
+            params = {**self._params, self._search: shown[key]}
+            for page in self._client.pages(self._endpoint, params):
                 self._take(page)
             self._sure.add(key)
             self._searches += 1
 
     def _take(self, page: dict[str, Any]) -> dict[str, Any]:
         self._count()
-        objects = page.get(self._endpoint)
-        if not isinstance(objects, dict):
-            raise BadResponseError(f"reply of GET /{self._endpoint} has no '{self._endpoint}'")
-        for obj in objects.values():
+        for obj in objects_in(page, self._endpoint).values():
             self.add(*self._parse(obj))
         return page
 
@@ -152,14 +181,6 @@ def _page_count(page: Mapping[str, Any], endpoint: str) -> int:
         raise BadResponseError(
             f"bad pagination meta from {endpoint}: {server_text(page.get('meta'), 200)}"
         ) from exc
-
-
-def _user(obj: dict[str, Any]) -> tuple[str, Entry]:
-    try:
-        email, name = str(obj["email_address"]), str(obj.get("full_name") or "")
-        return name_key(email), Entry(int(obj["id"]), f"{name} <{email}>" if name else email)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BadResponseError(f"malformed user in reply: {server_text(obj, 200)}") from exc
 
 
 def _workspace(obj: dict[str, Any]) -> tuple[str, Entry]:
@@ -186,9 +207,9 @@ class Resolver:
         self._catalogs: dict[str, Catalog] = {
             "geography": _Organizations("geography", self._load_organizations),
             "department": _Organizations("department", self._load_organizations),
-            "user": _Searchable("user", client, "users", "by_email_address", _user, self._one),
+            "user": _Users(client, self._one),
             "workspace": _Searchable(
-                "workspace", client, "workspaces", "search", _workspace, self._one
+                "workspace", client, "workspaces", "matching", _workspace, self._one
             ),
         }
         self._client = client
@@ -211,10 +232,7 @@ class Resolver:
         orgs: dict[int, Organization] = {}
         for page in self._client.pages("organizations"):
             self._one()
-            objects = page.get("organizations")
-            if not isinstance(objects, dict):
-                raise BadResponseError("reply of GET /organizations has no 'organizations'")
-            for obj in objects.values():
+            for obj in objects_in(page, "organizations").values():
                 org = _organization(obj)
                 orgs[org.id] = org
         self._orgs = dict(sorted(orgs.items()))
@@ -233,7 +251,7 @@ def _organization(obj: dict[str, Any]) -> Organization:
         return Organization(
             id=int(obj["id"]),
             name=str(obj["name"]),
-            kind=str(obj["organization_type"]).casefold(),
+            kind=str(obj["type"]).casefold(),
             parent_id=int(parent) if parent not in (None, "") else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

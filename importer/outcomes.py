@@ -14,8 +14,12 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-CREATED = "created"
+# A row's outcome (the ``status`` column of the reports).
+CREATED = "created"  # this run created the membership
+EXISTED = "existed"  # an identical membership was already on the server: nothing written
+MOVED = "moved"  # this run moved the member's one membership to the row's place
 FAILED = "failed"
+SUCCEEDED = (CREATED, EXISTED, MOVED)  # the row's membership is in place: success.csv
 STAGE_VALIDATION = "validation"
 STAGE_REMOTE = "remote"
 STAGE_NOT_PROCESSED = "not_processed"
@@ -33,7 +37,9 @@ OUTCOME_COLUMNS = [
 class OutcomeSink(Protocol):
     """What the sender reports into."""
 
-    def created(self, rows: Sequence[int], ids: Sequence[str], note: str = "") -> None: ...
+    def created(
+        self, rows: Sequence[int], ids: Sequence[str], note: str = "", *, status: str = CREATED
+    ) -> None: ...
 
     def failed(self, rows: Sequence[int], stage: str, field: str, message: str) -> None: ...
 
@@ -46,15 +52,21 @@ class Outcomes:
         self._created_rows: list[int] = []
         self._created_ids: list[str] = []
         self._created_notes: dict[int, str] = {}
+        self._created_status: dict[int, str] = {}
         self._failed: list[pd.DataFrame] = []
         self._failed_small: list[tuple[int, str, str, str]] = []
 
-    def created(self, rows: Sequence[int], ids: Sequence[str], note: str = "") -> None:
+    def created(
+        self, rows: Sequence[int], ids: Sequence[str], note: str = "", *, status: str = CREATED
+    ) -> None:
+        """Rows whose membership is in place (``status``: created, existed or moved)."""
         with self._lock:
             self._created_rows.extend(rows)
             self._created_ids.extend(ids)
             if note:
                 self._created_notes.update(dict.fromkeys(rows, note))
+            if status != CREATED:
+                self._created_status.update(dict.fromkeys(rows, status))
 
     def failed(self, rows: Sequence[int], stage: str, field: str, message: str) -> None:
         with self._lock:
@@ -85,7 +97,9 @@ class Outcomes:
             rows = np.asarray(self._created_rows, dtype="int64")
             created = pd.DataFrame(
                 {
-                    "status": CREATED,
+                    "status": [self._created_status.get(r, CREATED) for r in self._created_rows]
+                    if self._created_status
+                    else CREATED,
                     "organization_membership_id": np.asarray(self._created_ids, dtype=object),
                     "note": [self._created_notes.get(r, "") for r in self._created_rows]
                     if self._created_notes

@@ -1,13 +1,9 @@
-"""Pre-flight: what ``importer run`` would do with each row, asked of the server, nothing written.
+"""Pre-flight: ``importer run`` without writing. What the run would do with each row, asked of
+the server with the same batched look-ups and the same classification (``importer.holdings``).
 
-``plan_file`` resolves names and validates like ``validate``, then looks the valid rows' members
-up on the server (``GET /organization_memberships``, 100 members a request) and gives each row
-an ``action``:
-
-* ``create``: the member has no membership yet; the run would create this one;
-* ``exists``: an identical membership is on the server already (the run reports a success);
-* ``conflict``: the member has a membership elsewhere (the run would fail the row);
-* ``invalid``: the row fails validation.
+Each row gets an ``action``: one of the plan's four words, ``new``, ``exists``, ``differs``,
+``missing reference`` — or ``invalid`` when it fails validation. Against an unchanged server
+its counts equal what ``run`` then does.
 
 It writes ``plan.csv`` (every row: its action, the IDs found from names, the existing
 membership), ``errors.csv`` (invalid rows and conflicts, to fix and resubmit) and
@@ -29,6 +25,16 @@ import pandas as pd
 from importer.client import KantataClient
 from importer.config import ApiSettings, ImportOptions
 from importer.csv_write import frame_csv_text
+from importer.holdings import (
+    DIFFERS,
+    EXISTS,
+    MISSING,
+    NEW,
+    PLAN_WORDS,
+    Holdings,
+    classify,
+    organizations_of,
+)
 from importer.intake import Intake, name_lookups
 from importer.load import Table, sha256_file
 from importer.outcomes import STAGE_REMOTE, STAGE_VALIDATION, Outcomes
@@ -56,12 +62,11 @@ from importer.validate_table import (
     validate_table,
 )
 
-__all__ = ["CONFLICT", "CREATE", "EXISTS", "INVALID", "PLAN_FILE", "plan_file"]
+__all__ = ["DIFFERS", "EXISTS", "INVALID", "MISSING", "NEW", "PLAN_FILE", "plan_file"]
 
 PLAN_FILE = "plan.csv"
-CREATE, EXISTS, CONFLICT, INVALID = "create", "exists", "conflict", "invalid"
+INVALID = "invalid"  # a row that fails validation (beside the plan's four words)
 _PLAN_COLUMNS = ["action", "existing_membership_id", "detail"]
-_MEMBER = ["member_id", "member_type"]
 
 
 def plan_file(
@@ -104,20 +109,37 @@ def plan_file(
         v = validate_table(table, intake, outcomes, progress)
     t1 = time.perf_counter()
     with KantataClient(api, transport=transport) as client:
-        verdicts = _verdicts(v.valid, client)
-        lookups = client.requests_sent
-    conflicts = verdicts[verdicts["action"] == CONFLICT]
+        holdings = Holdings(client)
+        verdicts = classify(
+            v.valid, client=client, holdings=holdings, organizations=organizations_of(client)
+        ).frame
+        lookups = client.counts.snapshot()
+        facts = {"member_id_lists": holdings.lists, "memberships_on_account": holdings.total}
+    failing = verdicts["action"] == MISSING
+    if options.differs == "report":
+        failing |= verdicts["action"] == DIFFERS
+    elif options.differs == "move":
+        failing |= (verdicts["action"] == DIFFERS) & (verdicts["holds"] != 1)
+    bad = verdicts[failing]
     outcomes.failed_frame(
         pd.DataFrame(
-            {"error_field": "member", "error_message": conflicts["detail"]}, index=conflicts.index
+            {"error_field": bad["field"], "error_message": bad["detail"]}, index=bad.index
         ),
         STAGE_REMOTE,
     )
     failures = outcomes.frame()
     invalid = failures[failures["error_stage"] == STAGE_VALIDATION]
+    shown = pd.DataFrame(
+        {
+            "action": verdicts["action"],
+            "existing_membership_id": verdicts["membership_id"],
+            "detail": verdicts["detail"],
+        },
+        index=verdicts.index,
+    )
     plan = pd.concat(
         [
-            verdicts.join(intake.resolved_ids(v.valid)),
+            shown.join(intake.resolved_ids(v.valid)),
             pd.DataFrame(
                 {
                     "action": INVALID,
@@ -138,11 +160,10 @@ def plan_file(
         "rows": v.rows,
         "valid": len(v.valid),
         "failed_validation": v.failed,
-        "would_create": int(np.sum(actions == CREATE)),
-        "already_exist": int(np.sum(actions == EXISTS)),
-        "conflicts": int(np.sum(actions == CONFLICT)),
+        **{word.replace(" ", "_"): int(np.sum(actions == word)) for word in PLAN_WORDS},
     }
-    exit_code = EXIT_OK if not v.failed and not counts["conflicts"] else EXIT_ROWS_FAILED
+    would_fail = v.failed + len(bad)
+    exit_code = EXIT_OK if not would_fail else EXIT_ROWS_FAILED
     summary = summary_record(
         command=command,
         info=info,
@@ -158,53 +179,15 @@ def plan_file(
         started=started,
         extra={
             "base_url": api.base_url,
-            "membership_lookups": lookups,
+            "requests_by_kind": lookups,
+            "differs": options.differs,
+            **facts,
             **intake.summary(),
             "warnings": writer.warnings,
         },
     )
     files[SUMMARY_FILE] = write_json(out / SUMMARY_FILE, summary)
     return ImportResult(exit_code, counts, out, files, summary)
-
-
-def _verdicts(valid: pd.DataFrame, client: KantataClient) -> pd.DataFrame:
-    """``action``, ``existing_membership_id`` and ``detail`` of every valid row (by source row)."""
-    found = [
-        (m.member_id, m.member_type, m.geography_id, m.department_id, m.id)
-        for member_type, group in valid.groupby("member_type", sort=True)
-        for m in client.find_memberships(group["member_id"].tolist(), str(member_type))
-    ]
-    existing = pd.DataFrame(
-        found, columns=[*_MEMBER, "existing_geography", "existing_department", "existing_id"]
-    ).drop_duplicates(_MEMBER)
-    rows = valid.reset_index().merge(existing, on=_MEMBER, how="left").set_index("source_row")
-    has = rows["existing_id"].notna().to_numpy()
-    same = (
-        has
-        & (rows["existing_geography"].to_numpy() == rows["geography_id"].to_numpy())
-        & (rows["existing_department"].to_numpy() == rows["department_id"].to_numpy())
-    )
-    action = np.select([~has, same], [CREATE, EXISTS], CONFLICT)
-    where = (
-        rows["member_type"]
-        + " "
-        + rows["member_id"].astype("str")
-        + " already has a membership (id "
-        + rows["existing_id"].astype("str")
-        + ") in geography "
-        + rows["existing_geography"].astype("Int64").astype("str")
-        + ", department "
-        + rows["existing_department"].astype("Int64").astype("str")
-    )
-    detail = np.where(action == CONFLICT, where, np.where(action == EXISTS, "identical", ""))
-    return pd.DataFrame(
-        {
-            "action": action,
-            "existing_membership_id": rows["existing_id"].fillna("").astype("str").to_numpy(),
-            "detail": detail,
-        },
-        index=rows.index,
-    )
 
 
 def _write(

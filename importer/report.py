@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from importer.csv_write import FORMULA_START, csv_text, escape_formula_cells, text_column
 from importer.errors import InputError
-from importer.outcomes import CREATED, OUTCOME_COLUMNS
+from importer.outcomes import OUTCOME_COLUMNS, SUCCEEDED
 from importer.xlsx_write import EXCEL_COLUMNS, XlsxSheetWriter
 
 SUCCESS_FILE = "success.csv"
@@ -196,9 +196,9 @@ class ReportWriter:
         # Arrow text columns all the way to the files: building pandas frames of a few failed
         # rows per chunk costs more than the rows themselves.
         inputs = {self.labels[name]: text_column(chunk[name].iloc[at]) for name in carried}
-        ok = (joined["status"] == CREATED).to_numpy()
+        ok = joined["status"].isin(SUCCEEDED).to_numpy()
         for name, picked, extra in (
-            (SUCCESS_FILE, ok, [*self._ids, "organization_membership_id", "note"]),
+            (SUCCESS_FILE, ok, [*self._ids, "status", "organization_membership_id", "note"]),
             (ERRORS_FILE, ~ok, ["error_stage", "error_field", "error_message"]),
         ):
             if name not in self._files or not picked.any():

@@ -98,6 +98,12 @@ def _problem(alt: AlternateSpec, text: str, found: list[Entry], resolver: Resolv
     """Why ``text`` does not designate exactly one entry, with the candidates."""
     if found:
         return f"{alt.name} {text!r} is ambiguous: {_listing(found)}; use {alt.column}"
+    disabled = resolver.catalog(alt.lookup).disabled.get(name_key(text))
+    if disabled is not None:
+        return (
+            f"{alt.name} {text!r} is disabled on the account ({disabled.id}, {disabled.label}); "
+            "enable the user in Kantata or remove the row"
+        )
     message = f"{alt.name} {text!r} not found"
     close = resolver.catalog(alt.lookup).suggest(name_key(text))
     if close:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,13 +22,15 @@ import pandas as pd
 from importer.batch import iter_batches
 from importer.client import KantataClient
 from importer.config import ApiSettings, ImportOptions
-from importer.dispatch import _Tee, send_all
-from importer.errors import ApiError
+from importer.dispatch import send_all
+from importer.errors import ApiError, Cancelled, FatalApiError
 from importer.intake import name_lookups
-from importer.journal import JOURNAL_FILE, Journal
+from importer.journal import JOURNAL_FILE, ROW_IN_FLIGHT, Journal
 from importer.load import sha256_file
 from importer.outcomes import (
     CREATED,
+    EXISTED,
+    MOVED,
     STAGE_NOT_PROCESSED,
     STAGE_REMOTE,
     STAGE_VALIDATION,
@@ -51,7 +54,6 @@ from importer.result import (
     ProgressCallback,
     summary_record,
 )
-from importer.send import NOTE_EXISTED, BatchSender
 from importer.validate_table import (
     default_out_dir,
     errors_report,
@@ -210,39 +212,27 @@ def run_import(
             "sheet": info.sheet or "",
             "mapping": json.dumps(options.mapping),
         }
-        with (
-            Journal.open(out, identity=identity, restart=options.restart) as journal,
-            KantataClient(api, transport=transport) as client,
-        ):
-            sender = BatchSender(client, _Tee(outcomes, journal))
-            sent = send_all(
-                v.valid,
-                sender=sender,
-                outcomes=outcomes,
-                journal=journal,
-                batch_size=options.batch_size,
-                concurrency=api.concurrency,
-                cancel=cancel or threading.Event(),
-                progress=(lambda d, t: progress(Progress("send", d, t))) if progress else None,
-            )
-            files[JOURNAL_FILE] = journal.path
-        fatal, interrupted = sent.fatal, sent.interrupted
-        extra.update(
-            batches=sent.batches,
-            resumed_created=sent.resumed_created,
-            resumed_in_doubt=sent.resumed_in_doubt,
-            requests=client.requests_sent,
-            retries=client.retries,
-            splits=sender.splits,
-            reconciled=sender.reconciled,
-            rate_limit_wait_s=round(client.limiter.waited, 3),
+        fatal, interrupted, sent_rows = _send(
+            v.valid, out, identity, options, api, transport, cancel, progress, outcomes, extra
         )
+        files[JOURNAL_FILE] = out / JOURNAL_FILE
         unsent = v.valid.index[~v.valid.index.isin(outcomes.done_rows())]
         if len(unsent):
             why = f"the run stopped early: {fatal}" if fatal else "the run was interrupted"
-            outcomes.failed(
-                unsent.tolist(), STAGE_NOT_PROCESSED, "", f"not sent ({why}); run again to resume"
-            )
+            sent = unsent[unsent.isin(sent_rows)]
+            if len(sent):
+                outcomes.failed(
+                    sent.tolist(),
+                    STAGE_NOT_PROCESSED,
+                    "",
+                    f"sent, but the reply was not seen ({why}); the next run looks these rows "
+                    "up on the server before sending anything",
+                )
+            rest = unsent[~unsent.isin(sent_rows)]
+            if len(rest):
+                outcomes.failed(
+                    rest.tolist(), STAGE_NOT_PROCESSED, "", f"not sent ({why}); run again to resume"
+                )
     timings["send"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
@@ -294,17 +284,82 @@ def run_import(
     return ImportResult(exit_code, counts, out, files, summary, str(fatal) if fatal else None)
 
 
+def _send(
+    valid: pd.DataFrame,
+    out: Path,
+    identity: dict[str, str],
+    options: ImportOptions,
+    api: ApiSettings,
+    transport: httpx.BaseTransport | None,
+    cancel: threading.Event | None,
+    progress: ProgressCallback | None,
+    outcomes: Outcomes,
+    extra: dict[str, Any],
+) -> tuple[ApiError | None, bool, np.ndarray]:
+    """The send stage against the server, journaled; returns (fatal, interrupted, rows sent)."""
+    cancel = cancel or threading.Event()
+    fatal: ApiError | None = None
+    interrupted = False
+    sent_rows = np.empty(0, dtype="int64")
+
+    def tell(stage: str, done: int, total: int) -> None:
+        if progress is not None:
+            progress(Progress(stage, done, total))
+
+    with (
+        Journal.open(out, identity=identity, restart=options.restart) as journal,
+        KantataClient(api, transport=transport, cancel=cancel) as client,
+    ):
+        try:
+            server = client.identity()
+            journal.bind_server(asdict(server), describe=server.describe())
+            extra["server"] = server.describe()
+            journal.set_meta({"differs": options.differs})
+            report, sender = send_all(
+                valid,
+                client=client,
+                outcomes=outcomes,
+                journal=journal,
+                batch_size=options.batch_size,
+                concurrency=api.concurrency,
+                cancel=cancel,
+                differs=options.differs,
+                progress=tell,
+            )
+            fatal, interrupted = report.fatal, report.interrupted
+            extra.update(
+                batches=report.batches,
+                plan=report.plan,
+                resumed_done=report.resumed_done,
+                resumed_in_doubt=report.resumed_in_doubt,
+                reconciled=sender.reconciled,
+                differs=options.differs,
+            )
+        except FatalApiError as exc:
+            fatal = exc
+        except Cancelled:
+            interrupted = True
+        states = journal.states()
+        sent_rows = states.index[states["state"] == ROW_IN_FLIGHT].to_numpy()
+        extra.update(
+            requests=client.requests_sent,
+            requests_by_kind=client.counts.snapshot(),
+            retries=client.retries,
+            rate_limit_wait_s=round(client.limiter.waited, 3),
+        )
+    return fatal, interrupted, sent_rows
+
+
 def _counts(final: pd.DataFrame, rows: int, valid: int, *, dry_run: bool) -> dict[str, int]:
     status = final["status"].to_numpy()
     stage = final["error_stage"].to_numpy()
-    succeeded = status == CREATED
-    existed = succeeded & (final["note"].to_numpy() == NOTE_EXISTED)
-    # created + already_existed + failed_* + not_processed == rows (+ would_send in a dry run)
+    # created + already_existed + moved + failed_* + not_processed == rows (+ would_send)
     counts = {
         "rows": rows,
         "valid": valid,
-        "created": int((succeeded & ~existed).sum()),
-        "already_existed": int(existed.sum()),
+        "created": int((status == CREATED).sum()),
+        "already_existed": int((status == EXISTED).sum()),
+        "moved": int((status == MOVED).sum()),
         "failed_validation": int(np.sum(stage == STAGE_VALIDATION)),
         "failed_remote": int(np.sum(stage == STAGE_REMOTE)),
         "not_processed": int(np.sum(stage == STAGE_NOT_PROCESSED)),

@@ -69,7 +69,7 @@ def write_xlsx(path: Path, data: list[list[Any] | None], seed: dict[str, Any]) -
     ref = wb.create_sheet("Reference")
     ref.append(["id", "name", "type"])
     for org in seed["organizations"]:
-        ref.append([org["id"], org["name"], org["organization_type"]])
+        ref.append([org["id"], org["name"], org["type"]])
     wb.save(path)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -60,11 +61,21 @@ def test_a_250_character_name_is_imported_and_does_not_block_the_next_file(
     assert again.files == []
 
 
-def _unsure_server(request: httpx.Request) -> httpx.Response:
-    """Every create ends in a gateway error; lookups find nothing: outcome unknown."""
-    if request.method == "POST":
-        return httpx.Response(502, text="bad gateway")
-    return httpx.Response(200, json={"organization_memberships": {}, "meta": {"page_count": 1}})
+def _unsure(server: SandboxServer) -> httpx.MockTransport:
+    """The sandbox, except that every create ends in a gateway error: outcome unknown."""
+    upstream = httpx.Client()
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/organization_memberships"):
+            return httpx.Response(502, text="bad gateway")
+        reply = upstream.send(
+            upstream.build_request(
+                request.method, request.url, headers=request.headers, content=request.content
+            )
+        )
+        return httpx.Response(reply.status_code, headers=reply.headers, content=reply.content)
+
+    return httpx.MockTransport(handle)
 
 
 def test_a_file_with_rows_in_doubt_stays_in_processing_until_finished(
@@ -73,16 +84,16 @@ def test_a_file_with_rows_in_doubt_stays_in_processing_until_finished(
     """Rows whose outcome stayed unknown keep the file in processing/; the next pass ends it."""
     (tmp_path / "inbox").mkdir()
     write_csv(tmp_path / "inbox" / "members.csv", rows(range(10010, 10014)))
-    first = process_drop_folder(
-        tmp_path, config=config_for(sandbox), transport=httpx.MockTransport(_unsure_server)
-    )
+    quick = dataclasses.replace(config_for(sandbox), server_time_limit=0.0)
+    first = process_drop_folder(tmp_path, config=quick, transport=_unsure(sandbox))
     [doubt] = first.files
     assert doubt.outcome == "in_doubt"
     assert first.exit_code == 1
     assert doubt.path == tmp_path / "processing" / "members.csv"
     assert "next run finishes it" in doubt.describe()
-    second = process_drop_folder(tmp_path, config=config_for(sandbox))
+    second = process_drop_folder(tmp_path, config=quick)
     [done] = second.files
+    assert done.error is None, done.error
     assert (done.outcome, done.resumed, done.results) == ("imported", True, doubt.results)
     assert done.counts["created"] == 4
     assert (tmp_path / "done" / "members.csv").is_file()

@@ -9,13 +9,15 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from importer.cli import app
 from importer.redact import FRAGMENT, register_secret, server_text
+from importer.sandbox import SandboxConfig, SandboxServer
 
-from .conftest import HEADER, write_xlsx
+from .conftest import HEADER, big_seed, write_xlsx
 
 TOKEN = "Zq7KpQLm9Rt4Wv8Ny3Bs6D"  # 22 characters, like the one in the issue (no digit 6th:
 # a 5-character piece the server left would join the journal's next timestamp, "2026-...")
@@ -42,8 +44,14 @@ def _message(length: int, offset: int) -> str:
     return text[:length]
 
 
+FIRST_MEMBER = 20001  # users the seed gets for this test (conftest.big_seed)
+
+
 class _Careless(BaseHTTPRequestHandler):
-    """A server that echoes the token in its replies; the case is chosen by member_id."""
+    """A careless server: bulk creates are refused with the token echoed (the case is chosen by
+    member_id); everything else is passed to a real sandbox (``upstream``)."""
+
+    upstream: SandboxServer
 
     def log_message(self, *args: object) -> None:
         """Quiet."""
@@ -55,18 +63,34 @@ class _Careless(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _forward(self, body: bytes | None = None) -> None:
+        reply = httpx.request(
+            self.command,
+            self.upstream.base_url + self.path.removeprefix("/api/v1"),
+            content=body,
+            headers={
+                "Authorization": f"Bearer {self.upstream.token}",
+                "Content-Type": "application/json",
+            },
+        )
+        self._reply(reply.status_code, reply.content, reply.headers.get("Content-Type", ""))
+
     def do_GET(self) -> None:
-        """Lookups find nothing (the meta echoes the token, for the pagination message)."""
-        self._reply(200, json.dumps({"organization_memberships": {}, "meta": {}}).encode())
+        """Look-ups: the sandbox answers."""
+        self._forward()
 
     def do_POST(self) -> None:
-        """Refuse each single-row batch with a message holding the token at some offset."""
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        member = int(body["organization_memberships"][0]["member_id"])
-        if member == len(CASES):  # the last row: the token is refused, echoed
+        """Refuse each single-row create with a message holding the token at some offset."""
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        items = json.loads(body).get("organization_memberships")
+        if not isinstance(items, list):
+            self._forward(body)
+            return
+        case = int(items[0]["member_id"]) - FIRST_MEMBER
+        if case == len(CASES):  # the last row: the token is refused, echoed
             self._reply(401, f"bad token {TOKEN[:15]}".encode(), "text/plain")
             return
-        form, length, offset = CASES[member]
+        form, length, offset = CASES[case]
         text = _message(length, offset)
         if form == "errors":
             self._reply(422, json.dumps({"errors": [{"message": text}]}).encode())
@@ -77,16 +101,19 @@ class _Careless(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def careless() -> Iterator[str]:
-    """The careless server on loopback; yields its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Careless)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def careless(tmp_path: Path) -> Iterator[str]:
+    """The careless server on loopback, in front of a sandbox; yields its base URL."""
+    seed = big_seed(tmp_path / "seed.json", len(CASES) + 1, FIRST_MEMBER)
+    with SandboxServer(SandboxConfig(seed=seed, random_seed=3)) as upstream:
+        handler = type("Handler", (_Careless,), {"upstream": upstream})
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}"
+        finally:
+            server.shutdown()
+            server.server_close()
 
 
 def _fragments() -> set[str]:
@@ -101,7 +128,7 @@ def test_no_piece_of_the_token_survives_in_any_output(
     careless: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """errors.csv/xlsx, summary.json, the journal, --json and stderr hold no 6 characters of it."""
-    rows = [[1, 2, member, "User"] for member in range(len(CASES) + 1)]
+    rows = [[105, 202, FIRST_MEMBER + i, "User"] for i in range(len(CASES) + 1)]
     book = write_xlsx(tmp_path / "in.xlsx", {"Members": [HEADER, *rows]})
     out = tmp_path / "out"
     monkeypatch.setenv("KANTATA_API_TOKEN", TOKEN)
@@ -112,7 +139,7 @@ def test_no_piece_of_the_token_survives_in_any_output(
             *("--batch-size", "1", "--concurrency", "1", "--json"),
         ],
     )
-    assert result.exit_code == 3, result.output
+    assert result.exit_code == 3, result.output + result.stderr
     assert "server refused" in (out / "errors.csv").read_text(encoding="utf-8")
     texts = {"stdout": result.stdout, "stderr": result.stderr}
     for path in out.iterdir():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import queue
 import signal
@@ -15,9 +16,11 @@ from typing import IO, Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
-from importer.sandbox import Counters, SandboxConfig, SandboxServer
-from importer.sandbox.__main__ import build_parser, config_from_args
+from importer.cli import app, sandbox_cmd
+from importer.sandbox import KNOB_NAMES, Counters, Knobs, SandboxConfig, SandboxServer
+from importer.sandbox.__main__ import main as sandbox_main
 
 TOKEN = "knob-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -63,7 +66,7 @@ def test_rate_limit_answers_429_with_retry_after(
     response = create(client, m(10020))
     assert response.status_code == 429
     assert int(response.headers["retry-after"]) >= 1
-    assert response.json()["errors"][0]["type"] == "rate_limit"
+    assert response.json()["errors"][0]["type"] == "system"
     assert sandbox.counters.rate_limited == statuses.count(429) + 1
     assert len(sandbox.memberships()) == 5 + statuses.count(200)
 
@@ -82,7 +85,7 @@ def test_rate_limit_refills(sandbox: SandboxServer, client: httpx.Client) -> Non
 
 def run_statuses(config: SandboxConfig, count: int) -> list[int]:
     with SandboxServer(config) as server, http_client(server) as http:
-        return [http.get("/workspaces").status_code for _ in range(count)]
+        return [http.get("/users").status_code for _ in range(count)]
 
 
 def test_fail_rate_is_roughly_right_and_deterministic() -> None:
@@ -135,7 +138,7 @@ def test_drop_after_commit_loses_the_reply_but_commits(
 def test_drop_needs_a_commit(sandbox: SandboxServer, client: httpx.Client) -> None:
     """A refused create is still answered (nothing was committed to lose the reply of)."""
     sandbox.set_knobs(drop_after_commit=1.0)
-    assert create(client, m(10001)).status_code == 400
+    assert create(client, m(10001)).status_code == 422
     assert client.get("/users").status_code == 200
     assert sandbox.counters.dropped == 0
 
@@ -213,7 +216,7 @@ def test_counters(sandbox: SandboxServer, client: httpx.Client) -> None:
         dropped=0,
         largest_batch=101,
         concurrency_peak=1,
-        by_status={200: 2, 400: 2, 401: 1},
+        by_status={200: 2, 400: 1, 401: 1, 422: 1},
     )
     sandbox.reset_counters()
     assert sandbox.counters == Counters()
@@ -227,13 +230,7 @@ def test_control_endpoints(sandbox: SandboxServer, client: httpx.Client) -> None
     assert counters["failed"] == 1
     assert counters["by_status"] == {"503": 1}
     knobs = client.post("/_sandbox/knobs", json={"fail_rate": 0, "bulk_mode": "partial"}).json()
-    assert knobs == {
-        "rate": None,
-        "fail_rate": 0.0,
-        "drop_after_commit": 0.0,
-        "latency_ms": 0.0,
-        "bulk_mode": "partial",
-    }
+    assert knobs == {**vars(Knobs()), "bulk_mode": "partial"}
     assert client.post("/_sandbox/knobs", json={"colour": 1}).status_code == 400
     assert client.post("/_sandbox/reset").json()["requests"] == 0
     assert httpx.get(sandbox.base_url + "/_sandbox/counters", verify=False).status_code == 401
@@ -308,7 +305,7 @@ def test_custom_seed(tmp_path: Path) -> None:
     """A seed file replaces the bundled data."""
     seed = tmp_path / "seed.json"
     seed.write_text(
-        '{"organizations": [{"id": 1, "name": "World", "organization_type": "Geography",'
+        '{"organizations": [{"id": 1, "name": "World", "type": "Geography",'
         ' "parent_id": null}], "users": [{"id": 7, "full_name": "Ada Lovelace",'
         ' "email_address": "ada@example.org"}], "workspaces": [], "organization_memberships": []}'
     )
@@ -321,27 +318,37 @@ def test_custom_seed(tmp_path: Path) -> None:
 # -- command line -------------------------------------------------------------------------------
 
 
-def test_cli_options_make_a_config() -> None:
-    """Every command-line option lands in the SandboxConfig."""
-    args = build_parser().parse_args(
-        [
-            *("--port", "8765", "--db", "s.db", "--seed", "x.json", "--rate", "5"),
-            *("--fail-rate", "0.1", "--drop-after-commit", "0.2", "--latency-ms", "30"),
-            *("--bulk-mode", "partial-error", "--token", "tok", "--random-seed", "4"),
-        ]
-    )
-    assert config_from_args(args) == SandboxConfig(
-        port=8765,
-        db_path="s.db",
-        seed="x.json",
-        token="tok",
-        rate=5.0,
-        fail_rate=0.1,
-        drop_after_commit=0.2,
-        latency_ms=30.0,
-        bulk_mode="partial-error",
-        random_seed=4,
-    )
+def test_cli_has_every_switch_with_the_config_default() -> None:
+    """``importer sandbox`` has one option per switch, defaulting to SandboxConfig's value."""
+    params = inspect.signature(sandbox_cmd).parameters
+    defaults = SandboxConfig()
+    for name in KNOB_NAMES:
+        assert params[name].default == getattr(defaults, name), name
+    result = CliRunner().invoke(app, ["sandbox", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for name in KNOB_NAMES:
+        assert "--" + name.replace("_", "-") in result.output
+
+
+def test_python_m_sandbox_is_the_same_command(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``python -m importer.sandbox`` shares the options of ``importer sandbox``."""
+    monkeypatch.setenv("COLUMNS", "200")
+    assert sandbox_main(["--help"]) == 0
+    assert "--memberships-per-member" in capsys.readouterr().out
+    assert sandbox_main(["--bulk-mode", "sometimes", "--port", "0"]) == 2
+    assert "bulk_mode must be one of" in capsys.readouterr().err
+
+
+def test_busy_port_is_one_line_and_exit_2() -> None:
+    """A busy port prints one line suggesting --port 0, no traceback, exit code 2."""
+    with SandboxServer(SandboxConfig(token=TOKEN)) as busy:
+        result = CliRunner().invoke(app, ["sandbox", "--port", str(busy.port)])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"sandbox: port {busy.port} is busy; try --port 0 (a free port)"
+    ]
 
 
 def test_cli_serves_and_stops_on_sigint() -> None:

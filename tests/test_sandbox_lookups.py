@@ -92,7 +92,7 @@ def test_list_memberships_include(listed: httpx.Client) -> None:
     params = {"member_id": "50001", "include": "geography,department"}
     body = listed.get("/organization_memberships", params=params).json()
     assert set(body["organizations"]) == {"107", "209"}
-    assert listed.get("/organization_memberships").json()["organizations"] == {}
+    assert "organizations" not in listed.get("/organization_memberships").json()
 
 
 def test_pagination_meta(client: httpx.Client) -> None:
@@ -141,7 +141,7 @@ def test_default_cap_is_200(client: httpx.Client) -> None:
         ("/organization_memberships", {"member_id": "10001,x"}),
         ("/organization_memberships", {"member_type": "user"}),
         ("/organization_memberships", {"only": ",".join(["1"] * 1001)}),
-        ("/organizations", {"organization_type": "Team"}),
+        ("/organizations", {"type": "Team"}),
         ("/users", {"only": "abc"}),
     ],
 )
@@ -170,24 +170,26 @@ def org_ids(body: dict[str, Any]) -> list[str]:
 
 
 def test_organizations_lookup(client: httpx.Client) -> None:
-    """Organizations filter by type, case-insensitive name substring and ids."""
-    geographies = client.get("/organizations", params={"organization_type": "Geography"}).json()
-    assert org_ids(geographies) == [str(i) for i in range(101, 109)]
+    """Organizations filter by type, case-insensitive name substring and ids (names A-Z)."""
+    geographies = client.get("/organizations", params={"type": "Geography"}).json()
+    assert sorted(org_ids(geographies)) == [str(i) for i in range(101, 109)]
     matching = client.get("/organizations", params={"matching": "OPERATIONS"}).json()
-    assert org_ids(matching) == ["207", "209", "210"]
-    both = {"matching": "operations", "organization_type": "Department", "only": "209,210,105"}
+    assert org_ids(matching) == ["209", "207", "210"]
+    both = {"matching": "operations", "type": "Department", "only": "209,210,105"}
     assert org_ids(client.get("/organizations", params=both).json()) == ["209", "210"]
     everything = client.get("/organizations", params={"per_page": 50}).json()
     assert everything["count"] == 18
     assert everything["organizations"]["101"] == {
         "id": "101",
         "name": "Global",
-        "organization_type": "Geography",
+        "type": "Geography",
         "parent_id": None,
-        "depth": 0,
+        "ancestor_ids": [],
+        "created_at": "2024-01-01T00:00:00Z",
+        "updated_at": "2024-01-01T00:00:00Z",
     }
     assert everything["organizations"]["105"]["parent_id"] == "102"
-    assert everything["organizations"]["105"]["depth"] == 2
+    assert everything["organizations"]["105"]["ancestor_ids"] == ["102", "101"]
     assert "organization_memberships" not in everything
 
 
@@ -207,16 +209,16 @@ def test_users_lookup(client: httpx.Client) -> None:
     for user in found["users"].values():
         assert "smith" in (user["full_name"] + user["email_address"]).lower()
     only = client.get("/users", params={"only": "10200,10001"}).json()
-    assert org_ids(only) == ["10001", "10200"]
+    assert org_ids(only) == ["10001", "10200"]  # alphabetical: Olivia Smith, Patrick ...
     assert client.get("/users").json()["meta"]["page_count"] == 10
 
 
 def test_workspaces_lookup(client: httpx.Client) -> None:
     """Workspaces are searched by title, case-insensitively; two share "Data Platform"."""
     body = client.get("/workspaces", params={"search": "data platform"}).json()
-    assert body["workspaces"] == {
-        "50039": {"id": "50039", "title": "Data Platform"},
-        "50040": {"id": "50040", "title": "Data Platform"},
+    assert {k: w["title"] for k, w in body["workspaces"].items()} == {
+        "50039": "Data Platform",
+        "50040": "Data Platform",
     }
     assert org_ids(client.get("/workspaces", params={"search": "website"}).json()) == ["50001"]
     assert client.get("/workspaces", params={"per_page": 100}).json()["count"] == 40
@@ -235,17 +237,24 @@ def test_seed_contents() -> None:
     seed = json.loads(bundled_seed().read_text(encoding="utf-8"))
     orgs = {org["id"]: org for org in seed["organizations"]}
     assert sorted(orgs) == [*range(101, 109), *range(201, 211)]
-    assert {orgs[i]["organization_type"] for i in range(101, 109)} == {"Geography"}
-    assert orgs[209]["name"] == orgs[210]["name"] == "Operations"
+    assert {orgs[i]["type"] for i in range(101, 109)} == {"Geography"}
+    assert len({org["name"] for org in orgs.values()}) == len(orgs)
+    assert seed["current_user_id"] == 10001
     users = seed["users"]
-    assert [u["id"] for u in users] == list(range(10001, 10201))
-    assert len({u["full_name"] for u in users}) == 200
-    assert len({u["email_address"] for u in users}) == 200
+    assert [u["id"] for u in users] == list(range(10001, 10217))
+    assert len({u["full_name"] for u in users}) == 216
+    assert len({u["email_address"] for u in users}) == 216
     assert all(u["email_address"] == u["email_address"].lower() for u in users)
-    titles = [w["title"].casefold() for w in seed["workspaces"]]
-    assert [w["id"] for w in seed["workspaces"]] == list(range(50001, 50041))
+    off = [u["id"] for u in users if u.get("on_project") is False]
+    assert off == [*range(10201, 10211), 10216]
+    assert [u["id"] for u in users if u.get("disabled")] == list(range(10211, 10217))
+    active = [w for w in seed["workspaces"] if not w.get("archived")]
+    titles = [w["title"].casefold() for w in active]
+    assert [w["id"] for w in active] == list(range(50001, 50041))
     assert len(set(titles)) == 39
     assert titles[-2:] == ["data platform", "data platform"]
+    archived = [w["id"] for w in seed["workspaces"] if w.get("archived")]
+    assert archived == [50041, 50042, 50043]
     members = [(x["id"], x["member_id"]) for x in seed["organization_memberships"]]
     assert members == [(9001 + i, 10001 + i) for i in range(5)]
 
@@ -293,4 +302,4 @@ def test_batches_keep_the_store_consistent(
     written = set(valid) if all_valid or mode != "atomic" else set()
     assert stored(server) == before | written
     assert len(server.memberships()) == len(stored(server))
-    assert response.status_code == (200 if all_valid or (mode == "partial" and valid) else 400)
+    assert response.status_code == (200 if all_valid or (mode == "partial" and valid) else 422)

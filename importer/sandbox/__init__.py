@@ -3,8 +3,10 @@
 For demos, tests and rehearsals of an import. Faithful to the documented API
 (``/work/shared/KANTATA_API.md``): bearer-token auth, string ids in responses, ``results`` in the
 server's sort order (newest first, never the request order), the documented errors shape, bulk
-creates of up to 100 objects. Fault knobs (rate limit, 503s, lost replies after commit, latency,
-bulk semantics) let a client be tested against what the documentation leaves open.
+creates of up to 100 objects, default filters on users and workspaces, ``department_id``/
+``geography_id`` only when included. Switches (``KNOB_SPECS``: config fields and runtime knobs)
+select each behaviour the documentation leaves open and inject faults (rate limits, 503s, lost
+replies after commit, slow commits, the server's request time limit, trickled replies, ...).
 
 Never imported by the importer's normal path. Usage::
 
@@ -14,18 +16,21 @@ Never imported by the importer's normal path. Usage::
         ...
         assert sandbox.counters.rate_limited > 0
 
-or from a shell: ``python -m importer.sandbox --port 8765 --rate 10``.
+or from a shell: ``importer sandbox --port 8765 --rate 10`` (or ``python -m importer.sandbox``).
 """
 
 from __future__ import annotations
 
-from .knobs import BULK_MODES, Counters, Knobs, SandboxConfig
+from .knobs import BULK_MODES, KNOB_NAMES, KNOB_SPECS, Counters, Knobs, KnobSpec, SandboxConfig
 from .server import SandboxServer, serve_forever
 from .store import bundled_seed
 
 __all__ = [
     "BULK_MODES",
+    "KNOB_NAMES",
+    "KNOB_SPECS",
     "Counters",
+    "KnobSpec",
     "Knobs",
     "SandboxConfig",
     "SandboxServer",

@@ -15,44 +15,144 @@ from pathlib import Path
 from typing import Any
 
 BULK_MODES = ("atomic", "partial", "partial-error")
-KNOB_NAMES = ("rate", "fail_rate", "drop_after_commit", "latency_ms", "bulk_mode")
+MEMBERSHIPS_PER_MEMBER = ("one", "many")
+MEMBER_ID_LISTS = ("honoured", "ignored", "refused")
+VALIDATION_STATUSES = (422, 400)
+DEFAULT_WORKSPACES_RATE = 5.0  # a guess: Kantata publishes the figure only to customers
+
+
+@dataclass(frozen=True)
+class KnobSpec:
+    """One runtime switch: its name, default, allowed values and a line of help."""
+
+    name: str
+    default: Any
+    kind: str  # "rate" (positive number or None), "fraction", "seconds", "choice", "bool"
+    help: str
+    choices: tuple[Any, ...] = ()
+    optional: bool = False
+
+
+# Every runtime switch, in the order ``importer sandbox --help`` lists them. The reference
+# (KANTATA_API.md) is silent on each behaviour a "choice"/"bool" switch selects.
+KNOB_SPECS: tuple[KnobSpec, ...] = (
+    KnobSpec("rate", None, "rate", "requests/s over all requests before 429", optional=True),
+    KnobSpec(
+        "workspaces_rate",
+        DEFAULT_WORKSPACES_RATE,
+        "rate",
+        "requests/s on /workspaces before 429 (a guess; the real figure is unpublished)",
+        optional=True,
+    ),
+    KnobSpec("retry_after", True, "bool", "send Retry-After with a 429"),
+    KnobSpec("retry_after_s", None, "seconds", "force the Retry-After value", optional=True),
+    KnobSpec("fail_rate", 0.0, "fraction", "fraction of requests answered 503"),
+    KnobSpec("drop_after_commit", 0.0, "fraction", "fraction of writes whose reply is lost"),
+    KnobSpec("latency_ms", 0.0, "seconds", "milliseconds added to every request"),
+    KnobSpec("commit_delay_ms", 0.0, "seconds", "milliseconds a write takes before it commits"),
+    KnobSpec("request_time_limit_s", 180.0, "seconds", "server ends a request after this (503)"),
+    KnobSpec("bulk_mode", "atomic", "choice", "a bulk create with bad objects", BULK_MODES),
+    KnobSpec(
+        "memberships_per_member",
+        "one",
+        "choice",
+        "a second membership for a member: refused or accepted",
+        MEMBERSHIPS_PER_MEMBER,
+    ),
+    KnobSpec(
+        "member_id_lists",
+        "honoured",
+        "choice",
+        "a comma list in member_id",
+        MEMBER_ID_LISTS,
+    ),
+    KnobSpec(
+        "validation_status", 422, "choice", "status of a validation error", VALIDATION_STATUSES
+    ),
+    KnobSpec("omit_created", 0.0, "fraction", "fraction of created objects left out of a 200"),
+    KnobSpec("trickle_s", 0.0, "seconds", "send the reply body one byte every N seconds"),
+    KnobSpec("echo_token", False, "bool", "error messages quote the request's bearer token"),
+    KnobSpec("redirect", False, "bool", "answer every API request 301 to the same path"),
+)
+KNOB_NAMES = tuple(spec.name for spec in KNOB_SPECS)
+_SPECS = {spec.name: spec for spec in KNOB_SPECS}
 
 
 def check_knob(name: str, value: Any) -> Any:
     """Validate one knob value and return it normalised; raise ValueError/TypeError otherwise."""
-    if name not in KNOB_NAMES:
+    spec = _SPECS.get(name)
+    if spec is None:
         raise TypeError(f"unknown sandbox knob {name!r} (known: {', '.join(KNOB_NAMES)})")
-    if name == "bulk_mode":
-        if value not in BULK_MODES:
-            raise ValueError(f"bulk_mode must be one of {', '.join(BULK_MODES)}, not {value!r}")
-        return value
-    if name == "rate" and value is None:
+    if value is None and spec.optional:
         return None
+    if spec.kind == "bool":
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be true or false, not {value!r}")
+        return value
+    if spec.kind == "choice":
+        if isinstance(value, str) and all(isinstance(c, int) for c in spec.choices):
+            value = int(value) if value.isdigit() else value
+        if isinstance(value, bool) or value not in spec.choices:
+            allowed = ", ".join(map(str, spec.choices))
+            raise ValueError(f"{name} must be one of {allowed}, not {value!r}")
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         raise ValueError(f"{name} must be a number, not {value!r}")
     number = float(value)
-    if name == "rate" and not (0 < number < math.inf):
-        raise ValueError(f"rate must be a positive number of requests per second, not {value!r}")
-    if name in ("fail_rate", "drop_after_commit") and not 0.0 <= number <= 1.0:
+    if spec.kind == "rate" and not (0 < number < math.inf):
+        raise ValueError(f"{name} must be a positive number of requests per second, not {value!r}")
+    if spec.kind == "fraction" and not 0.0 <= number <= 1.0:
         raise ValueError(f"{name} must be a fraction between 0 and 1, not {value!r}")
-    if name == "latency_ms" and not 0.0 <= number < math.inf:
-        raise ValueError(f"latency_ms must be >= 0, not {value!r}")
+    if spec.kind == "seconds" and not 0.0 <= number < math.inf:
+        raise ValueError(f"{name} must be >= 0, not {value!r}")
     return number
 
 
 @dataclass(frozen=True)
-class SandboxConfig:
-    """How a sandbox server is set up; the fault knobs are all off by default."""
+class Knobs:
+    """A snapshot of the runtime switches in force (see :data:`KNOB_SPECS`)."""
+
+    rate: float | None = None
+    workspaces_rate: float | None = DEFAULT_WORKSPACES_RATE
+    retry_after: bool = True
+    retry_after_s: float | None = None
+    fail_rate: float = 0.0
+    drop_after_commit: float = 0.0
+    latency_ms: float = 0.0
+    commit_delay_ms: float = 0.0
+    request_time_limit_s: float = 180.0
+    bulk_mode: str = "atomic"
+    memberships_per_member: str = "one"
+    member_id_lists: str = "honoured"
+    validation_status: int = 422
+    omit_created: float = 0.0
+    trickle_s: float = 0.0
+    echo_token: bool = False
+    redirect: bool = False
+
+    def describe(self) -> str:
+        """One line for humans, e.g. ``rate=off workspaces_rate=5/s ... redirect=False``."""
+        parts = []
+        for name in KNOB_NAMES:
+            value = getattr(self, name)
+            if _SPECS[name].kind == "rate":
+                text = "off" if value is None else f"{value:g}/s"
+            elif isinstance(value, float):
+                text = f"{value:g}"
+            else:
+                text = "-" if value is None else str(value)
+            parts.append(f"{name}={text}")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class SandboxConfig(Knobs):
+    """How a sandbox server is set up: the switches' starting values plus the plumbing."""
 
     port: int = 0
     db_path: str = ":memory:"
     seed: str | Path | None = None
     token: str | None = None
-    rate: float | None = None
-    fail_rate: float = 0.0
-    drop_after_commit: float = 0.0
-    latency_ms: float = 0.0
-    bulk_mode: str = "atomic"
     random_seed: int | None = None
     max_per_page: int = 200
 
@@ -66,28 +166,34 @@ class SandboxConfig:
         if self.token is not None and not self.token.strip():
             raise ValueError("token must not be empty")
 
+    def knobs(self) -> Knobs:
+        """The starting switches."""
+        return Knobs(**{name: check_knob(name, getattr(self, name)) for name in KNOB_NAMES})
+
 
 DEFAULT_CONFIG = SandboxConfig()
 
 
-@dataclass(frozen=True)
-class Knobs:
-    """A snapshot of the fault knobs in force."""
+class _Bucket:
+    """A token bucket of ``rate`` requests/s with a burst of ``max(1, rate)``."""
 
-    rate: float | None = None
-    fail_rate: float = 0.0
-    drop_after_commit: float = 0.0
-    latency_ms: float = 0.0
-    bulk_mode: str = "atomic"
+    def __init__(self, rate: float | None) -> None:
+        self.rate = rate
+        self._tokens = max(1.0, rate) if rate is not None else 0.0
+        self._last = time.monotonic()
 
-    def describe(self) -> str:
-        """One line for humans, e.g. ``rate=off fail_rate=0 ... bulk_mode=atomic``."""
-        rate = "off" if self.rate is None else f"{self.rate:g}/s"
-        return (
-            f"rate={rate} fail_rate={self.fail_rate:g} "
-            f"drop_after_commit={self.drop_after_commit:g} "
-            f"latency_ms={self.latency_ms:g} bulk_mode={self.bulk_mode}"
-        )
+    def take(self) -> float | None:
+        """None if allowed, else the seconds until a token is back."""
+        rate = self.rate
+        if rate is None:
+            return None
+        now = time.monotonic()
+        self._tokens = min(max(1.0, rate), self._tokens + (now - self._last) * rate)
+        self._last = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return None
+        return (1.0 - self._tokens) / rate
 
 
 class FaultInjector:
@@ -96,12 +202,10 @@ class FaultInjector:
     def __init__(self, config: SandboxConfig) -> None:
         self._lock = threading.Lock()
         self._rng = random.Random(config.random_seed)
-        self._knobs = Knobs(
-            **{name: check_knob(name, getattr(config, name)) for name in KNOB_NAMES}
-        )
-        self._tokens = 0.0
-        self._last = 0.0
-        self._reset_bucket()
+        self._knobs = config.knobs()
+        self._buckets = {"all": _Bucket(self._knobs.rate)}
+        self._buckets["workspaces"] = _Bucket(self._knobs.workspaces_rate)
+        self._echo = 0
 
     @property
     def knobs(self) -> Knobs:
@@ -114,13 +218,10 @@ class FaultInjector:
         with self._lock:
             self._knobs = replace(self._knobs, **changes)
             if "rate" in changes:
-                self._reset_bucket()
+                self._buckets["all"] = _Bucket(self._knobs.rate)
+            if "workspaces_rate" in changes:
+                self._buckets["workspaces"] = _Bucket(self._knobs.workspaces_rate)
             return self._knobs
-
-    def _reset_bucket(self) -> None:
-        rate = self._knobs.rate
-        self._tokens = max(1.0, rate) if rate is not None else 0.0
-        self._last = time.monotonic()
 
     def _draw(self, fraction: float) -> bool:
         # No draw at all when the knob is off, so one knob never shifts another's sequence.
@@ -134,23 +235,24 @@ class FaultInjector:
         return self._draw(self.knobs.fail_rate)
 
     def should_drop(self) -> bool:
-        """True if this committed create is to lose its reply (``drop_after_commit``)."""
+        """True if this committed write is to lose its reply (``drop_after_commit``)."""
         return self._draw(self.knobs.drop_after_commit)
 
-    def take_token(self) -> int | None:
-        """Take a token from the bucket: None if allowed, else the Retry-After seconds (>= 1)."""
+    def should_omit(self) -> bool:
+        """True if this created object is to be left out of the reply (``omit_created``)."""
+        return self._draw(self.knobs.omit_created)
+
+    def next_echo(self) -> int:
+        """A counter that varies where an echoed token lands in a message."""
         with self._lock:
-            rate = self._knobs.rate
-            if rate is None:
-                return None
-            burst = max(1.0, rate)
-            now = time.monotonic()
-            self._tokens = min(burst, self._tokens + (now - self._last) * rate)
-            self._last = now
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
-                return None
-            return max(1, math.ceil((1.0 - self._tokens) / rate))
+            self._echo += 1
+            return self._echo
+
+    def take_token(self, bucket: str = "all") -> float | None:
+        """Take a token from a bucket (``all`` or ``workspaces``): None if allowed, else the
+        seconds until the next one."""
+        with self._lock:
+            return self._buckets[bucket].take()
 
 
 @dataclass(frozen=True)
@@ -163,6 +265,8 @@ class Counters:
     rate_limited: int = 0
     failed: int = 0
     dropped: int = 0
+    omitted: int = 0
+    timed_out: int = 0
     largest_batch: int = 0
     concurrency_peak: int = 0
     by_status: dict[int, int] = field(default_factory=dict)

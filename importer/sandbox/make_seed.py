@@ -4,11 +4,16 @@ The project's sample spreadsheets reference these ids, so the data is fixed: no 
 fixed lists and arithmetic. Regenerate with ``python -m importer.sandbox.make_seed``; check the
 committed file is current with ``python -m importer.sandbox.make_seed --check``.
 
-- Geographies 101..108 and Departments 201..210 (two departments named "Operations": 209 under
-  Engineering, 210 under Professional Services, for ambiguous-name tests).
-- Users 10001..10200 with distinct names and ``first.last@acme.example`` emails.
+- Geographies 101..108 and Departments 201..210; names unique on the account (KANTATA_API.md §
+  Lookups), 209 "Operations" and 210 "Service Operations" both match ``matching=operations``.
+- Users 10001..10200 with distinct names and ``first.last@acme.example`` emails, all sharing a
+  project with the token's user (``current_user_id`` 10001, served by ``GET /users/me``).
+- Users 10201..10210: on the account but on no project with the caller (listed only with
+  ``on_my_account=true``); 10211..10215: disabled (listed only with ``show_disabled=true``);
+  10216: both (needs both parameters).
 - Workspaces 50001..50040; titles unique case-insensitively except 50039 and 50040, both
-  "Data Platform", for ambiguous-title tests.
+  "Data Platform", for ambiguous-title tests. 50041..50043 are archived (50043 "Website Redesign"
+  shares its title with the active 50001); listed only with ``include_archived=true``.
 - Memberships 9001..9005: users 10001..10005 already placed in United Kingdom / Engineering.
 """
 
@@ -47,7 +52,7 @@ DEPARTMENTS: list[tuple[int, str, int | None]] = [
     (207, "People Operations", 201),
     (208, "Professional Services", 201),
     (209, "Operations", 202),
-    (210, "Operations", 208),
+    (210, "Service Operations", 208),
 ]
 FIRST_NAMES = _words(
     """
@@ -106,12 +111,32 @@ WORKSPACE_TITLES = [
     "Data Platform",
     "Data Platform",
 ]
+ARCHIVED_TITLES = ["Legacy Intranet", "Office Move London", "Website Redesign"]
+OFF_PROJECT_USERS = [
+    ("Quentin Abara", False, False),
+    ("Rosa Bellini", False, False),
+    ("Stefan Cernik", False, False),
+    ("Talia Dorsey", False, False),
+    ("Umar Eze", False, False),
+    ("Vera Falk", False, False),
+    ("Wei Gao", False, False),
+    ("Ximena Horta", False, False),
+    ("Yann Iversen", False, False),
+    ("Zofia Jablonska", False, False),
+    ("Adele Keane", True, True),
+    ("Bruno Lacroix", True, True),
+    ("Cora Mbeki", True, True),
+    ("Dmitri Nolan", True, True),
+    ("Esme Ortiz", True, True),
+    ("Fabian Quist", False, True),
+]  # (full name, on a project with the caller, disabled)
+CURRENT_USER_ID = 10001
 MEMBERSHIP_PLACE = (105, 202)  # United Kingdom / Engineering
 
 
 def organizations() -> list[dict[str, Any]]:
     return [
-        {"id": org_id, "name": name, "organization_type": kind, "parent_id": parent}
+        {"id": org_id, "name": name, "type": kind, "parent_id": parent}
         for kind, tree in (("Geography", GEOGRAPHIES), ("Department", DEPARTMENTS))
         for org_id, name, parent in tree
     ]
@@ -130,11 +155,37 @@ def users() -> list[dict[str, Any]]:
                 "email_address": f"{first}.{last}@acme.example".lower(),
             }
         )
+    for i, (name, on_project, disabled) in enumerate(OFF_PROJECT_USERS):
+        first, last = name.split()
+        row: dict[str, Any] = {
+            "id": 10201 + i,
+            "full_name": name,
+            "email_address": f"{first}.{last}@acme.example".lower(),
+        }
+        if not on_project:
+            row["on_project"] = False
+        if disabled:
+            row["disabled"] = True
+        rows.append(row)
     return rows
 
 
 def workspaces() -> list[dict[str, Any]]:
-    return [{"id": 50001 + i, "title": title} for i, title in enumerate(WORKSPACE_TITLES)]
+    """Active then archived workspaces; ``updated_at`` is not in id order (the default sort)."""
+    titles = [(title, False) for title in WORKSPACE_TITLES]
+    titles += [(title, True) for title in ARCHIVED_TITLES]
+    rows: list[dict[str, Any]] = []
+    for i, (title, archived) in enumerate(titles):
+        minute = (i * 17) % len(titles)
+        row: dict[str, Any] = {
+            "id": 50001 + i,
+            "title": title,
+            "updated_at": f"2024-06-01T{8 + minute // 60:02d}:{minute % 60:02d}:00Z",
+        }
+        if archived:
+            row["archived"] = True
+        rows.append(row)
+    return rows
 
 
 def memberships() -> list[dict[str, Any]]:
@@ -153,6 +204,7 @@ def memberships() -> list[dict[str, Any]]:
 
 def build_seed() -> dict[str, Any]:
     return {
+        "current_user_id": CURRENT_USER_ID,
         "organizations": organizations(),
         "users": users(),
         "workspaces": workspaces(),
@@ -165,6 +217,9 @@ def render() -> str:
     seed = build_seed()
     parts = []
     for key, rows in seed.items():
+        if not isinstance(rows, list):
+            parts.append(f"  {json.dumps(key)}: {json.dumps(rows)}")
+            continue
         lines = ",\n".join("    " + json.dumps(row, ensure_ascii=False) for row in rows)
         parts.append(f'  "{key}": [\n{lines}\n  ]')
     return "{\n" + ",\n".join(parts) + "\n}\n"

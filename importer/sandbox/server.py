@@ -27,6 +27,7 @@ from .knobs import DEFAULT_CONFIG, CounterBoard, Counters, FaultInjector, Knobs,
 from .store import Store
 
 HOST = "127.0.0.1"
+MEMBERSHIP_COLUMNS = ("id", "geography_id", "department_id", "member_id", "member_type")
 MAX_BODY = 10 * 1024 * 1024
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], app: SandboxApp) -> None:
         self.app = app
+        self.stopping = threading.Event()
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
@@ -107,9 +109,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.rfile.readline()
                 if sum(map(len, chunks)) > MAX_BODY:
                     raise ValueError(f"request body larger than {MAX_BODY} bytes")
+        # The size is checked from Content-Length before reading a byte of the body.
         length = int(self.headers.get("Content-Length") or 0)
         if not 0 <= length <= MAX_BODY:
-            raise ValueError(f"Content-Length {length} out of range")
+            raise ValueError(f"Content-Length {length} out of range (at most {MAX_BODY} bytes)")
         return self.rfile.read(length) if length else b""
 
     def _dispatch(self) -> None:
@@ -117,11 +120,13 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_body()
         except ValueError as exc:
             self.close_connection = True
-            self._send(Reply(400, {"errors": [{"type": "validation", "message": str(exc)}]}))
+            self._send(Reply(400, {"errors": [{"type": "system", "message": str(exc)}]}))
             return
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-        request = Request(self.command, url.path, query, self.headers.get("Authorization"), body)
+        request = Request(
+            self.command, url.path, query, self.headers.get("Authorization"), body, self.path
+        )
         reply = self.server.app.handle(request)
         if reply.drop:
             self._drop()
@@ -129,14 +134,25 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(reply)
 
     def _send(self, reply: Reply) -> None:
-        payload = json.dumps(reply.body).encode("utf-8")
+        payload = b"" if reply.body is None else json.dumps(reply.body).encode("utf-8")
         self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
+        if reply.body is not None:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        if reply.status != 204:
+            self.send_header("Content-Length", str(len(payload)))
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(payload)
+        if reply.trickle_s <= 0:
+            self.wfile.write(payload)
+            return
+        self.wfile.flush()
+        for i in range(len(payload)):  # trickle_s: one byte every N seconds
+            self.wfile.write(payload[i : i + 1])
+            self.wfile.flush()
+            if self.server.stopping.wait(reply.trickle_s):
+                self.close_connection = True
+                return
 
     def _drop(self) -> None:
         """Lose the reply: close the connection without writing any response bytes."""
@@ -168,7 +184,12 @@ class SandboxServer:
         app = SandboxApp(
             self._store, self._faults, self._counters, self.token, self.config.max_per_page
         )
-        self._httpd = _HTTPServer((HOST, self.config.port), app)
+        try:
+            self._httpd = _HTTPServer((HOST, self.config.port), app)
+        except OSError:
+            self._store.close()
+            self._store = None
+            raise
         self._base_url = f"http://{HOST}:{self._httpd.server_port}{API_PREFIX}"
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
@@ -184,6 +205,7 @@ class SandboxServer:
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return
+        httpd.stopping.set()
         httpd.shutdown()
         self._counters.wait_idle(timeout=5.0)
         httpd.close_connections()
@@ -233,14 +255,19 @@ class SandboxServer:
         return self._faults.knobs
 
     def set_knobs(self, **kwargs: Any) -> None:
-        """Change ``rate``, ``fail_rate``, ``drop_after_commit``, ``latency_ms``, ``bulk_mode``."""
+        """Change runtime switches (``knobs.KNOB_NAMES``); all are validated before any applies."""
         self._faults.set(**kwargs)
+
+    @property
+    def current_user_id(self) -> int | None:
+        """The seed's token owner, served by ``GET /users/me``."""
+        return self._store.current_user_id if self._store is not None else None
 
     def memberships(self) -> list[dict[str, Any]]:
         """Every stored membership, ids ascending, as served (string values)."""
         rows = self._store.list_memberships().rows if self._store is not None else self._final
         return [
-            {key: None if value is None else str(value) for key, value in row.items()}
+            {key: str(row[key]) for key in MEMBERSHIP_COLUMNS}
             for row in sorted(rows, key=lambda row: int(row["id"]))
         ]
 
