@@ -19,8 +19,9 @@ import codecs
 import csv
 import io
 import itertools
+import re
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,12 +31,21 @@ import pyarrow.csv as pacsv
 
 from importer._encoding import SCAN_BLOCK, detect_encoding, too_long
 from importer.errors import InputError
-from importer.load import Batch, blank_cells, check_header, drop_blank_rows, shorten
+from importer.load import (
+    Batch,
+    HeaderScore,
+    blank_cells,
+    check_header,
+    drop_blank_rows,
+    pick_header,
+    shorten,
+)
 
 DELIMITERS = (",", ";", "\t", "|")
 _SAMPLE = 64 << 10  # characters of text used to find the delimiter and the header
 _MAX_HEADER_LINE = 1 << 20  # characters before the header line must have ended
 _SNIFF_RECORDS = 200
+_SEP_LINE = re.compile(r"sep=([^\r\n])[ \t]*(?:\r\n|\n|\r)", re.IGNORECASE)
 _TEXT = pa.large_string()  # what pandas keeps its str columns in: no copy to a DataFrame
 _GROUP_ROWS = 25_000  # rows parsed and checked together, then regrouped into chunks
 # pyarrow's block size. Small blocks keep records of the wrong length cheap (pyarrow's cost per
@@ -51,18 +61,37 @@ class Layout:
     encoding: str  # "utf-8", "utf-8-sig", "cp1252" or "utf-16"
     delimiter: str
     header: tuple[str, ...]  # header cells as written
-    header_record: int  # 1-based record (row) number of the header
+    header_record: int  # 1-based record number of the header in the file
     width: int  # fields parsed per record: the header's, or more for trailing delimiters
+    skip: int = 0  # records before Excel's row 1: a first line ``sep=;`` (Excel hides it)
+    notes: tuple[str, ...] = ()  # e.g. "delimiter ';' from the first line sep=;"
 
 
-def inspect(path: Path) -> Layout:
-    """Find the encoding, the delimiter and the header row of a text file."""
+def inspect(
+    path: Path, *, header_row: int | None = None, score: HeaderScore | None = None
+) -> Layout:
+    """Find the encoding, the delimiter and the header row of a text file.
+
+    A first line ``sep=;`` (written by Excel, or by hand) sets the delimiter and is not a row:
+    Excel hides it, so the rows after it are numbered from 1 as Excel shows them. The header is
+    found as :func:`importer.load.pick_header` says (``header_row`` counts rows as Excel does).
+    """
     encoding = detect_encoding(path)
     text, complete = _sample(path, encoding)
     if not text.strip():
         raise InputError(f"{path.name} is empty (it holds only blank lines)", path=str(path))
+    sep = _SEP_LINE.match(text.removeprefix("\ufeff"))
+    skip = 1 if sep else 0
+    notes: tuple[str, ...] = ()
+    if sep:
+        text = text.removeprefix("\ufeff")[sep.end() :]
+        notes = (f"delimiter {sep.group(1)!r} from the first line {sep.group(0).strip()}",)
+
+    def pick(records: list[list[str]]) -> int | None:
+        return pick_header(records, score or _no_score, header_row, path.name, path)
+
     records_by_delimiter: dict[str, list[list[str]]] = {}
-    for delimiter in DELIMITERS:
+    for delimiter in (sep.group(1),) if sep else DELIMITERS:
         try:
             records_by_delimiter[delimiter] = _parse(text, delimiter)
         except csv.Error:
@@ -71,29 +100,37 @@ def inspect(path: Path) -> Layout:
         raise InputError(f"cannot find the header row of {path.name}", path=str(path))
     preferred = "\t" if path.suffix.lower() == ".tsv" else ","
 
-    def score(delimiter: str) -> tuple[bool, float, int, bool]:
-        header, data = _header_and_data(records_by_delimiter[delimiter], complete)
+    def rate(delimiter: str) -> tuple[int, bool, float, int, bool]:
+        records = records_by_delimiter[delimiter]
+        header, data = _header_and_data(records, complete, pick)
         width = len(header)
         if not width:
-            return False, 0.0, 0, False
+            return 0, False, 0.0, 0, False
         same = sum(len(r) == width for r in data) / len(data) if data else 1.0
-        return width > 1, same, width, delimiter == preferred
+        named = (score or _no_score)(header)
+        return named, width > 1, same, width, delimiter == preferred
 
-    # A header cut in several cells wins; then rows cut like the header (this also picks, for a
-    # single column, a delimiter that does not cut the data); then the extension's usual one.
-    delimiter = max(records_by_delimiter, key=score)
-    if score(delimiter)[2] == 0:
+    # A header naming more schema columns wins; then a header cut in several cells; then rows
+    # cut like the header (this also picks, for a single column, a delimiter that does not cut
+    # the data); then the extension's usual one.
+    delimiter = max(records_by_delimiter, key=rate)
+    if rate(delimiter)[3] == 0:
         what = "holds only empty rows" if complete else "has no header row in its first 64 KB"
         raise InputError(f"{path.name} is empty (it {what})", path=str(path))
     records = records_by_delimiter[delimiter]
-    header_index = next(i for i, r in enumerate(records) if not _blank(r))
-    header, data = _header_and_data(records, complete)
+    header_index = pick(_usable(records, complete))
+    assert header_index is not None  # a header was found above
+    header, data = _header_and_data(records, complete, pick)
     check_header(header, path.name, path)
     width = len(header)
     if data:
         usual, _ = Counter(len(r) for r in data).most_common(1)[0]
         width = max(width, usual)
-    return Layout(encoding, delimiter, tuple(header), header_index + 1, width)
+    return Layout(encoding, delimiter, tuple(header), header_index + 1 + skip, width, skip, notes)
+
+
+def _no_score(cells: Sequence[str]) -> int:
+    return 0
 
 
 def read_batches(path: Path, layout: Layout) -> Iterator[Batch]:
@@ -132,13 +169,18 @@ def _stream(path: Path, layout: Layout, block_size: int) -> Iterator[Batch]:
     def on_invalid(row: pacsv.InvalidRow) -> str:
         if row.number is None:  # only with threads, which are off
             return "error"
-        pending.append((row.number, _fix_row(row.text, row.number, layout, path)))
+        if row.number <= layout.header_record:  # a title or a date line above the header
+            pending.append((row.number, [""] * layout.width))
+        else:
+            shown = row.number - layout.skip
+            pending.append((row.number, _fix_row(row.text, shown, layout, path)))
         return "skip"
 
     read_options = pacsv.ReadOptions(
         column_names=names,
         use_threads=False,  # serial parsing is what gives invalid rows their numbers
         block_size=block_size,
+        skip_rows=layout.skip,
         encoding="utf8" if layout.encoding.startswith("utf-8") else layout.encoding,
     )
     parse_options = pacsv.ParseOptions(
@@ -154,7 +196,7 @@ def _stream(path: Path, layout: Layout, block_size: int) -> Iterator[Batch]:
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
     )
-    next_record = 1
+    next_record = 1 + layout.skip
 
     def number(group: list[pa.RecordBatch]) -> Batch:
         """Give the rows of consecutive batches their record numbers; merge the odd records."""
@@ -224,14 +266,19 @@ def _parse(text: str, delimiter: str) -> list[list[str]]:
     return list(itertools.islice(reader, _SNIFF_RECORDS))
 
 
-def _blank(record: list[str]) -> bool:
-    return not any(cell.strip() for cell in record)
-
-
-def _header_and_data(records: list[list[str]], complete: bool) -> tuple[list[str], list[list[str]]]:
+def _usable(records: list[list[str]], complete: bool) -> list[list[str]]:
     if not complete and len(records) < _SNIFF_RECORDS:
-        records = records[:-1] or records  # the last record may be cut by the sample's end
-    start = next((i for i, r in enumerate(records) if not _blank(r)), None)
+        return records[:-1] or records  # the last record may be cut by the sample's end
+    return records
+
+
+def _header_and_data(
+    records: list[list[str]],
+    complete: bool,
+    pick: Callable[[list[list[str]]], int | None],
+) -> tuple[list[str], list[list[str]]]:
+    records = _usable(records, complete)
+    start = pick(records)
     if start is None:
         return [], []
     # Rows of empty cells still show how the delimiter cuts a row; empty lines show nothing.
@@ -349,6 +396,8 @@ def _finish(cells: pa.Table, rows: np.ndarray, layout: Layout, path: Path) -> It
     if len(rows) and rows[0] <= layout.header_record:
         keep = rows > layout.header_record
         cells, rows = cells.filter(pa.array(keep)), rows[keep]
+    if layout.skip:
+        rows = rows - layout.skip  # as Excel numbers them: the sep= line is not a row
     header_width = len(layout.header)
     if layout.width > header_width and cells.num_rows:
         for i in range(header_width, layout.width):

@@ -15,6 +15,7 @@ indistinguishable from a boolean/date cell once rendered, and is shown like one.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import zipfile
 from collections.abc import Iterator
@@ -32,12 +33,16 @@ import python_calamine
 from importer import _zipguard
 from importer.errors import InputError
 from importer.load import (
+    HEADER_SEARCH_ROWS,
+    CellNote,
+    HeaderScore,
     blank_cells,
     blank_rows,
     check_header,
     drop_blank_rows,
     header_labels,
     looks_like_text,
+    pick_header,
 )
 
 _ZIP = b"PK"
@@ -72,16 +77,32 @@ class SheetData:
     headers: tuple[str, ...]
     cells: pa.Table
     rows: np.ndarray
+    header_row: int = 1
+    notes: tuple[str, ...] = ()
+    cell_notes: tuple[CellNote, ...] = ()
 
 
 def read_sheet(
-    path: Path, fmt: str, sheet: str | None, *, max_unpacked: int, max_memory: int | None = None
+    path: Path,
+    fmt: str,
+    sheet: str | None,
+    *,
+    max_unpacked: int,
+    header_row: int | None = None,
+    score: HeaderScore | None = None,
+    max_memory: int | None = None,
 ) -> SheetData:
     """Read one sheet (default: the first visible worksheet) of a workbook.
 
     ``max_unpacked`` bounds what a zip-based workbook may unpack to (see :mod:`_zipguard`);
     ``max_memory`` what reading its sheet may need, estimated from the unpacked size.
+    The header row is found as :func:`importer.load.pick_header` says. When no sheet was asked
+    for and the first visible one has no row naming a schema column (an "Instructions" sheet),
+    the only other sheet that has one is read instead (a note says so); when several have one,
+    an InputError asks for ``--sheet``.
     """
+    rate = score or (lambda cells: 0)
+    notes: tuple[str, ...] = ()
     scans = _check_container(path, fmt, max_unpacked)
     _zipguard.check_ods(path, scans)
     if max_memory is not None and fmt == "ods":  # calamine reads every table on opening
@@ -95,6 +116,28 @@ def read_sheet(
         chosen = sheets[0]
     else:
         chosen = _first_visible(path)
+        if (
+            score is not None
+            and header_row is None
+            and not _names_columns(reader, chosen, rate, path, scans)
+        ):
+            others = [
+                s for s in sheets if s != chosen and _names_columns(reader, s, rate, path, scans)
+            ]
+            if len(others) == 1:
+                notes = (
+                    f"sheet {chosen!r} has no header row with the expected columns; read sheet "
+                    f"{others[0]!r}, the only one that has (choose with --sheet)",
+                )
+                chosen = others[0]
+            elif others:
+                listing = ", ".join(repr(s) for s in others)
+                raise InputError(
+                    f"{path.name}: the first sheet, {chosen!r}, has no header row with the "
+                    f"expected columns; sheets {listing} have: choose one with --sheet "
+                    f'"{others[0]}"',
+                    path=str(path),
+                )
     where = f"{path.name}, sheet {chosen!r}"
     if scans:
         _zipguard.check_sheet(path, scans, chosen, where)
@@ -108,12 +151,30 @@ def read_sheet(
     blank = blank_rows(cells)
     if cells.num_rows == 0 or blank.all():
         raise InputError(f"{where} is empty", path=str(path))
-    header_index = int(np.argmin(blank))
-    header = [str(v) for v in cells.slice(header_index, 1).to_pylist()[0].values()]
+    search = max(HEADER_SEARCH_ROWS, header_row or 0)
+    first_rows = [[str(v) for v in r.values()] for r in cells.slice(0, search).to_pylist()]
+    if sheet is not None and header_row is None and not any(rate(r) for r in first_rows):
+        others = [s for s in sheets if s != chosen and _names_columns(reader, s, rate, path, scans)]
+        if others:
+            raise InputError(
+                f"{where} has no header row with the expected columns in its first "
+                f"{HEADER_SEARCH_ROWS} rows; sheet {others[0]!r} has: use --sheet {others[0]!r}",
+                path=str(path),
+            )
+    header_index = pick_header(first_rows, rate, header_row, where, path)
+    assert header_index is not None  # the sheet is not blank
+    header = first_rows[header_index]
     check_header(header, where, path)
     labels = header_labels(header, positions)
     data = cells.slice(header_index + 1)
     rows = np.arange(header_index + 2, header_index + 2 + data.num_rows, dtype=np.int64)
+    scan = _zipguard.sheet_scan(path, scans, chosen) if scans else None
+    cell_notes: list[CellNote] = []
+    if scan is not None and (scan.merges or scan.uncalculated):
+        data, cell_notes = _fill_merges(cells, data, header_index + 2, positions, labels, scan)
+    if scans:
+        data, rows, skipped = _skip_totals(path, chosen, data, rows)
+        notes += skipped
     keep = [
         i
         for i, cell in enumerate(header)
@@ -121,7 +182,111 @@ def read_sheet(
     ]
     data = data.select(keep).rename_columns([f"f{i}" for i in range(len(keep))])
     data, rows = drop_blank_rows(data, rows)
-    return SheetData(chosen, sheets, tuple(labels[i] for i in keep), data, rows)
+    headers = tuple(labels[i] for i in keep)
+    kept = [n for n in cell_notes if n.label in headers]
+    return SheetData(chosen, sheets, headers, data, rows, header_index + 1, notes, tuple(kept))
+
+
+def _cell(ref: str) -> tuple[int, int]:
+    """``"D5"`` -> (row 5, column 4)."""
+    letters = ref.rstrip("0123456789")
+    return int(ref[len(letters) :]), _zipguard.column_number(letters.encode("ascii"))
+
+
+def _fill_merges(
+    cells: pa.Table,
+    data: pa.Table,
+    first_row: int,
+    positions: list[int],
+    labels: tuple[str, ...],
+    scan: _zipguard.SheetScan,
+) -> tuple[pa.Table, list[CellNote]]:
+    """Give every cell of a merged range the range's value, as the person sees it.
+
+    Ranges that start above the data (a merged title, a merged header) are left as they are.
+    Returns the data and the notes errors in those cells should carry (the merges, and the
+    formulas saved without a value).
+    """
+    column_at = {position: i for i, position in enumerate(positions)}
+    notes: list[CellNote] = []
+    fills: dict[int, list[tuple[int, int, str]]] = {}
+    for ref in scan.merges:
+        start, _, end = ref.partition(":")
+        (r1, c1), (r2, c2) = _cell(start), _cell(end or start)
+        if r1 < first_row or c1 not in column_at:
+            continue
+        value = str(cells.column(column_at[c1])[r1 - 1].as_py())
+        for column in range(c1, c2 + 1):
+            if column in column_at:
+                i = column_at[column]
+                fills.setdefault(i, []).append((r1 - first_row, r2 - first_row, value))
+                notes.append(CellNote(labels[i], r1, r2, f"merged cells {ref}"))
+    for ref in scan.uncalculated:
+        row, column = _cell(ref)
+        if row >= first_row and column in column_at:
+            notes.append(
+                CellNote(
+                    labels[column_at[column]],
+                    row,
+                    row,
+                    f"cell {ref} is a formula that was never calculated: the file was saved "
+                    "without its values; open it in Excel and save it",
+                )
+            )
+    columns = list(data.columns)
+    for i, ranges in fills.items():
+        mask = np.zeros(data.num_rows, dtype=bool)
+        values: list[str] = []
+        for lo, high, value in sorted(ranges):
+            hi = min(high, data.num_rows - 1)
+            if hi < lo:
+                continue
+            mask[lo : hi + 1] = True
+            values += [value] * (hi + 1 - lo)
+        if values:
+            columns[i] = pc.replace_with_mask(
+                data.column(i).combine_chunks(), pa.array(mask), pa.array(values, pa.string())
+            )
+    return pa.table(columns, names=data.column_names), notes
+
+
+def _skip_totals(
+    path: Path, sheet: str, data: pa.Table, rows: np.ndarray
+) -> tuple[pa.Table, np.ndarray, tuple[str, ...]]:
+    """Leave out the totals row of an Excel table (Table Design > Total Row): not a member."""
+    notes: list[str] = []
+    drop = np.zeros(len(rows), dtype=bool)
+    for table in _zipguard.sheet_tables(path, sheet):
+        if table.totals < 1 or ":" not in table.ref:
+            continue
+        last = _cell(table.ref.partition(":")[2])[0]
+        first = last - table.totals + 1
+        hit = (rows >= first) & (rows <= last)
+        if hit.any():
+            drop |= hit
+            where = f"row {first}" if first == last else f"rows {first}-{last}"
+            notes.append(f"skipped the totals row of table {table.name!r} ({where})")
+    if not drop.any():
+        return data, rows, ()
+    keep = ~drop
+    return data.filter(pa.array(keep)), rows[keep], tuple(notes)
+
+
+def _names_columns(
+    reader: Any, sheet: str, rate: HeaderScore, path: Path, scans: dict[str, _zipguard.Scan]
+) -> bool:
+    """Whether one of the sheet's first rows names a schema column (reads only those rows)."""
+    with contextlib.suppress(Exception):  # an unreadable or hostile sheet names nothing
+        if scans:
+            _zipguard.check_sheet(path, scans, sheet, f"{path.name}, sheet {sheet!r}")
+        loaded = reader.load_sheet(
+            sheet, header_row=None, skip_rows=0, n_rows=HEADER_SEARCH_ROWS, dtypes="string"
+        )
+        table = pa.table(loaded.to_arrow())
+        for row in table.to_pylist():
+            if rate(["" if v is None else str(v) for v in row.values()]) > 0:
+                return True
+    return False
 
 
 def _check_container(path: Path, fmt: str, max_unpacked: int) -> dict[str, _zipguard.Scan]:

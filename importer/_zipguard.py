@@ -25,6 +25,7 @@ unusual spacing) is measured element by element, slower but exactly as an upper 
 
 from __future__ import annotations
 
+import posixpath
 import re
 import struct
 import xml.etree.ElementTree as ET
@@ -68,6 +69,16 @@ _ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])([^>]*)>")
 _R_ATTR = re.compile(rb"""(?:^|\s)r\s*=\s*(["'])([^"']*)\1""")
 _REF = re.compile(rb"([A-Za-z]*)(\d*)")
 _NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+# What a person sees but calamine does not give: merged ranges (value in the first cell only)
+# and formulas saved without their value (written by a script, never opened in Excel).
+_MERGE = re.compile(
+    rb'<(?:\w+:)?mergeCell\s+ref="([A-Za-z]{1,3}[0-9]{1,7}:[A-Za-z]{1,3}[0-9]{1,7})"'
+)
+# A formula with no value: `<f>..</f>` closing its cell or followed by an empty `<v/>`; a shared
+# formula's `<f .../>` closing its cell.
+_NO_VALUE_ENDS = (b"</f></c>", b"</f><v/></c>", b"</f><v /></c>", b"</f><v></v></c>")
+_CELL_REF = re.compile(rb'<c\s[^>]*?\br="([A-Z]{1,3}[0-9]{1,7})"')
+MAX_NOTED = 10_000  # merged ranges / uncalculated formulas kept per sheet
 
 
 @dataclass
@@ -82,9 +93,13 @@ class SheetScan:
     rows: int = _SHORT  # farthest row (at least 999,999 while canonical)
     far: str = ""  # the reference that gave the largest column or row
     tail: bytes = field(default=b"", repr=False)
+    merges: list[str] = field(default_factory=list)  # merged ranges, "D5:D14"
+    uncalculated: list[str] = field(default_factory=list)  # formula cells without a value
+    formula_tail: bytes = field(default=b"", repr=False)
 
     def feed(self, block: bytes) -> None:
         """Measure the complete tags of ``block`` (what follows its last ``<`` waits)."""
+        self._formulas(block)
         data = self.tail + block if self.tail else block
         cut = data.rfind(b"<")
         if cut <= 0:
@@ -92,10 +107,47 @@ class SheetScan:
             return
         self.tail = data[cut:]
         self._measure(data, cut)
+        if len(self.merges) < MAX_NOTED and data.find(b"mergeCell ", 0, cut) >= 0:
+            found = _MERGE.findall(data, 0, cut)
+            self.merges += [m.decode("ascii").upper() for m in found[:MAX_NOTED]]
+
+    def _formulas(self, block: bytes) -> None:
+        """Note formula cells saved without a value (a cell cut by the block's end is looked at
+        with the next block). Literal searches only: a sheet full of formulas stays fast."""
+        if b"<f" not in block and b"</f>" not in self.formula_tail + block[:64]:
+            cut = block.rfind(b"<c ")
+            self.formula_tail = block[cut:] if cut >= 0 else self.formula_tail + block[-64:]
+            return
+        data = self.formula_tail + block
+        cut = data.rfind(b"<c ")
+        if cut < 0:
+            cut = len(data)
+        self.formula_tail = data[cut:]
+        self._find_uncalculated(data, cut)
+
+    def _find_uncalculated(self, data: bytes, end: int) -> None:
+        closes = data.count(b"</f>", 0, end)
+        endings = [b"/></c>"] if data.find(b"/></c>", 0, end) >= 0 else []
+        if closes and closes > data.count(b"</f><v>", 0, end):  # some formula has no value
+            endings += _NO_VALUE_ENDS
+        for ending in endings:
+            at = data.find(ending, 0, end)
+            while at >= 0 and len(self.uncalculated) < MAX_NOTED:
+                cell = data.rfind(b"<c ", 0, at)
+                shared = ending == b"/></c>"
+                if cell >= 0 and (not shared or data.startswith(b"<f", data.rfind(b"<", 0, at))):
+                    found = _CELL_REF.match(data, cell, min(at, cell + 300))
+                    if found:
+                        self.uncalculated.append(found.group(1).decode("ascii"))
+                at = data.find(ending, at + len(ending), end)
 
     def finish(self) -> None:
         """The end of the member: measure what is left; no plain ``<sheetData``: not canonical."""
+        if self.formula_tail:
+            self._find_uncalculated(self.formula_tail, len(self.formula_tail))
+            self.formula_tail = b""
         self._measure(self.tail, len(self.tail))
+        self.merges += [m.decode("ascii").upper() for m in _MERGE.findall(self.tail)]
         self.tail = b""
         if not self.started:
             self.canonical = False
@@ -262,6 +314,53 @@ def check_sheet(path: Path, scans: dict[str, Scan], sheet: str, where: str) -> N
     for scan in chosen:
         if isinstance(scan, SheetScan):
             _refuse_grid(path, where, *_extent(path, scan), MAX_GRID_CELLS)
+
+
+def sheet_scan(path: Path, scans: dict[str, Scan], sheet: str) -> SheetScan | None:
+    """The measures of an .xlsx sheet (merged ranges, uncalculated formulas), if known."""
+    scan = scans.get(_sheet_parts(path).get(sheet, ""))
+    return scan if isinstance(scan, SheetScan) else None
+
+
+@dataclass(frozen=True)
+class TableRange:
+    """An Excel table (Insert > Table) on a sheet: its name, range and totals rows."""
+
+    name: str
+    ref: str  # "A3:D20"
+    totals: int  # rows at the bottom of ``ref`` that are the table's totals row
+
+
+def sheet_tables(path: Path, sheet: str) -> list[TableRange]:
+    """The Excel tables of an .xlsx sheet (``xl/tables/tableN.xml`` through the sheet's rels)."""
+    part = _sheet_parts(path).get(sheet)
+    if part is None:
+        return []
+    folder, name = part.rsplit("/", 1)
+    found: list[TableRange] = []
+    try:
+        with zipfile.ZipFile(path) as archive:
+            try:
+                rels = _small_xml(archive, f"{folder}/_rels/{name}.rels")
+            except KeyError:
+                return []
+            for rel in rels.iter() if rels is not None else ():
+                target = rel.get("Target") or ""
+                if not rel.tag.endswith("Relationship") or not rel.get("Type", "").endswith(
+                    "/table"
+                ):
+                    continue
+                where = target.lstrip("/") if target.startswith("/") else f"{folder}/{target}"
+                table = _small_xml(archive, posixpath.normpath(where))
+                if table is None:
+                    continue
+                totals = int(table.get("totalsRowCount") or 0)
+                found.append(
+                    TableRange(table.get("displayName") or "", table.get("ref") or "", totals)
+                )
+    except (zipfile.BadZipFile, KeyError, ET.ParseError, OSError, ValueError):
+        return found
+    return found
 
 
 def _refuse_grid(path: Path, where: str, rows: int, columns: int, far: str, limit: int) -> None:

@@ -30,12 +30,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from importer.cli_api import (
+    AddOpt,
     BaseUrlOpt,
     InsecureOpt,
     MapFileOpt,
+    MoveOpt,
     SandboxOpt,
+    ServerTimeLimitOpt,
     TokenFileOpt,
     api_settings,
+    differs_mode,
     mapping_from,
     parse_mapping,  # noqa: F401  (re-exported: importer.cli.parse_mapping)
 )
@@ -66,7 +70,7 @@ out = Console()
 FileArg = Annotated[Path, typer.Argument(help="CSV/TSV/TXT, XLSX/XLSM, XLS or ODS file.")]
 OutOpt = Annotated[
     Path | None,
-    typer.Option("--out", help="Results folder (default: <file>-results next to the file)."),
+    typer.Option("--out", help="Results folder (default: <file name>-results next to the file)."),
 ]
 SheetOpt = Annotated[
     str | None, typer.Option("--sheet", help="Worksheet (default: the first visible one).")
@@ -76,6 +80,14 @@ MapOpt = Annotated[
     typer.Option("--map", help='Header mapping, e.g. "Dept=department_id,Who=member_id".'),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")]
+HeaderRowOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--header-row",
+        min=1,
+        help="Row holding the column names, as Excel numbers it (default: found in rows 1-20).",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
 MaxRowsOpt = Annotated[
     int, typer.Option("--max-rows", min=1, help="Refuse an input with more data rows than this.")
@@ -142,9 +154,13 @@ class _Bar:
 def _print_result(result: ImportResult, *, quiet: bool, as_json: bool) -> None:
     if as_json:
         out.print_json(json.dumps(result.summary, default=str))
+    if quiet or as_json:
+        # Quiet silences progress and tables, never why a run stopped.
+        if result.fatal:
+            err.print(f"error: {result.fatal}", markup=False, highlight=False, soft_wrap=True)
         return
-    if quiet:
-        return
+    for note in result.summary.get("notes", ()):
+        err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     table = Table(title=f"{result.summary['command']}: {result.summary['input']['path']}")
     table.add_column("outcome")
     table.add_column("rows", justify="right")
@@ -251,6 +267,7 @@ def validate(
     sheet: SheetOpt = None,
     mapping: MapOpt = None,
     map_file: MapFileOpt = None,
+    header_row: HeaderRowOpt = None,
     remote: Annotated[
         bool, typer.Option("--remote", help="Also ask the server what a run would do (= plan).")
     ] = False,
@@ -278,6 +295,7 @@ def validate(
         options = ImportOptions(
             sheet=sheet,
             mapping=mapping_from(mapping, map_file),
+            header_row=header_row,
             **_limits(max_rows, max_file_mb, max_memory_mb),
         )
         api = job.api(
@@ -309,6 +327,7 @@ def run(
     sheet: SheetOpt = None,
     mapping: MapOpt = None,
     map_file: MapFileOpt = None,
+    header_row: HeaderRowOpt = None,
     base_url: Annotated[
         str | None,
         typer.Option(
@@ -337,13 +356,17 @@ def run(
         bool,
         typer.Option("--restart", help="Discard the --out folder's run journal; do not resume."),
     ] = False,
+    move: MoveOpt = False,
+    add: AddOpt = False,
+    server_time_limit: ServerTimeLimitOpt = 180.0,
     max_rows: MaxRowsOpt = 5_000_000,
     max_file_mb: MaxFileMbOpt = None,
     max_memory_mb: MaxMemoryMbOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Validate FILE, create its valid rows in bulk, write a result for every row.
+    """Validate FILE, write what its valid rows need (create, or move with --move), write a
+    result for every row. Rows identical to what the server holds cost no write.
 
     Example: KANTATA_API_TOKEN=... importer run people.xlsx --out results/
     """
@@ -351,12 +374,19 @@ def run(
     from importer.run import run_import
 
     with _job(quiet=quiet, as_json=as_json) as job:
+        if sandbox and not dry_run:
+            # A sandbox is fresh each time: its results can never be resumed against it.
+            restart = True
+            if not (quiet or as_json):
+                err.print("sandbox: a fresh server, so this run starts over in its results folder")
         options = ImportOptions(
             sheet=sheet,
             mapping=mapping_from(mapping, map_file),
+            header_row=header_row,
             batch_size=batch_size,
             dry_run=dry_run,
             restart=restart,
+            differs=differs_mode(move, add),
             **_limits(max_rows, max_file_mb, max_memory_mb),
         )
         found = job.api(
@@ -370,6 +400,7 @@ def run(
             found or ApiSettings(base_url=base_url or DEFAULT_BASE_URL, insecure=insecure),
             concurrency=concurrency,
             max_rps=max_rps,
+            server_time_limit=server_time_limit,
         )
         cancel = job.stack.enter_context(_stop_on_signals(quiet or as_json))
         job.result = run_import(
@@ -384,22 +415,31 @@ def plan(
     sheet: SheetOpt = None,
     mapping: MapOpt = None,
     map_file: MapFileOpt = None,
+    header_row: HeaderRowOpt = None,
     base_url: BaseUrlOpt = None,
     token_file: TokenFileOpt = None,
     sandbox: SandboxOpt = False,
     insecure: InsecureOpt = False,
+    move: MoveOpt = False,
+    add: AddOpt = False,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Say what run would do with each row (create, exists, conflict, invalid); create nothing.
+    """Say what run would do with each row (new, exists, differs, missing reference, invalid);
+    write nothing. Same look-ups and words as run.
 
     Writes plan.csv (every row), errors.csv (rows that would fail) and summary.json.
-    Example: KANTATA_API_TOKEN=... importer plan people.xlsx
+    Example: KANTATA_API_TOKEN=... importer plan people.xlsx --move
     """
     from importer.plan import plan_file
 
     with _job(quiet=quiet, as_json=as_json) as job:
-        options = ImportOptions(sheet=sheet, mapping=mapping_from(mapping, map_file))
+        options = ImportOptions(
+            sheet=sheet,
+            mapping=mapping_from(mapping, map_file),
+            header_row=header_row,
+            differs=differs_mode(move, add),
+        )
         api = job.api(
             required=True,
             sandbox=sandbox,

@@ -30,6 +30,37 @@ SandboxOpt = Annotated[
 InsecureOpt = Annotated[
     bool, typer.Option("--insecure", help="Allow plain http:// to a non-loopback host.")
 ]
+ServerTimeLimitOpt = Annotated[
+    float,
+    typer.Option(
+        "--server-time-limit",
+        min=0.0,
+        help="Seconds after which the server ends a request (Kantata: 180). Rows whose reply was "
+        "lost are looked up only once this long has passed. Lower it only for a stand-in server.",
+    ),
+]
+MoveOpt = Annotated[
+    bool,
+    typer.Option(
+        "--move", help="A member holding one other membership: move it to the row's place (PUT)."
+    ),
+]
+AddOpt = Annotated[
+    bool,
+    typer.Option(
+        "--add",
+        help="A member holding another membership: add this one too (accounts that allow several).",
+    ),
+]
+
+
+def differs_mode(move: bool, add: bool) -> str:
+    """``--move``/``--add`` as ``ImportOptions.differs``; both at once is an error."""
+    if move and add:
+        raise InputError("--move and --add exclude each other: choose one")
+    return "move" if move else "add" if add else "report"
+
+
 MapFileOpt = Annotated[
     Path | None,
     typer.Option(

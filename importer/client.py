@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import random
 import re
 import threading
@@ -65,6 +66,10 @@ _TOKEN = re.compile(r"[!-~]*")  # visible ASCII: what an HTTP header can carry
 _BAD_JSON = (ValueError, RecursionError)  # JSONDecodeError, UnicodeDecodeError, deep nesting
 _MAX_REPLY = 64 * 1024 * 1024  # a reply larger than this is not an API answer
 _KINDS = {"GET": "lookups", "POST": "creates", "PUT": "moves", "DELETE": "deletes"}
+# Retries are told to the log (shown when the application configures logging: a log file, a
+# verbose handler), never printed; their count is in the summary.
+RETRY_LOGGER = "importer.retry"
+_retry_log = logging.getLogger(RETRY_LOGGER)
 
 
 def canonical_member_type(value: object) -> str:
@@ -351,20 +356,21 @@ class KantataClient:
                     raise
                 delay = self._delay(exc, tries)
                 self.counts.add("retries")
+                _retry_log.info("retry %d in %.1f s after: %s", tries, delay, exc)
                 if self._on_retry is not None:
                     self._on_retry(str(exc))
                 self._sleep(delay)
 
     def _delay(self, exc: TransientApiError, tries: int) -> float:
         policy = self.settings.retry
-        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
-            if exc.retry_after > policy.max_retry_after:
+        if isinstance(exc, RateLimitedError):
+            if exc.retry_after is not None and exc.retry_after > policy.max_retry_after:
                 raise ServerWaitError(
                     f"the server asked to wait {human_seconds(exc.retry_after)} (HTTP 429 "
                     f"Retry-After); stopping rather than waiting that long: run again later",
                     retry_after=exc.retry_after,
                 ) from exc
-            return exc.retry_after
+            return 0.0  # the shared limiter holds every sender for the pause (see _once)
         ceiling = min(policy.wait_max, policy.wait_initial * 2 ** (tries - 1))
         return random.uniform(0, ceiling)  # full jitter
 
@@ -381,9 +387,12 @@ class KantataClient:
         self.counts.add(_KINDS.get(method, method.lower()))
         limit = self.settings.server_time_limit
         # A write waits for its reply at least as long as the server may work on it.
-        read = self.settings.timeout if idempotent else max(self.settings.timeout, limit + 10)
+        read = self.settings.timeout
+        if not idempotent:
+            read = max(read, limit * 1.05 + 1)
         timeout = httpx.Timeout(self.settings.timeout, read=read)
-        deadline = time.monotonic() + max(read, limit) + 20  # the whole request, trickles too
+        # The whole request, a trickling reply included, may not outlive the server's own limit.
+        deadline = time.monotonic() + max(read, limit) + max(1.0, limit * 0.1)
         t0 = time.monotonic()
         where = f"{method} {path}"
         try:
@@ -448,7 +457,9 @@ class KantataClient:
                 status=status,
             ) from exc
         if not isinstance(data, dict):
-            raise BadResponseError(f"HTTP {status} reply to {where} is not a JSON object")
+            raise BadResponseError(
+                f"HTTP {status} reply to {where} is not a JSON object", status=status
+            )
         return data
 
     def _read(self, response: httpx.Response, deadline: float, where: str) -> bytes:
@@ -617,7 +628,7 @@ def objects_in(data: Mapping[str, Any], key: str) -> dict[str, dict[str, Any]]:
     if objects is None:
         return {}
     if not isinstance(objects, dict):
-        raise BadResponseError(f"reply has a malformed {key!r} (not an object)")
+        raise BadResponseError(f"reply has a malformed {key!r} (not an object)", status=200)
     return {str(k): v for k, v in objects.items() if isinstance(v, dict)}
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import stat
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from importer.errors import InputError
 
@@ -72,6 +73,18 @@ class ApiSettings:
     insecure: bool = False
     server_time_limit: float = 180.0
 
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> ApiSettings:
+        """Settings from the environment the CLI reads: ``$KANTATA_BASE_URL`` (default
+        ``DEFAULT_BASE_URL``) and ``$KANTATA_API_TOKEN``; ``overrides`` set other fields.
+
+        ``run_import``, ``plan_file`` and ``validate_file`` use this when given no ``api``.
+        """
+        environ = os.environ if env is None else env
+        url = environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
+        settings = cls(base_url=url, token=read_token(env=dict(environ)))
+        return replace(settings, **overrides) if overrides else settings
+
 
 @dataclass(frozen=True)
 class ImportOptions:
@@ -92,6 +105,9 @@ class ImportOptions:
         max_rows: refuse an input with more data rows than this (``--max-rows``).
         max_file_bytes: refuse a larger input file (``--max-file-mb``); ``None``: 1 GiB for text,
             200 MiB for workbooks (which may unpack to 8x this).
+        header_row: the row holding the column names, as Excel numbers rows (``--header-row``);
+            ``None``: the row among the first 20 naming the most columns (below a title or a
+            date line, as HR custom reports have them).
         max_memory_mb: the memory reading a workbook's sheet may need, in MB, estimated from its
             unpacked size before reading (``--max-memory-mb``); ``None``: 2 GB, or a quarter of
             the machine's memory when that is less.
@@ -106,9 +122,12 @@ class ImportOptions:
     differs: str = "report"
     max_rows: int = 5_000_000
     max_file_bytes: int | None = None
+    header_row: int | None = None
     max_memory_mb: int | None = None
 
     def __post_init__(self) -> None:
+        if self.header_row is not None and self.header_row < 1:
+            raise InputError(f"--header-row must be at least 1, got {self.header_row}")
         if not 1 <= self.batch_size <= MAX_BATCH:
             raise InputError(
                 f"--batch-size must be between 1 and {MAX_BATCH}, got {self.batch_size}"

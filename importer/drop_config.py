@@ -6,6 +6,7 @@ is fine: defaults plus the environment). Keys, all optional::
     base_url = "https://api.mavenlink.com/api/v1"
     token_file = "secrets/kantata-token"   # relative to the config file's folder
     sheet = "Members"
+    header_row = 3                          # the row with the column names (default: found)
     concurrency = 4
     max_rps = 5.0                           # client-side request rate ceiling
     batch_size = 100
@@ -57,6 +58,7 @@ _SCALARS: dict[str, tuple[type, float | None]] = {
     "token": (str, None),
     "token_file": (str, None),
     "sheet": (str, None),
+    "header_row": (int, 1),
     "concurrency": (int, 1),
     "max_rps": (float, 0),
     "batch_size": (int, 1),
@@ -78,6 +80,8 @@ class DropConfig:
         token: the bearer token (never printed, logged or written anywhere).
         sheet: the worksheet to read in workbooks (default: the first visible one).
         mapping: explicit header mapping, file header -> schema column.
+        header_row: the row holding the column names, as Excel numbers rows (default: the
+            row among the first 20 naming the most columns).
         concurrency: requests in flight at once.
         max_rps: client-side ceiling on requests per second (``None``: none).
         batch_size: objects per bulk request, 1..100.
@@ -96,6 +100,7 @@ class DropConfig:
     token: str = field(default="", repr=False)
     sheet: str | None = None
     mapping: dict[str, str] = field(default_factory=dict)
+    header_row: int | None = None
     concurrency: int = 4
     max_rps: float | None = None
     batch_size: int = MAX_BATCH
@@ -136,6 +141,7 @@ class DropConfig:
             mapping=dict(self.mapping),
             batch_size=self.batch_size,
             max_memory_mb=self.max_memory_mb,
+            header_row=self.header_row,
         )
 
 

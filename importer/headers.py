@@ -16,18 +16,28 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pandas as pd
 
 from importer.errors import InputError
 from importer.schema_file import RowSchemaSpec, load_row_schema
 
-__all__ = ["HeaderMap", "match_headers", "normalise_header", "read_mapping_file"]
+__all__ = [
+    "HeaderMap",
+    "display_fields",
+    "field_label",
+    "header_scorer",
+    "match_headers",
+    "normalise_header",
+    "read_mapping_file",
+]
 
 _SEPARATORS = re.compile(r"[\s_\-]+")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
-_CUTOFF = 0.6
+_CUTOFF = 0.75  # below: a guess more often wrong than right; suggest --map instead
 _SHOWN = 2
 
 
@@ -37,6 +47,36 @@ def normalise_header(text: str) -> str:
     return _SEPARATORS.sub("_", cleaned)
 
 
+def _known_names(spec: RowSchemaSpec) -> dict[str, str]:
+    """Normalised column names and aliases -> the column (or name column) they name."""
+    known: dict[str, str] = {}
+    targets = [(c.name, c.aliases) for c in spec.columns]
+    targets += [(a.name, a.aliases) for a in spec.alternates]
+    for name, aliases in targets:
+        for text in (name, *aliases):
+            known.setdefault(normalise_header(text), name)
+    return known
+
+
+def header_scorer(mapping: Mapping[str, str] | None = None) -> Callable[[Sequence[str]], int]:
+    """A function telling how many schema columns a row's cells name (by name, alias or
+    ``mapping`` key): the header row below a title or a date line is the one naming the most."""
+    known = _known_names(load_row_schema())
+    mapped = {normalise_header(k) for k in mapping or {}}
+
+    def score(cells: Sequence[str]) -> int:
+        named: set[str] = set()
+        for cell in cells:
+            text = normalise_header(cell)
+            if text in mapped:
+                named.add("map:" + text)
+            elif text in known:
+                named.add(known[text])
+        return len(named)
+
+    return score
+
+
 @dataclass(frozen=True)
 class HeaderMap:
     """Which file column holds which schema column, and the file's other columns."""
@@ -44,6 +84,32 @@ class HeaderMap:
     columns: dict[str, str]  # canonical column name -> the file's header label
     extras: tuple[str, ...]  # the file's other header labels, in file order
     names: dict[str, str] = field(default_factory=dict)  # name column -> the file's header label
+
+
+def field_label(header: str, name: str) -> str:
+    """How an error names a column: the file's header, with the schema column in brackets
+    where they differ by more than case and spacing (``Work Email [member_email]``, but
+    ``Member Type``)."""
+    return header if normalise_header(header) == name else f"{header} [{name}]"
+
+
+def display_fields(fields: pd.Series, headers: HeaderMap) -> pd.Series:
+    """``error_field`` values (schema names joined by ``"; "``) as the person's file names them,
+    each column once: ``member_type; member_type`` -> ``Member Type [member_type]``.
+
+    Works on the distinct values only (a few per file), so it costs nothing per row. Values
+    already relabelled, and fields that are no file column (``member``), are left as they are.
+    """
+    labels = {**headers.columns, **headers.names}
+    if fields.empty:
+        return fields
+
+    def relabel(value: str) -> str:
+        parts = [field_label(labels[p], p) if p in labels else p for p in value.split("; ") if p]
+        return "; ".join(dict.fromkeys(parts))
+
+    distinct = fields.dropna().unique()
+    return fields.map({v: relabel(str(v)) for v in distinct}).astype(fields.dtype)
 
 
 def match_headers(
@@ -63,12 +129,7 @@ def match_headers(
     names = (*spec.column_names, *(a.name for a in spec.alternates))
     if required is None:
         required = [c.name for c in spec.columns if c.required]
-    known: dict[str, str] = {}
-    targets = [(c.name, c.aliases) for c in spec.columns]
-    targets += [(a.name, a.aliases) for a in spec.alternates]
-    for name, aliases in targets:
-        for text in (name, *aliases):
-            known.setdefault(normalise_header(text), name)
+    known = _known_names(spec)
 
     found: dict[str, str] = {}
     for header, name in _explicit(headers, mapping or {}, names, where).items():
@@ -229,7 +290,9 @@ def _missing_message(
     for name in missing:
         best = _closest(name, headers, aliases.get(name, (name,)))
         hints.append(
-            f"closest match for {name}: {best!r}" if best else f"no close match for {name}"
+            f'closest match for {name}: {best!r} (if so: --map "{best}={name}")'
+            if best
+            else f'no close match for {name} (name the column that holds it: --map "Header={name}")'
         )
     return f"{where}: missing required {noun} {quoted}; headers found: {listing}; " + "; ".join(
         hints

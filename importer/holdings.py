@@ -282,7 +282,7 @@ def classify(
     geo_a, dept_a, mid_a = geo.to_numpy(), dept.to_numpy(), mid.to_numpy()
     members = list(zip(mid_a.tolist(), mtype.tolist(), strict=True))
     held = holdings.lookup(set(members), fresh=False)
-    holder = np.asarray([bool(held.get(m)) for m in members])
+    holder = np.asarray([bool(held.get(m)) for m in members], dtype=bool)
     for i in np.flatnonzero(holder & ~bad_ref):
         ms = held[members[i]]
         holds[i] = len(ms)

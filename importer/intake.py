@@ -12,6 +12,7 @@ the file has name columns (``name_lookups`` connects it to the API for that).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,12 +25,20 @@ from importer.client import KantataClient
 from importer.config import TOKEN_ENV, ApiSettings
 from importer.errors import InputError
 from importer.headers import HeaderMap, match_headers
+from importer.load import Table
 from importer.lookups import Resolver
 from importer.outcomes import OUTCOME_COLUMNS
 from importer.resolve import Resolved, resolve_chunk
 from importer.schema_file import load_row_schema
 
-__all__ = ["ORIGINAL_ROW", "ORIGINAL_SHEET", "Intake", "name_lookups", "read_intake"]
+__all__ = [
+    "ORIGINAL_ROW",
+    "ORIGINAL_SHEET",
+    "Intake",
+    "name_lookups",
+    "origin_digest",
+    "read_intake",
+]
 
 ORIGINAL_SHEET = "original_sheet"
 ORIGINAL_ROW = "original_row"
@@ -134,6 +143,20 @@ def read_intake(headers: Sequence[str], *, where: str, mapping: dict[str, str] |
     labels[ORIGINAL_ROW if ORIGINAL_ROW in headers else "source_row"] = ORIGINAL_ROW
     labels.update({h: h for h in data})
     return Intake(matched, labels, resubmission=True)
+
+
+def origin_digest(table: Table, intake: Intake) -> str:
+    """What identifies a resubmitted report across edits: which row of the first file each of
+    its rows came from (sheet and row, in order), not the cells the person fixes."""
+    labels = intake.labels or {}
+    carried = [h for h, label in labels.items() if label in (ORIGINAL_SHEET, ORIGINAL_ROW)]
+    digest = hashlib.sha256()
+    for chunk in table.chunks():
+        rows = chunk.index.to_numpy().astype("str").tolist()
+        columns = [chunk[h].astype("str").tolist() for h in carried]
+        for values in zip(rows, *columns, strict=True):
+            digest.update(("\x1f".join(values) + "\x1e").encode("utf-8"))
+    return digest.hexdigest()
 
 
 @contextmanager

@@ -212,6 +212,20 @@ class Journal:
             self._conn.close()
         self._folder_lock.release()
 
+    def send_refused_again(self) -> int:
+        """Make the rows the server refused pending again; return how many.
+
+        For a resubmitted errors file edited since the last run: its fixed rows are sent again
+        (an unchanged one is refused again, nothing more). Created rows stay created.
+        """
+        with self._lock:
+            cursor = self._conn.execute(
+                f"UPDATE rows SET state={ROW_PENDING}, stage=NULL, field=NULL, message=NULL"
+                " WHERE state=?",
+                (ROW_FAILED,),
+            )
+            return int(cursor.rowcount)
+
     def register(self, rows: np.ndarray) -> None:
         """Record the valid rows (those already known keep their state)."""
         with self._lock:

@@ -56,7 +56,7 @@ from importer.arrow_memory import use_streaming_pool
 from importer.errors import InputError
 from importer.prefetch import Prefetch
 
-__all__ = ["SourceInfo", "Table", "open_table", "sha256_file"]
+__all__ = ["CellNote", "SourceInfo", "Table", "open_table", "sha256_file"]
 
 DEFAULT_MAX_ROWS = 5_000_000
 DEFAULT_MAX_BYTES = {"csv": 1 << 30, "xlsx": 200 << 20, "xls": 200 << 20, "ods": 200 << 20}
@@ -75,6 +75,17 @@ Batch = tuple[pa.Table, np.ndarray]
 
 
 @dataclass(frozen=True)
+class CellNote:
+    """Something about a block of cells of one column that an error there should mention:
+    ``merged cells D5:D14``, a formula never calculated."""
+
+    label: str  # the column's header label
+    first_row: int
+    last_row: int
+    text: str
+
+
+@dataclass(frozen=True)
 class SourceInfo:
     """What was read: the file, its format, the sheet, the header labels and text settings."""
 
@@ -85,6 +96,9 @@ class SourceInfo:
     headers: tuple[str, ...]
     encoding: str | None
     delimiter: str | None
+    header_row: int = 1  # the header's row number as Excel shows it
+    notes: tuple[str, ...] = ()  # what was decided for the person: "header found on row 3" ...
+    cell_notes: tuple[CellNote, ...] = ()  # merged ranges, uncalculated formulas (workbooks)
 
     @property
     def where(self) -> str:
@@ -169,14 +183,25 @@ def open_table(
     max_rows: int = DEFAULT_MAX_ROWS,
     max_bytes: int | None = None,
     max_memory: int | None = None,
+    header_row: int | None = None,
+    score: HeaderScore | None = None,
 ) -> Table:
     """Open a .csv/.tsv/.txt text file or an .xlsx/.xlsm/.xls/.ods workbook.
 
     ``max_rows`` caps the data rows; ``max_bytes`` the file's size (default: 1 GiB for text,
     200 MiB for workbooks, which may unpack to 8x that); ``max_memory`` what reading a
-    workbook's sheet may need (default: :func:`memory_budget`). Raises :class:`InputError` (one line
-    naming the file and sheet) when the file cannot be read or breaks a limit.
+    workbook's sheet may need (default: :func:`memory_budget`). The header is row ``header_row`` (as
+    Excel numbers rows) or else, among the first 20 rows, the one ``score`` rates highest (how
+    many schema columns it names; default: the bundled schema's names and aliases), or the first
+    non-blank row when none names any. Raises :class:`InputError` (one line naming the file and
+    sheet) when the file cannot be read or breaks a limit.
     """
+    if header_row is not None and header_row < 1:
+        raise ValueError(f"header_row must be at least 1, not {header_row}")
+    if score is None:
+        from importer.headers import header_scorer
+
+        score = header_scorer()
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, not {chunk_rows}")
     if max_rows < 1 or (max_bytes is not None and max_bytes < 1):
@@ -223,7 +248,8 @@ def open_table(
                 f"{name} is a text file and has no sheets (asked for sheet {sheet!r})",
                 path=str(p),
             )
-        layout = _delimited.inspect(p)
+        layout = _delimited.inspect(p, header_row=header_row, score=score)
+        shown = layout.header_record - layout.skip
         info = SourceInfo(
             path=p,
             format="csv",
@@ -232,6 +258,8 @@ def open_table(
             headers=header_labels(layout.header, range(1, len(layout.header) + 1)),
             encoding=layout.encoding,
             delimiter=layout.delimiter,
+            header_row=shown,
+            notes=layout.notes + header_note(shown, header_row),
         )
         return Table(info, lambda: _delimited.read_batches(p, layout), chunk_rows, max_rows)
 
@@ -242,6 +270,8 @@ def open_table(
         fmt,
         sheet,
         max_unpacked=UNPACK_FACTOR * limit,
+        header_row=header_row,
+        score=score,
         max_memory=max_memory if max_memory is not None else memory_budget(),
     )
     info = SourceInfo(
@@ -252,6 +282,9 @@ def open_table(
         headers=book.headers,
         encoding=None,
         delimiter=None,
+        header_row=book.header_row,
+        notes=book.notes + header_note(book.header_row, header_row),
+        cell_notes=book.cell_notes,
     )
     if book.cells.num_rows > max_rows:
         raise too_many_rows(info.where, max_rows, p)
@@ -340,6 +373,53 @@ def looks_like_text(head: bytes) -> bool:
         else:
             return True
     return False
+
+
+#: Rates a row as a header: how many schema columns its cells name.
+HeaderScore = Callable[[Sequence[str]], int]
+HEADER_SEARCH_ROWS = 20  # the header row is looked for among this many first rows
+
+
+def pick_header(
+    rows: Sequence[Sequence[str]],
+    score: HeaderScore,
+    header_row: int | None,
+    where: str,
+    path: Path,
+) -> int | None:
+    """The 0-based index of the header among ``rows`` (a file's first rows), None if all blank.
+
+    ``header_row`` (1-based, as asked with --header-row) is taken as it is; otherwise the row
+    naming most schema columns among the first ``HEADER_SEARCH_ROWS`` (the earliest on a tie),
+    or the first non-blank row when no later row names two or more.
+    """
+    if header_row is not None:
+        index = header_row - 1
+        if index >= len(rows) or not any(str(c).strip() for c in rows[index]):
+            raise InputError(
+                f"{where}: row {header_row} (--header-row) is empty or beyond the end; give "
+                "the number of the row holding the column names, as Excel shows it",
+                path=str(path),
+            )
+        return index
+    first = next((i for i, r in enumerate(rows) if any(str(c).strip() for c in r)), None)
+    if first is None:
+        return None
+    # A later row must name at least two columns: a data row holding "Workspace" (the name of a
+    # column too) does not displace a header of unknown labels, which then gets the --map hint.
+    best, best_score = first, max(score([str(c) for c in rows[first]]), 1)
+    for index in range(first + 1, min(len(rows), HEADER_SEARCH_ROWS)):
+        value = score([str(c) for c in rows[index]])
+        if value > best_score:
+            best, best_score = index, value
+    return best
+
+
+def header_note(row: int, asked: int | None) -> tuple[str, ...]:
+    """ "header found on row 3" when the header is not the first row (and was not asked for)."""
+    if row == 1 or asked is not None:
+        return ()
+    return (f"header found on row {row}",)
 
 
 def shorten(text: str, limit: int = 60) -> str:

@@ -16,6 +16,7 @@ reference sheets. Every request is a GET through ``KantataClient.pages``:
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,17 +25,42 @@ from importer.client import LIST_PARAMS, KantataClient, objects_in
 from importer.errors import BadResponseError
 from importer.redact import server_text
 
-__all__ = ["Catalog", "Entry", "Organization", "Resolver", "clean_name", "name_key"]
+__all__ = [
+    "Catalog",
+    "Entry",
+    "Organization",
+    "Resolver",
+    "clean_name",
+    "name_key",
+    "name_query",
+]
+
+
+_ADDRESS = re.compile(r"<\s*(?:mailto:)?\s*([^<>\s@]+@[^<>\s@]+?)\.?\s*>")
+_MAILTO = re.compile(r"^mailto:\s*", re.IGNORECASE)
 
 
 def clean_name(text: str) -> str:
-    """A name with whitespace runs (also zero-width spaces, BOMs) as one space, stripped."""
+    """A name with whitespace runs (also no-break and zero-width spaces, BOMs) as one space,
+    stripped."""
     return " ".join(text.replace("\u200b", " ").replace("\ufeff", " ").split())
 
 
+def name_query(text: str) -> str:
+    """What a cell names, as people type it: ``clean_name``, the address out of
+    ``Olivia Smith <olivia@acme.example>`` or ``mailto:olivia@acme.example``, trailing dots
+    dropped (``Engineering.``). The text to look up; its case is kept."""
+    cleaned = clean_name(text)
+    found = _ADDRESS.search(cleaned)
+    if found:
+        cleaned = found.group(1)
+    cleaned = _MAILTO.sub("", cleaned)
+    return cleaned.rstrip(". ") or cleaned
+
+
 def name_key(text: str) -> str:
-    """The matching form of a name: ``clean_name``, casefolded."""
-    return clean_name(text).casefold()
+    """The matching form of a name: ``name_query``, casefolded (names from the server too)."""
+    return name_query(text).casefold()
 
 
 @dataclass(frozen=True)
@@ -55,6 +81,10 @@ class Organization:
     parent_id: int | None
 
 
+#: Told what is being looked up: (what, done, total), e.g. ("users", 1200, 100000).
+LookupProgress = Callable[[str, int, int | None], None]
+
+
 class Catalog:
     """The entries of one lookup (departments, users ...) by name key, filled on demand."""
 
@@ -63,6 +93,11 @@ class Catalog:
         self.by_key: dict[str, dict[int, Entry]] = {}
         self.by_id: dict[int, Entry] = {}
         self.disabled: dict[str, Entry] = {}  # users found only as disabled, by key
+        self.progress: LookupProgress | None = None
+
+    def _report(self, what: str, done: int, total: int | None) -> None:
+        if self.progress is not None:
+            self.progress(what, done, total)
 
     def add(self, key: str, entry: Entry) -> None:
         """Record ``entry`` under ``key`` (idempotent)."""
@@ -107,9 +142,11 @@ class _Users(Catalog):
         if not todo:
             return
         before = self._client.counts["lookups"]
+        self._report("users", 0, len(todo))
         found = self._client.users_by_email(todo)
         for _ in range(self._client.counts["lookups"] - before):
             self._count()
+        self._report("users", len(todo), len(todo))
         for key, person in found.items():
             entry = Entry(person.id, person.label)
             if person.disabled:
@@ -154,18 +191,21 @@ class _Searchable(Catalog):
             self._pages = self._client.pages(self._endpoint, self._params)
             self._left = _page_count(self._take(next(self._pages)), self._endpoint) - 1
         if self._left > 0 and self._searches + len(todo) > self._left:
-            for page in self._pages:  # listing the rest is cheaper than more searches
+            what, total = f"{self._endpoint} (pages)", self._left + 1
+            for done, page in enumerate(self._pages, start=2):  # cheaper than more searches
                 self._take(page)
+                self._report(what, done, total)
             self._left = 0
         if self._left <= 0:
             self._complete = True
             return
-        for key in todo:
+        for done, key in enumerate(todo, start=1):
             params = {**self._params, self._search: shown[key]}
             for page in self._client.pages(self._endpoint, params):
                 self._take(page)
             self._sure.add(key)
             self._searches += 1
+            self._report(self._endpoint, done, len(todo))
 
     def _take(self, page: dict[str, Any]) -> dict[str, Any]:
         self._count()
@@ -220,6 +260,11 @@ class Resolver:
     def catalog(self, lookup: str) -> Catalog:
         """The catalog of a lookup: ``geography``, ``department``, ``user`` or ``workspace``."""
         return self._catalogs[lookup]
+
+    def report_to(self, progress: LookupProgress | None) -> None:
+        """Tell ``progress`` how the lookups go (users/workspaces searched, pages listed)."""
+        for catalog in self._catalogs.values():
+            catalog.progress = progress
 
     def organizations(self, kind: str) -> list[Organization]:
         """Every organization of one tree (``geography``/``department``), by id."""

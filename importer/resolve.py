@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from importer.headers import HeaderMap
-from importer.lookups import Entry, Resolver, clean_name, name_key
+from importer.lookups import Entry, Resolver, clean_name, name_key, name_query
 from importer.schema_file import AlternateSpec, RowSchemaSpec, load_row_schema
 
 __all__ = ["Resolved", "Resolver", "resolve_chunk"]
@@ -130,7 +130,7 @@ def _match(
     catalog = resolver.catalog(alt.lookup)
     codes, names = pd.factorize(shown)
     keys = [name_key(str(n)) for n in names]
-    catalog.find(dict(zip(keys, map(str, names), strict=True)))
+    catalog.find(dict(zip(keys, (name_query(str(n)) for n in names), strict=True)))
     found = [catalog.entries(k) for k in keys]
     single = np.asarray([str(f[0].id) if len(f) == 1 else "" for f in found], dtype=object)
     problem = np.asarray(

@@ -21,7 +21,9 @@ EXIT_INTERRUPTED = 130
 
 @dataclass(frozen=True)
 class Progress:
-    """A progress event: ``phase`` is "validate", "send" or "report"; rows done of ``total``."""
+    """A progress event: ``phase`` is "validate", "send" or "report" (rows done of ``total``),
+    or, while names are resolved, what is looked up: "users", "workspaces" (names searched of
+    ``total``), "users (pages)" (pages of the full listing read)."""
 
     phase: str
     done: int
@@ -79,7 +81,9 @@ def summary_record(
             "sheet": info.sheet,
             "encoding": info.encoding,
             "delimiter": info.delimiter,
+            "header_row": info.header_row,
         },
+        "notes": list(info.notes),
         "counts": counts,
         "exit_code": exit_code,
         "status": {0: "ok", 1: "rows_failed", 3: "refused", 130: "interrupted"}.get(

@@ -24,7 +24,8 @@ from importer.client import KantataClient
 from importer.config import ApiSettings, ImportOptions
 from importer.dispatch import send_all
 from importer.errors import ApiError, Cancelled, FatalApiError
-from importer.intake import name_lookups
+from importer.headers import display_fields
+from importer.intake import name_lookups, origin_digest
 from importer.journal import JOURNAL_FILE, ROW_IN_FLIGHT, Journal
 from importer.load import sha256_file
 from importer.outcomes import (
@@ -98,6 +99,7 @@ def validate_file(
         ApiError: names could not be looked up (token refused, server unreachable).
     """
     options = options or ImportOptions()
+    api = api or ApiSettings.from_env()
     started, t0 = datetime.now(UTC), time.perf_counter()
     table = open_input(path, options)
     info = table.info
@@ -165,7 +167,8 @@ def run_import(
         path: the CSV/TSV/XLSX/XLS/ODS file.
         out_dir: the results folder (default: ``<name>-results`` next to the input).
         options: sheet, batch size, header mapping, dry run.
-        api: base URL, token, concurrency, rate, retries.
+        api: base URL, token, concurrency, rate, retries (default: ``ApiSettings.from_env()``,
+            ``$KANTATA_BASE_URL`` and ``$KANTATA_API_TOKEN`` as the CLI reads them).
         transport: an httpx transport to use instead of the network (tests, proxies).
         progress: called with ``Progress`` events.
         cancel: set it (from a signal handler, another thread) to stop sending: requests in
@@ -182,7 +185,7 @@ def run_import(
         ApiError: the names could not be looked up (token refused, server unreachable).
     """
     options = options or ImportOptions()
-    api = api or ApiSettings()
+    api = api or ApiSettings.from_env()
     started = datetime.now(UTC)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -212,8 +215,21 @@ def run_import(
             "sheet": info.sheet or "",
             "mapping": json.dumps(options.mapping),
         }
+        if intake.resubmission:  # edited again and again: the same rows of the first file
+            del identity["sha256"]
+            identity["resubmitted_rows"] = origin_digest(table, intake)
         fatal, interrupted, sent_rows = _send(
-            v.valid, out, identity, options, api, transport, cancel, progress, outcomes, extra
+            v.valid,
+            out,
+            identity,
+            options,
+            api,
+            transport,
+            cancel,
+            progress,
+            outcomes,
+            extra,
+            resubmission=intake.resubmission,
         )
         files[JOURNAL_FILE] = out / JOURNAL_FILE
         unsent = v.valid.index[~v.valid.index.isin(outcomes.done_rows())]
@@ -238,6 +254,7 @@ def run_import(
     t2 = time.perf_counter()
     final = outcomes.frame()  # in a dry run valid rows have no outcome: payloads.jsonl has them
     final = final.join(intake.resolved_ids(v.valid))  # success.csv shows IDs found from names
+    final["error_field"] = display_fields(final["error_field"], intake.headers)
     writer = ReportWriter(
         out,
         info.headers,
@@ -295,6 +312,8 @@ def _send(
     progress: ProgressCallback | None,
     outcomes: Outcomes,
     extra: dict[str, Any],
+    *,
+    resubmission: bool = False,
 ) -> tuple[ApiError | None, bool, np.ndarray]:
     """The send stage against the server, journaled; returns (fatal, interrupted, rows sent)."""
     cancel = cancel or threading.Event()
@@ -310,6 +329,8 @@ def _send(
         Journal.open(out, identity=identity, restart=options.restart) as journal,
         KantataClient(api, transport=transport, cancel=cancel) as client,
     ):
+        if resubmission:
+            extra["sent_again"] = journal.send_refused_again()
         try:
             server = client.identity()
             journal.bind_server(asdict(server), describe=server.describe())

@@ -6,17 +6,18 @@ duplicate check and the reports follow in file order on the caller's thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from importer.config import ImportOptions
 from importer.errors import InputError
-from importer.headers import HeaderMap
+from importer.headers import HeaderMap, display_fields, header_scorer
 from importer.intake import Intake, read_intake
-from importer.load import SourceInfo, Table, open_table
+from importer.load import CellNote, SourceInfo, Table, open_table
 from importer.outcomes import STAGE_VALIDATION, Outcomes
 from importer.prefetch import Prefetch
 from importer.report import ReportWriter
@@ -39,13 +40,35 @@ def open_input(path: str | Path, options: ImportOptions) -> Table:
         max_rows=options.max_rows,
         max_bytes=options.max_file_bytes,
         max_memory=options.max_memory_mb << 20 if options.max_memory_mb else None,
+        header_row=options.header_row,
+        score=header_scorer(options.mapping),
     )
 
 
 def default_out_dir(path: str | Path) -> Path:
-    """``people.xlsx`` -> ``people-results/`` next to it."""
+    """``people.xlsx`` -> ``people.xlsx-results/`` next to it.
+
+    The whole file name, extension included: ``people.csv`` and ``people.xlsx`` side by side get
+    folders of their own (each with its own run journal), and the folder sorts next to its file.
+    """
     p = Path(path)
-    return p.with_name(f"{p.stem}-results")
+    return p.with_name(f"{p.name}-results")
+
+
+def with_cell_notes(errors: pd.DataFrame, notes: Sequence[CellNote]) -> pd.DataFrame:
+    """Add to an error the note of the cells it is about ("merged cells D5:D14", a formula
+    never calculated): rows in the note's block whose ``error_field`` names its column."""
+    rows = errors.index.to_numpy(dtype=np.int64)
+    order = np.argsort(rows, kind="stable")
+    fields = errors["error_field"].to_numpy(dtype=object)
+    messages = errors["error_message"].to_numpy(dtype=object).copy()
+    for note in notes:
+        lo, hi = np.searchsorted(rows[order], [note.first_row, note.last_row + 1])
+        for at in order[lo:hi]:
+            names = str(fields[at]).split("; ")
+            if any(n == note.label or n.startswith(note.label + " [") for n in names):
+                messages[at] = f"{messages[at]} ({note.text})"
+    return errors.assign(error_message=messages)
 
 
 @dataclass
@@ -92,6 +115,11 @@ def validate_table(
     parts: list[pd.DataFrame] = []
     rows = failed = 0
 
+    if intake.resolver is not None and progress is not None:
+        # Looking 100,000 names up takes a while: say what is looked up, and how far it is.
+        report = progress
+        intake.resolver.report_to(lambda what, done, total: report(Progress(what, done, total)))
+
     def checked() -> Iterator[tuple[pd.DataFrame, CheckedChunk]]:
         for chunk in table.chunks(read_ahead=True):
             ready = intake.prepare(chunk)  # names -> IDs, when the file has name columns
@@ -101,6 +129,10 @@ def validate_table(
     with Prefetch(checked(), depth=1, name="validate") as ahead:
         for chunk, cells in ahead:
             result = finish_chunk(cells, duplicates, valid_rows=keep)
+            fields = display_fields(result.errors["error_field"], intake.headers)
+            result.errors["error_field"] = fields
+            if info.cell_notes and not result.errors.empty:
+                result.errors = with_cell_notes(result.errors, info.cell_notes)
             if keep:
                 parts.append(result.valid)
                 outcomes.failed_frame(result.errors, STAGE_VALIDATION)

@@ -9,7 +9,6 @@ from typing import Any
 
 import openpyxl
 import pytest
-import stamina
 
 from importer.config import ApiSettings, RetryPolicy
 from importer.sandbox import SandboxConfig, SandboxServer
@@ -17,25 +16,23 @@ from importer.sandbox import SandboxConfig, SandboxServer
 HEADER = ["geography_id", "department_id", "member_id", "member_type"]
 
 
-@pytest.fixture(autouse=True)
-def _instant_retries() -> Iterator[None]:
-    """Retries happen, but without sleeping (stamina's test mode keeps our attempt counts)."""
-    with stamina.set_testing(True, attempts=10, cap=True):
-        yield
-
-
 @pytest.fixture
 def sandbox() -> Iterator[SandboxServer]:
     """A sandbox with the bundled seed, in memory, all knobs off."""
-    with SandboxServer(SandboxConfig(random_seed=7)) as server:
+    with SandboxServer(SandboxConfig(random_seed=7, request_time_limit_s=1.0)) as server:
         yield server
 
 
 def settings_for(server: SandboxServer, **kwargs: Any) -> ApiSettings:
-    """ApiSettings pointing at ``server`` with fast retries."""
+    """ApiSettings pointing at ``server`` with fast retries and the server's time limit.
+
+    The client waits the server's time limit before looking up a row in doubt; the sandbox's
+    limit is set to seconds so these tests stay fast.
+    """
     kwargs.setdefault(
         "retry", RetryPolicy(attempts=10, timeout=60, wait_initial=0.01, wait_max=0.05)
     )
+    kwargs.setdefault("server_time_limit", server.config.request_time_limit_s)
     return ApiSettings(base_url=server.base_url, token=server.token, **kwargs)
 
 

@@ -163,7 +163,7 @@ def test_readme_demo_command_imports_sample(tmp_path: Path) -> None:
     assert proc.returncode == 1, proc.stderr  # the sample has deliberate errors
     assert re.search(r"created\s*│\s*31\b", proc.stderr), proc.stderr
     assert re.search(r"already existed\s*│\s*1\b", proc.stderr)
-    assert (tmp_path / "people-results" / "success.csv").exists()
+    assert (tmp_path / "people.xlsx-results" / "success.csv").exists()
 
 
 def test_sandbox_command_starts_fast_and_answers_a_bulk_create() -> None:

@@ -118,14 +118,62 @@ def test_bad_mappings(mapping: dict[str, str], message: str) -> None:
 
 
 def test_missing_column_suggests_closest_header() -> None:
-    """A missing column is named, with the headers found and the closest one."""
+    """A missing column is named, with the headers found and the close one as a --map line."""
     with pytest.raises(InputError) as info:
-        match_headers(["Geography ID", "Dept ID", "Member"], where=WHERE)
+        match_headers(["Geography ID", "Dept ID", "Member", "Membr Typ"], where=WHERE)
     assert str(info.value) == (
         "people.xlsx, sheet 'Members': missing required column 'member_type' (or 'member_email' "
-        "/ 'workspace'); headers found: 'Geography ID', 'Dept ID', 'Member'; closest match for "
-        "member_type: 'Member'"
+        "/ 'workspace'); headers found: 'Geography ID', 'Dept ID', 'Member', 'Membr Typ'; "
+        "closest match for member_type: 'Membr Typ' (if so: --map \"Membr Typ=member_type\")"
     )
+
+
+def test_poor_match_suggests_map_not_a_guess() -> None:
+    """'Member' (the member ID) is not offered as member_type: the message shows --map."""
+    with pytest.raises(InputError) as info:
+        match_headers(["Geography ID", "Dept ID", "Member", "Person"], where=WHERE)
+    message = str(info.value)
+    assert "closest match" not in message
+    assert message.endswith(
+        'no close match for member_type (name the column that holds it: --map "Header=member_type")'
+    )
+
+
+@pytest.mark.parametrize(
+    ("family", "target", "labels"),
+    [
+        (
+            "email",
+            "member_email",
+            [
+                "Email",
+                "E-mail",
+                "Email Address",
+                "Work Email",
+                "Employee Email",
+                "Business Email",
+                "Primary Work Email",
+            ],
+        ),
+        ("department", "department", ["Department", "Dept", "Department Name", "Team"]),
+        ("geography", "geography", ["Location", "Work Location", "Office", "Region", "Country"]),
+        ("workspace", "workspace", ["Project", "Project Name", "Workspace"]),
+        ("member type", "member_type", ["Member Type", "Type"]),
+    ],
+)
+def test_header_names_hr_systems_use(family: str, target: str, labels: list[str]) -> None:
+    """Each header name HR exports use for a column family is matched to that column."""
+    base = {
+        "member_email": ["Geography ID", "Dept ID"],
+        "department": ["Geography ID", "Member ID", "Member Type"],
+        "geography": ["Dept ID", "Member ID", "Member Type"],
+        "workspace": ["Geography ID", "Dept ID"],
+        "member_type": ["Geography ID", "Dept ID", "Member ID"],
+    }[target]
+    for label in labels:
+        found = match_headers([*base, label], where=WHERE)
+        assert {**found.columns, **found.names}.get(target) == label, (family, label)
+        assert found.extras == ()
 
 
 def test_missing_columns_without_close_match() -> None:
@@ -135,8 +183,9 @@ def test_missing_columns_without_close_match() -> None:
     assert str(info.value) == (
         "a.csv: missing required columns 'member_id' (or 'member_email' / 'workspace'), "
         "'member_type' (or 'member_email' / 'workspace'); headers found: "
-        "'geography_id', 'department_id', 'Qx'; no close match for member_id; "
-        "no close match for member_type"
+        "'geography_id', 'department_id', 'Qx'; no close match for member_id (name the "
+        'column that holds it: --map "Header=member_id"); no close match for member_type '
+        '(name the column that holds it: --map "Header=member_type")'
     )
 
 

@@ -30,7 +30,11 @@ def read(path: Path) -> pd.DataFrame:
 @pytest.fixture
 def volume_sandbox(tmp_path: Path) -> SandboxServer:
     """A sandbox seeded with 3,000 extra users (ids 20001..23000)."""
-    server = SandboxServer(SandboxConfig(seed=big_seed(tmp_path / "seed.json", N), random_seed=11))
+    server = SandboxServer(
+        SandboxConfig(
+            seed=big_seed(tmp_path / "seed.json", N), random_seed=11, request_time_limit_s=1.0
+        )
+    )
     server.start()
     yield server
     server.stop()
@@ -75,7 +79,7 @@ def test_finished_import_rerun_sends_no_create(sandbox: SandboxServer, tmp_path:
     second = run_import(src, out_dir=tmp_path / "out", api=api)
     assert sandbox.counters.create_requests == 0
     assert second.counts["created"] == first.counts["created"] == 30
-    assert second.summary["resumed_created"] == 30
+    assert second.summary["resumed_done"] == 30
     assert read(tmp_path / "out" / "success.csv").equals(before)
 
 
@@ -144,6 +148,7 @@ def test_sigkill_mid_run_then_same_command_recovers(
     cmd = [
         sys.executable, "-m", "importer", "run", str(src), "--out", str(out), "--quiet",
         "--base-url", volume_sandbox.base_url, "--batch-size", "20", "--concurrency", "2",
+        "--server-time-limit", "1",
     ]  # fmt: skip
     env = {**os.environ, "KANTATA_API_TOKEN": volume_sandbox.token}
     proc = subprocess.Popen(cmd, env=env)

@@ -92,7 +92,7 @@ def test_unknown_and_ambiguous_names_are_row_errors_listing_candidates(
     assert "'EMEA' is a geography: 102 (EMEA, under Global)" in got["4"]
     assert got["5"].startswith("geography 'Atlantis' not found; member_email 'nobody@acme.example'")
     errors = read(tmp_path / "out" / "errors.csv")
-    assert errors.loc[3, "error_field"] == "geography; member_email"
+    assert errors.loc[3, "error_field"] == "Geography; Email [member_email]"
     assert "6" not in got
 
 
