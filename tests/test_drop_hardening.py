@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +63,9 @@ def test_a_250_character_name_is_imported_and_does_not_block_the_next_file(
     assert again.files == []
 
 
-def _unsure(server: SandboxServer) -> httpx.MockTransport:
+@contextmanager
+def _unsure(server: SandboxServer) -> Iterator[httpx.MockTransport]:
     """The sandbox, except that every create ends in a gateway error: outcome unknown."""
-    upstream = httpx.Client()
 
     def handle(request: httpx.Request) -> httpx.Response:
         if request.method == "POST" and request.url.path.endswith("/organization_memberships"):
@@ -75,7 +77,8 @@ def _unsure(server: SandboxServer) -> httpx.MockTransport:
         )
         return httpx.Response(reply.status_code, headers=reply.headers, content=reply.content)
 
-    return httpx.MockTransport(handle)
+    with httpx.Client() as upstream:
+        yield httpx.MockTransport(handle)
 
 
 def test_a_file_with_rows_in_doubt_stays_in_processing_until_finished(
@@ -85,7 +88,8 @@ def test_a_file_with_rows_in_doubt_stays_in_processing_until_finished(
     (tmp_path / "inbox").mkdir()
     write_csv(tmp_path / "inbox" / "members.csv", rows(range(10010, 10014)))
     quick = dataclasses.replace(config_for(sandbox), server_time_limit=0.0)
-    first = process_drop_folder(tmp_path, config=quick, transport=_unsure(sandbox))
+    with _unsure(sandbox) as transport:
+        first = process_drop_folder(tmp_path, config=quick, transport=transport)
     [doubt] = first.files
     assert doubt.outcome == "in_doubt"
     assert first.exit_code == 1
