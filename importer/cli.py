@@ -8,9 +8,11 @@ not be read, 3 the server refused the run (token, unreachable).
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -48,7 +51,7 @@ from importer.config import (
     ApiSettings,
     ImportOptions,
 )
-from importer.errors import ImporterError, InputError
+from importer.errors import ImporterError, InputError, damaged_journal_message, printable
 
 if TYPE_CHECKING:
     from importer.result import ImportResult
@@ -98,9 +101,23 @@ MaxFileMbOpt = Annotated[
 ]
 
 
-def _limits(max_rows: int, max_file_mb: int | None) -> dict[str, Any]:
-    """ImportOptions' size limits from the --max-rows / --max-file-mb options."""
-    return {"max_rows": max_rows, "max_file_bytes": max_file_mb << 20 if max_file_mb else None}
+MaxMemoryMbOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-memory-mb",
+        min=1,
+        help="Memory a workbook read may need, in MB (default: 2048, or 1/4 of RAM if less).",
+    ),
+]
+
+
+def _limits(max_rows: int, max_file_mb: int | None, max_memory_mb: int | None) -> dict[str, Any]:
+    """ImportOptions' size limits from --max-rows / --max-file-mb / --max-memory-mb."""
+    return {
+        "max_rows": max_rows,
+        "max_file_bytes": max_file_mb << 20 if max_file_mb else None,
+        "max_memory_mb": max_memory_mb,
+    }
 
 
 class _Bar:
@@ -153,7 +170,7 @@ def _print_result(result: ImportResult, *, quiet: bool, as_json: bool) -> None:
         table.add_row(key.replace("_", " "), f"{value:,}")
     err.print(table)
     if result.fatal:
-        err.print(f"[bold red]stopped:[/] {result.fatal}")
+        err.print(f"[bold red]stopped:[/] {escape(printable(result.fatal))}")
     for name, path in sorted(result.files.items()):
         err.print(f"  {name:<14} {path}")
 
@@ -190,8 +207,31 @@ def _stop_on_signals(quiet: bool) -> Iterator[threading.Event]:
             signal.signal(sig, old)
 
 
+def storage_message(exc: OSError | sqlite3.Error) -> str:
+    """One line for a file the run could not write or read: which one, and what to do."""
+    if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+        return damaged_journal_message("the run journal (journal.sqlite in the --out folder)", exc)
+    path = getattr(exc, "filename", None)
+    where = f"{path}: " if path else ""
+    number = getattr(exc, "errno", None)
+    full = number in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) or "full" in str(exc)
+    if full:
+        what = "the disk is full (or a file-size limit was reached)"
+        todo = "free some space or choose another --out folder, then run the same command again"
+    elif number in (errno.EACCES, errno.EPERM, errno.EROFS):
+        what = "cannot write here (permission denied or a read-only disk)"
+        todo = "choose a writable --out folder"
+    elif number in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        what = "a file stands where a folder is needed (or a folder where a file is)"
+        todo = "choose another --out folder"
+    else:
+        what = getattr(exc, "strerror", None) or str(exc)
+        todo = "check the --out folder and run the same command again"
+    return f"{where}{what}; {todo}"
+
+
 def _fail(exc: ImporterError) -> typer.Exit:
-    err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+    err.print(f"error: {printable(str(exc))}", markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(exc.exit_code)
 
 
@@ -219,6 +259,8 @@ def _job(*, quiet: bool, as_json: bool) -> Iterator[_Job]:
             yield job
         except ImporterError as exc:
             raise _fail(exc) from None
+        except (OSError, sqlite3.Error) as exc:
+            raise _fail(InputError(storage_message(exc))) from None
         finally:
             job.bar.close()
     assert job.result is not None, "the command set no result"
@@ -243,6 +285,7 @@ def validate(
     insecure: InsecureOpt = False,
     max_rows: MaxRowsOpt = 5_000_000,
     max_file_mb: MaxFileMbOpt = None,
+    max_memory_mb: MaxMemoryMbOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -261,7 +304,7 @@ def validate(
             sheet=sheet,
             mapping=mapping_from(mapping, map_file),
             header_row=header_row,
-            **_limits(max_rows, max_file_mb),
+            **_limits(max_rows, max_file_mb, max_memory_mb),
         )
         api = job.api(
             required=remote,
@@ -326,6 +369,7 @@ def run(
     server_time_limit: ServerTimeLimitOpt = 180.0,
     max_rows: MaxRowsOpt = 5_000_000,
     max_file_mb: MaxFileMbOpt = None,
+    max_memory_mb: MaxMemoryMbOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -351,7 +395,7 @@ def run(
             dry_run=dry_run,
             restart=restart,
             differs=differs_mode(move, add),
-            **_limits(max_rows, max_file_mb),
+            **_limits(max_rows, max_file_mb, max_memory_mb),
         )
         found = job.api(
             required=not dry_run,
@@ -703,7 +747,8 @@ def drop_cmd(
             settings = load_drop_config(folder, path=config)
             ensure_layout(folder)
         for w in caught:
-            err.print(f"warning: {w.message}", markup=False, highlight=False, soft_wrap=True)
+            warning = printable(str(w.message))
+            err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
         with ExitStack() as stack:
             log = stack.enter_context(log_file.open("a", encoding="utf-8")) if log_file else None
 
@@ -721,9 +766,10 @@ def drop_cmd(
         raise _fail(InputError(f"{folder}: {exc}")) from None
     if not quiet and result.lock_owner:
         state = "busy: held" if result.busy else "took over a stale lock left"
-        err.print(f"{folder}: {state} by {result.lock_owner}", markup=False, soft_wrap=True)
+        line = printable(f"{folder}: {state} by {result.lock_owner}")
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
     if not quiet and result.waiting:
-        waiting = ", ".join(result.waiting)
+        waiting = printable(", ".join(result.waiting))
         err.print(f"waiting (still being written): {waiting}", markup=False, soft_wrap=True)
     raise typer.Exit(result.exit_code)
 

@@ -65,6 +65,7 @@ _SCALARS: dict[str, tuple[type, float | None]] = {
     "stable_seconds": (float, 0),
     "poll_seconds": (float, 0.1),
     "insecure": (bool, None),
+    "max_memory_mb": (int, 1),
 }
 _KNOWN = (*_SCALARS, "mapping")
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")  # as importer.load, which needs pandas to import
@@ -89,6 +90,9 @@ class DropConfig:
         poll_seconds: how often ``--watch`` looks at the inbox.
         insecure: allow plain ``http://`` to a host that is not loopback.
         retry: the retry policy for transient failures.
+        server_time_limit: seconds after which the server itself ends a request (see
+            ``ApiSettings``; not a config-file key).
+        max_memory_mb: what reading a workbook may need, in MB (``ImportOptions``).
         source: the config file that was read, if any.
     """
 
@@ -104,6 +108,8 @@ class DropConfig:
     poll_seconds: float = 30.0
     insecure: bool = False
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    server_time_limit: float = ApiSettings.server_time_limit
+    max_memory_mb: int | None = None
     source: Path | None = None
 
     def __post_init__(self) -> None:
@@ -119,6 +125,7 @@ class DropConfig:
             max_rps=self.max_rps,
             retry=self.retry,
             insecure=self.insecure,
+            server_time_limit=self.server_time_limit,
         )
 
     def import_options(self, path: str | Path | None = None) -> ImportOptions:
@@ -133,6 +140,7 @@ class DropConfig:
             sheet=None if text else self.sheet,
             mapping=dict(self.mapping),
             batch_size=self.batch_size,
+            max_memory_mb=self.max_memory_mb,
             header_row=self.header_row,
         )
 

@@ -183,6 +183,7 @@ def plan_file(
             "differs": options.differs,
             **facts,
             **intake.summary(),
+            "warnings": writer.warnings,
         },
     )
     files[SUMMARY_FILE] = write_json(out / SUMMARY_FILE, summary)
