@@ -262,7 +262,8 @@ def _undo(
     force: bool,
     progress: ProgressCallback | None,
 ) -> None:
-    todo = [r for r in rows if r.state in (U_PENDING, U_IN_FLIGHT)]
+    # Refused rows are checked again: the membership may be back as the run left it, or --force.
+    todo = [r for r in rows if r.state in (U_PENDING, U_IN_FLIGHT, U_REFUSED)]
     # Requests that may still be executing on the server: wait until they cannot be.
     flying = [r for r in todo if r.state == U_IN_FLIGHT and r.sent_at]
     if flying and not dry_run:
