@@ -112,11 +112,16 @@ class Recorder:
             self.journal.failed(rows, stage, field, message)
         self.outcomes.failed(rows, stage, field, message)
 
-    def failed_each(self, frame: pd.DataFrame, stage: str) -> None:
-        """Final failures, ``frame`` indexed by row with ``error_field``/``error_message``."""
+    def failed_each(self, frame: pd.DataFrame, stage: str, *, journal: bool = True) -> None:
+        """Failures, ``frame`` indexed by row with ``error_field``/``error_message``.
+
+        ``journal=False``: decided from the server's state, not refused by it (a missing
+        reference, a member holding another membership). The journal keeps such rows pending, so
+        the same command run again (once the geography exists, or with ``--move``) decides anew.
+        """
         if frame.empty:
             return
-        if self.journal is not None:
+        if self.journal is not None and journal:
             self.journal.failed_each(
                 frame.index.tolist(),
                 stage,
@@ -372,6 +377,7 @@ def _decide(verdicts: pd.DataFrame, recorder: Recorder, differs: str) -> None:
     recorder.failed_each(
         pd.DataFrame({"error_field": bad["field"], "error_message": message}, index=bad.index),
         STAGE_REMOTE,
+        journal=False,
     )
 
 

@@ -273,3 +273,18 @@ def test_doctor_cli_exit_codes(sandbox: SandboxServer) -> None:
     )
     assert bad.returncode == 3
     assert "refused the API token" in bad.stderr
+
+
+def test_rows_reported_as_differing_are_moved_by_the_same_command_with_move(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    """A row reported (differs) is decided anew when run again with --move, same folder."""
+    api = settings_for(sandbox)
+    src = write_csv(tmp_path / "in.csv", [[105, 203, 10002, "User"]])
+    first = run_import(src, api=api, out_dir=tmp_path / "out")
+    assert first.counts["failed_remote"] == 1
+    second = run_import(
+        src, api=api, out_dir=tmp_path / "out", options=ImportOptions(differs="move")
+    )
+    assert second.counts["moved"] == 1
+    assert held(sandbox, 10002) == [(105, 203)]
