@@ -203,8 +203,9 @@ def _stop_on_signals(quiet: bool) -> Iterator[threading.Event]:
     try:
         yield cancel
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+        if not cancel.is_set():  # once stopping, a further signal still means "stop at once"
+            for sig, old in previous.items():
+                signal.signal(sig, old)
 
 
 def storage_message(exc: OSError | sqlite3.Error) -> str:
@@ -776,11 +777,25 @@ def drop_cmd(
 
 def main() -> None:
     """Console-script entry point."""
+    code: int | str | None = 0
     try:
         app()
     except KeyboardInterrupt:
         err.print("interrupted")
-        sys.exit(130)
+        code = 130
+    except SystemExit as exc:
+        code = exc.code
+    # Results are written and the journal committed. A request still in flight on a worker
+    # thread (after Ctrl-C) must not hold the process up at exit, nor leave a window in which a
+    # further Ctrl-C meets Python's default handler during interpreter shutdown.
+    if isinstance(code, str):
+        err.print(code)
+        code = 1
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate()[1:]):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code or 0)
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover
