@@ -10,6 +10,7 @@ is fine: defaults plus the environment). Keys, all optional::
     concurrency = 4
     max_rps = 5.0                           # client-side request rate ceiling
     batch_size = 100
+    differs = "report"                      # a member holding another membership: report|move|add
     stable_seconds = 30                     # a file unchanged this long is complete
     poll_seconds = 30                       # --watch: how often the inbox is looked at
     insecure = false
@@ -62,6 +63,7 @@ _SCALARS: dict[str, tuple[type, float | None]] = {
     "concurrency": (int, 1),
     "max_rps": (float, 0),
     "batch_size": (int, 1),
+    "differs": (str, None),
     "stable_seconds": (float, 0),
     "poll_seconds": (float, 0.1),
     "insecure": (bool, None),
@@ -85,6 +87,8 @@ class DropConfig:
         concurrency: requests in flight at once.
         max_rps: client-side ceiling on requests per second (``None``: none).
         batch_size: objects per bulk request, 1..100.
+        differs: what to do with a row whose member holds another membership: ``report``
+            (default), ``move`` or ``add`` (as ``importer run --move`` / ``--add``).
         stable_seconds: a file not written to, renamed or touched (ctime) for this long is
             complete; younger files are left for a later run.
         poll_seconds: how often ``--watch`` looks at the inbox.
@@ -104,6 +108,7 @@ class DropConfig:
     concurrency: int = 4
     max_rps: float | None = None
     batch_size: int = MAX_BATCH
+    differs: str = "report"
     stable_seconds: float = 30.0
     poll_seconds: float = 30.0
     insecure: bool = False
@@ -115,6 +120,8 @@ class DropConfig:
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= MAX_BATCH:
             raise InputError(f"batch_size must be between 1 and {MAX_BATCH}, got {self.batch_size}")
+        if self.differs not in ("report", "move", "add"):
+            raise InputError(f'differs must be "report", "move" or "add", not {self.differs!r}')
 
     def api_settings(self) -> ApiSettings:
         """The ``ApiSettings`` for ``run_import``."""
@@ -142,6 +149,7 @@ class DropConfig:
             batch_size=self.batch_size,
             max_memory_mb=self.max_memory_mb,
             header_row=self.header_row,
+            differs=self.differs,
         )
 
 

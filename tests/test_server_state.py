@@ -288,3 +288,24 @@ def test_rows_reported_as_differing_are_moved_by_the_same_command_with_move(
     )
     assert second.counts["moved"] == 1
     assert held(sandbox, 10002) == [(105, 203)]
+
+
+def test_drop_folder_config_chooses_what_to_do_with_differing_rows(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    """differs = "move" in importer.toml moves the member, as run --move does."""
+    from importer.drop import process_drop_folder
+    from importer.drop_config import load_drop_config
+
+    root = tmp_path / "drop"
+    (root / "inbox").mkdir(parents=True)
+    (root / "importer.toml").write_text(
+        f'base_url = "{sandbox.base_url}"\nstable_seconds = 0\ndiffers = "move"\n',
+        encoding="utf-8",
+    )
+    write_csv(root / "inbox" / "roster.csv", [[105, 203, 10002, "User"]])
+    config = load_drop_config(root, env={"KANTATA_API_TOKEN": sandbox.token})
+    assert config.differs == "move"
+    result = process_drop_folder(root, config=config)
+    assert [f.outcome for f in result.files] == ["imported"]
+    assert held(sandbox, 10002) == [(105, 203)]
