@@ -272,7 +272,7 @@ class KantataClient:
         register_secret(check_token(settings.token))
         install_log_redaction()
         self.cancel = cancel or threading.Event()
-        self.limiter = limiter or RateLimiter(settings.max_rps, sleep=self._sleep)
+        self.limiter = limiter or RateLimiter(settings.max_rps, sleep=self.wait)
         self._on_retry = on_retry
         pool = max(4, settings.concurrency * 2)
         self._http = httpx.Client(
@@ -308,8 +308,8 @@ class KantataClient:
     def close(self) -> None:
         self._http.close()
 
-    def _sleep(self, seconds: float) -> None:
-        """Wait, unless the run is being cancelled."""
+    def wait(self, seconds: float) -> None:
+        """Wait ``seconds``, unless the run is being cancelled (then raise ``Cancelled``)."""
         if seconds > 0 and self.cancel.wait(seconds):
             raise Cancelled("stopped while waiting")
         if self.cancel.is_set():
@@ -363,7 +363,7 @@ class KantataClient:
                 _retry_log.info("retry %d in %.1f s after: %s", tries, delay, exc)
                 if self._on_retry is not None:
                     self._on_retry(str(exc))
-                self._sleep(delay)
+                self.wait(delay)
 
     def _delay(self, exc: TransientApiError, tries: int) -> float:
         policy = self.settings.retry

@@ -318,7 +318,7 @@ class BatchSender:
             if wait > 0:
                 if self.on_wait is not None:
                     self.on_wait(wait, sum(len(p.rows()) for p in parked))
-                self.client._sleep(wait)
+                self.client.wait(wait)
             last = round_ == self.reconcile_rounds
             self._settle_creates([p for p in parked if p.kind == KIND_CREATE], last)
             self._settle_moves([p for p in parked if p.kind == KIND_MOVE], last)

@@ -268,7 +268,7 @@ def _undo(
     flying = [r for r in todo if r.state == U_IN_FLIGHT and r.sent_at]
     if flying and not dry_run:
         ready = max(r.sent_at or 0.0 for r in flying) + client.settings.server_time_limit + 5
-        client._sleep(max(0.0, ready - time.time()))
+        client.wait(max(0.0, ready - time.time()))
     current = client.memberships_by_id(r.membership_id for r in todo)
     plan: list[_Row] = []
     for r in todo:
