@@ -107,6 +107,7 @@ class ReportWriter:
             "source_row",
             *inputs,
             *self._ids,
+            "status",
             "organization_membership_id",
             "note",
         ]
