@@ -9,6 +9,7 @@ is fine: defaults plus the environment). Keys, all optional::
     header_row = 3                          # the row with the column names (default: found)
     concurrency = 4
     max_rps = 5.0                           # client-side request rate ceiling
+    server_time_limit = 180                 # seconds the server may work on one request
     batch_size = 100
     stable_seconds = 30                     # a file unchanged this long is complete
     poll_seconds = 30                       # --watch: how often the inbox is looked at
@@ -61,6 +62,7 @@ _SCALARS: dict[str, tuple[type, float | None]] = {
     "header_row": (int, 1),
     "concurrency": (int, 1),
     "max_rps": (float, 0),
+    "server_time_limit": (float, 0.001),
     "batch_size": (int, 1),
     "stable_seconds": (float, 0),
     "poll_seconds": (float, 0.1),
@@ -83,6 +85,8 @@ class DropConfig:
             row among the first 20 naming the most columns).
         concurrency: requests in flight at once.
         max_rps: client-side ceiling on requests per second (``None``: none).
+        server_time_limit: seconds after which the server itself ends a request (see
+            ``ApiSettings.server_time_limit``; KANTATA_API.md § Basics: 3 minutes).
         batch_size: objects per bulk request, 1..100.
         stable_seconds: a file not written to, renamed or touched (ctime) for this long is
             complete; younger files are left for a later run.
@@ -99,6 +103,7 @@ class DropConfig:
     header_row: int | None = None
     concurrency: int = 4
     max_rps: float | None = None
+    server_time_limit: float = 180.0
     batch_size: int = MAX_BATCH
     stable_seconds: float = 30.0
     poll_seconds: float = 30.0
@@ -119,6 +124,7 @@ class DropConfig:
             max_rps=self.max_rps,
             retry=self.retry,
             insecure=self.insecure,
+            server_time_limit=self.server_time_limit,
         )
 
     def import_options(self, path: str | Path | None = None) -> ImportOptions:
