@@ -9,6 +9,7 @@ is fine: defaults plus the environment). Keys, all optional::
     header_row = 3                          # the row with the column names (default: found)
     concurrency = 4
     max_rps = 5.0                           # client-side request rate ceiling
+    server_time_limit = 180                 # seconds the server may work on one request
     batch_size = 100
     differs = "report"                      # a member holding another membership: report|move|add
     stable_seconds = 30                     # a file unchanged this long is complete
@@ -62,6 +63,7 @@ _SCALARS: dict[str, tuple[type, float | None]] = {
     "header_row": (int, 1),
     "concurrency": (int, 1),
     "max_rps": (float, 0),
+    "server_time_limit": (float, 0.001),
     "batch_size": (int, 1),
     "differs": (str, None),
     "stable_seconds": (float, 0),
@@ -86,6 +88,8 @@ class DropConfig:
             row among the first 20 naming the most columns).
         concurrency: requests in flight at once.
         max_rps: client-side ceiling on requests per second (``None``: none).
+        server_time_limit: seconds after which the server itself ends a request (see
+            ``ApiSettings.server_time_limit``; KANTATA_API.md § Basics: 3 minutes).
         batch_size: objects per bulk request, 1..100.
         differs: what to do with a row whose member holds another membership: ``report``
             (default), ``move`` or ``add`` (as ``importer run --move`` / ``--add``).
@@ -94,8 +98,6 @@ class DropConfig:
         poll_seconds: how often ``--watch`` looks at the inbox.
         insecure: allow plain ``http://`` to a host that is not loopback.
         retry: the retry policy for transient failures.
-        server_time_limit: seconds after which the server itself ends a request (see
-            ``ApiSettings``; not a config-file key).
         max_memory_mb: what reading a workbook may need, in MB (``ImportOptions``).
         source: the config file that was read, if any.
     """
@@ -107,13 +109,13 @@ class DropConfig:
     header_row: int | None = None
     concurrency: int = 4
     max_rps: float | None = None
+    server_time_limit: float = 180.0
     batch_size: int = MAX_BATCH
     differs: str = "report"
     stable_seconds: float = 30.0
     poll_seconds: float = 30.0
     insecure: bool = False
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    server_time_limit: float = ApiSettings.server_time_limit
     max_memory_mb: int | None = None
     source: Path | None = None
 

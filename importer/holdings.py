@@ -45,6 +45,7 @@ from importer.client import (
     page_count,
     total_count,
 )
+from importer.errors import RejectedBatchError
 
 __all__ = [
     "DIFFERS",
@@ -127,7 +128,12 @@ class Holdings:
         if pair is None:
             return
         member_type, ids = pair
-        got = list(self._listing({"member_id": f"{ids[0]},{ids[1]}", "member_type": member_type}))
+        try:
+            got = self._listing({"member_id": f"{ids[0]},{ids[1]}", "member_type": member_type})
+        except RejectedBatchError:
+            # A server that refuses the list (400/422) honours it no more than one ignoring it.
+            self.lists = LISTS_IGNORED
+            return
         members = {m.member for m in got}
         asked = {(i, member_type) for i in ids}
         self.lists = LISTS_HONOURED if members == asked else LISTS_IGNORED

@@ -77,6 +77,11 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _private_opener(path: str, flags: int) -> int:
+    """A new file gets the umask minus others' write bit (as every output file)."""
+    return os.open(path, flags, 0o664)
+
+
 class FolderLock:
     """An exclusive lock on a results folder, held while a run uses it."""
 
@@ -86,7 +91,9 @@ class FolderLock:
 
     def acquire(self) -> None:
         """Take the lock or raise ``JournalError`` naming the process that holds it."""
-        fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
+        fh = open(  # noqa: SIM115 - held until release()
+            self.path, "a+", encoding="utf-8", opener=_private_opener
+        )
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

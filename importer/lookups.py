@@ -108,8 +108,8 @@ class Catalog:
         """Make sure every key of ``shown`` (key -> the text as written) is known."""
 
     def entries(self, key: str) -> list[Entry]:
-        """Everything named ``key``."""
-        return list(self.by_key.get(key, {}).values())
+        """Everything named ``key``, by id (messages do not depend on the server's order)."""
+        return sorted(self.by_key.get(key, {}).values(), key=lambda e: e.id)
 
     def suggest(self, key: str) -> list[Entry]:
         """Entries with names close to ``key`` (among those known)."""

@@ -118,6 +118,7 @@ class ReportWriter:
             "source_row",
             *inputs,
             *self._ids,
+            "status",
             "organization_membership_id",
             "note",
         ]

@@ -358,6 +358,10 @@ def _send(
             )
         except FatalApiError as exc:
             fatal = exc
+        except ApiError as exc:
+            # A look-up the run cannot go on without (who am I, what is held) came back
+            # unusable: stop like a fatal error; unsent rows stay for the next run.
+            fatal = exc
         except Cancelled:
             interrupted = True
         states = journal.states()

@@ -46,6 +46,9 @@ _FIELD_WORDS = (
     ("member", "member_id"),
 )
 _MARGIN = 5.0  # seconds past the server's time limit before a look-up can be trusted
+# ``sent_at`` of a request whose (unusable) reply arrived: the server is done with it, so
+# a look-up can be trusted at once.
+_ANSWERED = float("-inf")
 
 
 class Sink(Protocol):
@@ -157,8 +160,13 @@ class BatchSender:
         return self.client.counts["splits"]
 
     # -- creates ------------------------------------------------------------------------------
-    def send(self, batch: Batch) -> None:
-        """Create ``batch``'s rows; every row gets an outcome or is parked in doubt."""
+    def send(self, batch: Batch, *, again: bool = False) -> None:
+        """Create ``batch``'s rows; every row gets an outcome or is parked in doubt.
+
+        ``again``: these rows were left out of a 200 reply and then not found: if this reply
+        leaves them out too, they are parked (re-sent a bounded number of times), never re-sent
+        in a loop.
+        """
         if not len(batch):
             return
         places = [(int(i["geography_id"]), int(i["department_id"])) for i in batch.items]
@@ -183,8 +191,12 @@ class BatchSender:
             self.send(rest.sub(range(mid)))
             self.send(rest.sub(range(mid, len(rest))))
             return
-        except (OutcomeUnknownError, BadResponseError) as exc:
+        except OutcomeUnknownError as exc:
             self._park(_Parked(KIND_CREATE, sent_at, batch=batch, reason=str(exc)))
+            return
+        except BadResponseError as exc:
+            # A whole reply came back (unusable): the request is over, look it up at once.
+            self._park(_Parked(KIND_CREATE, _ANSWERED, batch=batch, reason=str(exc)))
             return
         by_key = {k: m for m in created if (k := _held_key(m)) is not None}
         rows, ids, missing, updated = [], [], [], []
@@ -201,8 +213,13 @@ class BatchSender:
         if missing:
             # The reply is in, so the request is over: look up what it left out, send the rest.
             rest = self._confirm(batch.sub(missing), NOTE_OMITTED)
-            if len(rest):
-                self.send(rest)
+            if not len(rest):
+                return
+            if not again:
+                self.send(rest, again=True)
+                return
+            reason = "HTTP 200 reply without the created objects, and not found by a look-up"
+            self._park(_Parked(KIND_CREATE, _ANSWERED, batch=rest, reason=reason))
 
     def _confirm(self, batch: Batch, note: str) -> Batch:
         """Rows of ``batch`` now held identically on the server are created (by this run: they
@@ -278,8 +295,11 @@ class BatchSender:
                 [move.row], STAGE_REMOTE, field, f"move refused (HTTP {exc.status}): {message}"
             )
             return
-        except (OutcomeUnknownError, BadResponseError) as exc:
+        except OutcomeUnknownError as exc:
             self._park(_Parked(KIND_MOVE, sent_at, move=move, reason=str(exc)))
+            return
+        except BadResponseError as exc:
+            self._park(_Parked(KIND_MOVE, _ANSWERED, move=move, reason=str(exc)))
             return
         self.sink.created(
             [move.row],
