@@ -398,7 +398,9 @@ def test_fixing_the_same_errors_file_twice_just_works(
     assert third.exit_code == 0, third.fatal
     assert third.counts["created"] == 2  # row 3 (created last time) stays created
     assert third.summary["resumed_done"] == 1
-    assert third.summary["sent_again"] == 1
+    # The geography 999 row failed as a missing reference, which the journal never makes
+    # final (it depends on the server): it is decided anew, nothing is "sent again".
+    assert third.summary["sent_again"] == 0
     out = tmp_path / "people.csv-results" / "errors.csv-results"
     success = pd.read_csv(out / "success.csv", dtype=str, keep_default_na=False)
     assert success[["source_row", "original_row", "member_id"]].values.tolist() == [
