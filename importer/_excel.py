@@ -90,10 +90,12 @@ def read_sheet(
     max_unpacked: int,
     header_row: int | None = None,
     score: HeaderScore | None = None,
+    max_memory: int | None = None,
 ) -> SheetData:
     """Read one sheet (default: the first visible worksheet) of a workbook.
 
-    ``max_unpacked`` bounds what a zip-based workbook may unpack to (see :mod:`_zipguard`).
+    ``max_unpacked`` bounds what a zip-based workbook may unpack to (see :mod:`_zipguard`);
+    ``max_memory`` what reading its sheet may need, estimated from the unpacked size.
     The header row is found as :func:`importer.load.pick_header` says. When no sheet was asked
     for and the first visible one has no row naming a schema column (an "Instructions" sheet),
     the only other sheet that has one is read instead (a note says so); when several have one,
@@ -103,6 +105,8 @@ def read_sheet(
     notes: tuple[str, ...] = ()
     scans = _check_container(path, fmt, max_unpacked)
     _zipguard.check_ods(path, scans)
+    if max_memory is not None and fmt == "ods":  # calamine reads every table on opening
+        _zipguard.check_memory(path, None, path.name, max_memory)
     with _calamine(path):
         reader = fastexcel.read_excel(path)
         sheets = tuple(reader.sheet_names)
@@ -137,6 +141,8 @@ def read_sheet(
     where = f"{path.name}, sheet {chosen!r}"
     if scans:
         _zipguard.check_sheet(path, scans, chosen, where)
+        if max_memory is not None and fmt != "ods":
+            _zipguard.check_memory(path, chosen, where, max_memory)
     with _calamine(path):
         loaded = reader.load_sheet(chosen, header_row=None, skip_rows=0, dtypes="string")
         batch, errors = loaded.to_arrow_with_errors()

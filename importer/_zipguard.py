@@ -43,6 +43,16 @@ MAX_RATIO = 250  # sheet XML packs 5-30x (.xlsx), up to ~80x (.ods); zip bombs ~
 MAX_GRID_CELLS = 1 << 25  # 33.5M cells (~1.4 GB in calamine if empty): 1,048,576 rows x 32
 MAX_ODS_CELLS = 1 << 22  # 4.2M: .ods repeats are real values (~160 bytes each in calamine)
 EXCEL_ROWS, EXCEL_COLUMNS = 1_048_576, 16_384
+# Peak memory of reading a sheet, beyond what the process held before, is a ratio of its unpacked
+# XML (calamine's cells, the Arrow table, the rendered text). Measured as peak RSS minus the RSS
+# after the imports, divided by the bytes of sheet XML + shared strings (Python 3.11, fastexcel as
+# pinned, 2026-11, open_table on generated workbooks):
+#   1,000,000 rows x 4 short cells, inline strings: 222 MB of XML -> 396 MB, ratio 1.78;
+#   300,000 rows with two 200-character cells (a 5.9 MB file):   179 MB -> 311 MB, ratio 1.73;
+#   400,000 rows x 5 cells written by openpyxl (an 8.8 MB file): 91 MB -> 161 MB, ratio 1.77.
+# The issue's workbook peaked at 2.9 GB for a 1.4 GB sheet (2.07 with the interpreter itself).
+# 2.2 keeps a margin over all of these.
+READ_MEMORY_RATIO = 2.2
 _RATIO_FLOOR = 8 << 20  # members smaller than this are never "bombs"
 _BLOCK = 8 << 20
 _SMALL_PART = 16 << 20  # workbook.xml and its relationships are parsed only below this size
@@ -263,6 +273,38 @@ def check_ods(path: Path, scans: dict[str, Scan]) -> None:
     for name, (rows, columns) in ods.tables.items():
         where = f"{path.name}, sheet {name!r}"
         _refuse_grid(path, where, rows, columns, f"row {rows:,}, column {columns:,}", MAX_ODS_CELLS)
+
+
+def read_memory(path: Path, sheet: str | None) -> tuple[int, int]:
+    """(unpacked bytes, estimated peak bytes) of reading ``sheet`` of a zip workbook.
+
+    The bytes counted are the sheet's XML and the shared strings (.xlsx) or ``content.xml``
+    (.ods: calamine reads every table at once; ``sheet`` is ignored). The declared sizes are an
+    upper bound: :func:`check_archive` refused any member holding more than it declares.
+    """
+    with zipfile.ZipFile(path) as archive:
+        infos = {info.filename: info.file_size for info in archive.infolist()}
+    if "content.xml" in infos:
+        unpacked = infos["content.xml"]
+    else:
+        part = _sheet_parts(path).get(sheet or "")
+        sheets = [size for name, size in infos.items() if _is_worksheet(name)]
+        unpacked = infos[part] if part in infos else max(sheets, default=0)
+        unpacked += infos.get("xl/sharedStrings.xml", 0)
+    return unpacked, int(READ_MEMORY_RATIO * unpacked)
+
+
+def check_memory(path: Path, sheet: str | None, where: str, budget: int) -> None:
+    """Refuse a sheet whose reading would need more than ``budget`` bytes of memory."""
+    unpacked, need = read_memory(path, sheet)
+    if need > budget:
+        raise InputError(
+            f"{where} unpacks to {unpacked / 2**20:,.0f} MB of XML; reading it would need about "
+            f"{need / 2**20:,.0f} MB of memory, more than the {budget / 2**20:,.0f} MB allowed. "
+            "Raise the budget with --max-memory-mb (if the machine has the memory), or save the "
+            "sheet as CSV and import that",
+            path=str(path),
+        )
 
 
 def check_sheet(path: Path, scans: dict[str, Scan], sheet: str, where: str) -> None:

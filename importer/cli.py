@@ -8,8 +8,11 @@ not be read, 3 the server refused the run (token, unreachable).
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
+import os
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -23,6 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -47,7 +51,7 @@ from importer.config import (
     ApiSettings,
     ImportOptions,
 )
-from importer.errors import ImporterError, InputError
+from importer.errors import ImporterError, InputError, damaged_journal_message, printable
 
 if TYPE_CHECKING:
     from importer.result import ImportResult
@@ -97,9 +101,23 @@ MaxFileMbOpt = Annotated[
 ]
 
 
-def _limits(max_rows: int, max_file_mb: int | None) -> dict[str, Any]:
-    """ImportOptions' size limits from the --max-rows / --max-file-mb options."""
-    return {"max_rows": max_rows, "max_file_bytes": max_file_mb << 20 if max_file_mb else None}
+MaxMemoryMbOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-memory-mb",
+        min=1,
+        help="Memory a workbook read may need, in MB (default: 2048, or 1/4 of RAM if less).",
+    ),
+]
+
+
+def _limits(max_rows: int, max_file_mb: int | None, max_memory_mb: int | None) -> dict[str, Any]:
+    """ImportOptions' size limits from --max-rows / --max-file-mb / --max-memory-mb."""
+    return {
+        "max_rows": max_rows,
+        "max_file_bytes": max_file_mb << 20 if max_file_mb else None,
+        "max_memory_mb": max_memory_mb,
+    }
 
 
 class _Bar:
@@ -144,16 +162,20 @@ def _print_result(result: ImportResult, *, quiet: bool, as_json: bool) -> None:
         return
     for note in result.summary.get("notes", ()):
         err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
-    table = Table(title=f"{result.summary['command']}: {result.summary['input']['path']}")
+    where = result.summary.get("input", {}).get("path") or result.summary.get("results", "")
+    table = Table(title=f"{result.summary['command']}: {where}")
     table.add_column("outcome")
     table.add_column("rows", justify="right")
     for key, value in result.counts.items():
         table.add_row(key.replace("_", " "), f"{value:,}")
     err.print(table)
     if result.fatal:
-        err.print(f"[bold red]stopped:[/] {result.fatal}")
+        err.print(f"[bold red]stopped:[/] {escape(printable(result.fatal))}")
     for name, path in sorted(result.files.items()):
         err.print(f"  {name:<14} {path}")
+
+
+EXIT_INTERRUPTED_CODE = 130
 
 
 @contextmanager
@@ -166,7 +188,10 @@ def _stop_on_signals(quiet: bool) -> Iterator[threading.Event]:
 
     def handler(signum: int, frame: FrameType | None) -> None:
         if cancel.is_set():
-            raise KeyboardInterrupt
+            # The second one stops at once, whatever is running: the journal's committed records
+            # let the same command recover, exactly as after kill -9.
+            err.print("stopped at once; run the same command again to resume")
+            os._exit(EXIT_INTERRUPTED_CODE)
         cancel.set()
         if not quiet:
             err.print("stopping: waiting for requests in flight, then writing results ...")
@@ -178,12 +203,36 @@ def _stop_on_signals(quiet: bool) -> Iterator[threading.Event]:
     try:
         yield cancel
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+        if not cancel.is_set():  # once stopping, a further signal still means "stop at once"
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+
+def storage_message(exc: OSError | sqlite3.Error) -> str:
+    """One line for a file the run could not write or read: which one, and what to do."""
+    if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+        return damaged_journal_message("the run journal (journal.sqlite in the --out folder)", exc)
+    path = getattr(exc, "filename", None)
+    where = f"{path}: " if path else ""
+    number = getattr(exc, "errno", None)
+    full = number in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) or "full" in str(exc)
+    if full:
+        what = "the disk is full (or a file-size limit was reached)"
+        todo = "free some space or choose another --out folder, then run the same command again"
+    elif number in (errno.EACCES, errno.EPERM, errno.EROFS):
+        what = "cannot write here (permission denied or a read-only disk)"
+        todo = "choose a writable --out folder"
+    elif number in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        what = "a file stands where a folder is needed (or a folder where a file is)"
+        todo = "choose another --out folder"
+    else:
+        what = getattr(exc, "strerror", None) or str(exc)
+        todo = "check the --out folder and run the same command again"
+    return f"{where}{what}; {todo}"
 
 
 def _fail(exc: ImporterError) -> typer.Exit:
-    err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+    err.print(f"error: {printable(str(exc))}", markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(exc.exit_code)
 
 
@@ -211,6 +260,8 @@ def _job(*, quiet: bool, as_json: bool) -> Iterator[_Job]:
             yield job
         except ImporterError as exc:
             raise _fail(exc) from None
+        except (OSError, sqlite3.Error) as exc:
+            raise _fail(InputError(storage_message(exc))) from None
         finally:
             job.bar.close()
     assert job.result is not None, "the command set no result"
@@ -235,6 +286,7 @@ def validate(
     insecure: InsecureOpt = False,
     max_rows: MaxRowsOpt = 5_000_000,
     max_file_mb: MaxFileMbOpt = None,
+    max_memory_mb: MaxMemoryMbOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -253,7 +305,7 @@ def validate(
             sheet=sheet,
             mapping=mapping_from(mapping, map_file),
             header_row=header_row,
-            **_limits(max_rows, max_file_mb),
+            **_limits(max_rows, max_file_mb, max_memory_mb),
         )
         api = job.api(
             required=remote,
@@ -318,6 +370,7 @@ def run(
     server_time_limit: ServerTimeLimitOpt = 180.0,
     max_rows: MaxRowsOpt = 5_000_000,
     max_file_mb: MaxFileMbOpt = None,
+    max_memory_mb: MaxMemoryMbOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -343,7 +396,7 @@ def run(
             dry_run=dry_run,
             restart=restart,
             differs=differs_mode(move, add),
-            **_limits(max_rows, max_file_mb),
+            **_limits(max_rows, max_file_mb, max_memory_mb),
         )
         found = job.api(
             required=not dry_run,
@@ -405,6 +458,91 @@ def plan(
         )
         assert api is not None  # required=True: a missing token has exited already
         job.result = plan_file(file, api=api, out_dir=out_dir, options=options, progress=job.bar)
+
+
+@app.command()
+def undo(
+    results: Annotated[Path, typer.Argument(help="The results folder of the run to reverse.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only say what would be undone (undo-plan.csv).")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Undo rows whose membership has changed since the run too."),
+    ] = False,
+    base_url: BaseUrlOpt = None,
+    token_file: TokenFileOpt = None,
+    insecure: InsecureOpt = False,
+    server_time_limit: ServerTimeLimitOpt = 180.0,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Reverse a run: delete the memberships it created, move back the ones it moved.
+
+    Rows whose membership changed since the run are refused (--force to undo them anyway);
+    resumable and exactly once like run. Writes undo.csv and undo-summary.json.
+    Example: KANTATA_API_TOKEN=... importer undo people.xlsx-results --dry-run
+    """
+    from importer.undo import undo_run
+
+    with _job(quiet=quiet, as_json=as_json) as job:
+        api = job.api(
+            required=True,
+            sandbox=False,
+            base_url=base_url,
+            token_file=token_file,
+            insecure=insecure,
+        )
+        assert api is not None
+        api = dataclasses.replace(api, server_time_limit=server_time_limit)
+        cancel = job.stack.enter_context(_stop_on_signals(quiet or as_json))
+        job.result = undo_run(
+            results, api=api, dry_run=dry_run, force=force, progress=job.bar, cancel=cancel
+        )
+
+
+@app.command()
+def doctor(
+    base_url: BaseUrlOpt = None,
+    token_file: TokenFileOpt = None,
+    sandbox: SandboxOpt = False,
+    insecure: InsecureOpt = False,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check an account before the first import, read-only: the token, both organization trees,
+    whether member-id lists are honoured, several memberships per member, latency, 429s.
+
+    Exit 0 ready, 2 not ready (no organizations of a type), 3 token or server failed.
+    Example: KANTATA_API_TOKEN=... importer doctor
+    """
+    from importer.doctor import check_account
+
+    with ExitStack() as stack:
+        try:
+            api = api_settings(
+                stack,
+                err,
+                sandbox=sandbox,
+                base_url=base_url,
+                token_file=token_file,
+                insecure=insecure,
+                announce=not (quiet or as_json),
+                required=True,
+            )
+            assert api is not None
+            report = check_account(api)
+        except ImporterError as exc:
+            raise _fail(exc) from None
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    elif not quiet:
+        for line in report.lines():
+            err.print(line, markup=False, highlight=False)
+    if quiet and report.problems:
+        for problem in report.problems:
+            err.print(f"error: {problem}", markup=False, highlight=False)
+    raise typer.Exit(report.exit_code)
 
 
 @app.command()
@@ -694,7 +832,8 @@ def drop_cmd(
             settings = load_drop_config(folder, path=config)
             ensure_layout(folder)
         for w in caught:
-            err.print(f"warning: {w.message}", markup=False, highlight=False, soft_wrap=True)
+            warning = printable(str(w.message))
+            err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
         with ExitStack() as stack:
             log = stack.enter_context(log_file.open("a", encoding="utf-8")) if log_file else None
 
@@ -712,20 +851,35 @@ def drop_cmd(
         raise _fail(InputError(f"{folder}: {exc}")) from None
     if not quiet and result.lock_owner:
         state = "busy: held" if result.busy else "took over a stale lock left"
-        err.print(f"{folder}: {state} by {result.lock_owner}", markup=False, soft_wrap=True)
+        line = printable(f"{folder}: {state} by {result.lock_owner}")
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
     if not quiet and result.waiting:
-        waiting = ", ".join(result.waiting)
+        waiting = printable(", ".join(result.waiting))
         err.print(f"waiting (still being written): {waiting}", markup=False, soft_wrap=True)
     raise typer.Exit(result.exit_code)
 
 
 def main() -> None:
     """Console-script entry point."""
+    code: int | str | None = 0
     try:
         app()
     except KeyboardInterrupt:
         err.print("interrupted")
-        sys.exit(130)
+        code = 130
+    except SystemExit as exc:
+        code = exc.code
+    # Results are written and the journal committed. A request still in flight on a worker
+    # thread (after Ctrl-C) must not hold the process up at exit, nor leave a window in which a
+    # further Ctrl-C meets Python's default handler during interpreter shutdown.
+    if isinstance(code, str):
+        err.print(code)
+        code = 1
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate()[1:]):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code or 0)
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -272,7 +272,7 @@ class KantataClient:
         register_secret(check_token(settings.token))
         install_log_redaction()
         self.cancel = cancel or threading.Event()
-        self.limiter = limiter or RateLimiter(settings.max_rps, sleep=self._sleep)
+        self.limiter = limiter or RateLimiter(settings.max_rps, sleep=self.wait)
         self._on_retry = on_retry
         pool = max(4, settings.concurrency * 2)
         self._http = httpx.Client(
@@ -288,6 +288,7 @@ class KantataClient:
         self._answered = threading.Event()  # some request to this host got an HTTP answer
         self._started = time.monotonic()
         self.latencies: list[float] = []  # seconds per answered request (doctor, benchmarks)
+        self.retry_after_seen: list[float | None] = []  # each 429's Retry-After (None: absent)
 
     @property
     def requests_sent(self) -> int:
@@ -307,8 +308,8 @@ class KantataClient:
     def close(self) -> None:
         self._http.close()
 
-    def _sleep(self, seconds: float) -> None:
-        """Wait, unless the run is being cancelled."""
+    def wait(self, seconds: float) -> None:
+        """Wait ``seconds``, unless the run is being cancelled (then raise ``Cancelled``)."""
         if seconds > 0 and self.cancel.wait(seconds):
             raise Cancelled("stopped while waiting")
         if self.cancel.is_set():
@@ -346,20 +347,23 @@ class KantataClient:
             except TransientApiError as exc:
                 tries += 1
                 spent = time.monotonic() - started
-                if not self._answered.is_set() and spent >= policy.unreachable_after:
+                never = not self._answered.is_set()
+                if never and spent >= policy.unreachable_after:
                     raise UnreachableError(
-                        f"cannot reach {urlsplit(self.base_url).hostname}: {exc} (no request to "
-                        f"it succeeded in {human_seconds(spent)}); check --base-url and the "
-                        "network, then run the same command again"
+                        f"cannot reach {urlsplit(self.base_url).hostname} (no request to it "
+                        f"succeeded in {human_seconds(spent)}; last error: {exc}); check "
+                        "--base-url and the network, then run the same command again"
                     ) from exc
                 if tries >= policy.attempts or spent >= policy.timeout:
                     raise
                 delay = self._delay(exc, tries)
+                if never:  # do not sleep past the moment we give up on this host
+                    delay = min(delay, max(0.0, policy.unreachable_after - spent) + 0.05)
                 self.counts.add("retries")
                 _retry_log.info("retry %d in %.1f s after: %s", tries, delay, exc)
                 if self._on_retry is not None:
                     self._on_retry(str(exc))
-                self._sleep(delay)
+                self.wait(delay)
 
     def _delay(self, exc: TransientApiError, tries: int) -> float:
         policy = self.settings.retry
@@ -429,6 +433,7 @@ class KantataClient:
         if status == 429:
             self.counts.add("rate_limited")
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            self.retry_after_seen.append(retry_after)
             if retry_after is None or retry_after <= self.settings.retry.max_retry_after:
                 self.limiter.pause(retry_after if retry_after is not None else 1.0)
             raise RateLimitedError("rate limited (HTTP 429)", retry_after=retry_after)
@@ -507,12 +512,15 @@ class KantataClient:
         )
         return memberships_in(data)
 
-    def move_membership(self, membership_id: str, geography_id: int, department_id: int) -> None:
-        """``PUT /organization_memberships/{id}``: put the member at this place in both trees.
+    def move_membership(
+        self, membership_id: str, geography_id: int, department_id: int
+    ) -> Membership | None:
+        """``PUT /organization_memberships/{id}``: put the member at this place in both trees;
+        returns the object the reply carries (if it does).
 
         Not retried on a lost reply (``OutcomeUnknownError``): the caller looks it up.
         """
-        self.request(
+        data = self.request(
             "PUT",
             f"{MEMBERSHIPS}/{int(membership_id)}",
             params={"include": INCLUDE_ORGS},
@@ -524,6 +532,8 @@ class KantataClient:
             },
             idempotent=False,
         )
+        found = [m for m in memberships_in(data) if m.id == str(membership_id)]
+        return found[0] if found else None
 
     def delete_membership(self, membership_id: str) -> None:
         """``DELETE /organization_memberships/{id}`` (204, no body)."""

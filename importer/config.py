@@ -108,6 +108,9 @@ class ImportOptions:
         header_row: the row holding the column names, as Excel numbers rows (``--header-row``);
             ``None``: the row among the first 20 naming the most columns (below a title or a
             date line, as HR custom reports have them).
+        max_memory_mb: the memory reading a workbook's sheet may need, in MB, estimated from its
+            unpacked size before reading (``--max-memory-mb``); ``None``: 2 GB, or a quarter of
+            the machine's memory when that is less.
     """
 
     sheet: str | None = None
@@ -120,6 +123,7 @@ class ImportOptions:
     max_rows: int = 5_000_000
     max_file_bytes: int | None = None
     header_row: int | None = None
+    max_memory_mb: int | None = None
 
     def __post_init__(self) -> None:
         if self.header_row is not None and self.header_row < 1:
@@ -134,6 +138,8 @@ class ImportOptions:
             raise InputError(f"--max-rows must be at least 1, got {self.max_rows}")
         if self.max_file_bytes is not None and self.max_file_bytes < 1:
             raise InputError(f"--max-file-mb must be positive, got {self.max_file_bytes} bytes")
+        if self.max_memory_mb is not None and self.max_memory_mb < 1:
+            raise InputError(f"--max-memory-mb must be positive, got {self.max_memory_mb}")
 
 
 def read_token(*, token_file: str | Path | None = None, env: dict[str, str] | None = None) -> str:

@@ -86,16 +86,25 @@ class Recorder:
         kind: str = "create",
         places: Sequence[tuple[int, int]] | None = None,
         moves: Sequence[tuple[str, int | None, int | None]] | None = None,
+        members: Sequence[tuple[int, str]] | None = None,
     ) -> float:
         if self.journal is None:
             return time.time()
-        return self.journal.in_flight(rows, batch, kind=kind, places=places, moves=moves)
+        return self.journal.in_flight(
+            rows, batch, kind=kind, places=places, moves=moves, members=members
+        )
 
     def created(
-        self, rows: Sequence[int], ids: Sequence[str], note: str = "", *, status: str = CREATED
+        self,
+        rows: Sequence[int],
+        ids: Sequence[str],
+        note: str = "",
+        *,
+        status: str = CREATED,
+        updated: Sequence[str | None] | None = None,
     ) -> None:
         if self.journal is not None:
-            self.journal.created(rows, ids, note, state=_STATUS_STATE[status])
+            self.journal.created(rows, ids, note, state=_STATUS_STATE[status], updated=updated)
         self.outcomes.created(rows, ids, note, status=status)
 
     def failed(self, rows: Sequence[int], stage: str, field: str, message: str) -> None:
@@ -103,11 +112,16 @@ class Recorder:
             self.journal.failed(rows, stage, field, message)
         self.outcomes.failed(rows, stage, field, message)
 
-    def failed_each(self, frame: pd.DataFrame, stage: str) -> None:
-        """Final failures, ``frame`` indexed by row with ``error_field``/``error_message``."""
+    def failed_each(self, frame: pd.DataFrame, stage: str, *, journal: bool = True) -> None:
+        """Failures, ``frame`` indexed by row with ``error_field``/``error_message``.
+
+        ``journal=False``: decided from the server's state, not refused by it (a missing
+        reference, a member holding another membership). The journal keeps such rows pending, so
+        the same command run again (once the geography exists, or with ``--move``) decides anew.
+        """
         if frame.empty:
             return
-        if self.journal is not None:
+        if self.journal is not None and journal:
             self.journal.failed_each(
                 frame.index.tolist(),
                 stage,
@@ -363,6 +377,7 @@ def _decide(verdicts: pd.DataFrame, recorder: Recorder, differs: str) -> None:
     recorder.failed_each(
         pd.DataFrame({"error_field": bad["field"], "error_message": message}, index=bad.index),
         STAGE_REMOTE,
+        journal=False,
     )
 
 

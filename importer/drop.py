@@ -25,6 +25,8 @@ imported before) goes to ``done/`` with a ``.duplicate.txt`` note naming the ear
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import threading
 import time
 import traceback
@@ -40,6 +42,8 @@ from importer.drop_files import (
     move_file,
     new_results_dir,
     now_iso,
+    odd_entries,
+    refusal,
     regular_files,
     scan_inbox,
     sha256_file,
@@ -51,6 +55,7 @@ from importer.drop_result import (
     DUPLICATE,
     FAILED_FILE,
     IMPORTED,
+    IN_DOUBT,
     INTERRUPTED,
     REFUSED,
     ROWS_FAILED,
@@ -59,7 +64,7 @@ from importer.drop_result import (
     write_json_line,
 )
 from importer.droplock import FolderLock
-from importer.errors import AuthError, ImporterError
+from importer.errors import AuthError, ImporterError, printable
 
 __all__ = [
     "DropResult",
@@ -88,6 +93,7 @@ class _Pass:
         self.root, self.config, self.ledger = root, config, ledger
         self.transport, self.cancel, self.on_file, self.result = transport, cancel, on_file, result
         self.stop = False
+        self.owner = (root / "inbox").stat().st_uid  # who drops files (SFTP user, HR sync)
 
     def dir(self, name: str) -> Path:
         return self.root / name
@@ -133,6 +139,10 @@ class _Pass:
             before = path.stat()
         except FileNotFoundError:
             return
+        why = refusal(path, self.owner)
+        if why is not None:
+            self.refuse(path, why)
+            return
         age = time.time() - before.st_ctime
         if age < self.config.stable_seconds:  # touched again while an earlier file was imported
             self.result.waiting.append(path.name)
@@ -151,14 +161,52 @@ class _Pass:
             return
         self.run(claimed, sha, path.name, entry)
 
+    def refuse(self, path: Path, why: str) -> None:
+        """An inbox entry that is not read at all: moved to failed/ with a note (no content)."""
+        started = now_iso()
+        moved = move_file(path, unique_path(self.dir("failed"), path.name))
+        note = moved.with_name(moved.name + ".error.txt")
+        note.write_text(f"{printable(path.name)} was not imported: {why}.\n", encoding="utf-8")
+        self.emit(
+            FileResult(
+                name=path.name,
+                outcome=FAILED_FILE,
+                exit_code=2,
+                sha256="",
+                path=moved,
+                error=why,
+                started_at=started,
+                finished_at=now_iso(),
+            )
+        )
+
+    def guarded(self, path: Path, step: Callable[[Path], None]) -> None:
+        """Handle one file; an error no import reports (a disk problem, a bug) is that file's
+        failure, not the pass's: it is reported and the next file is taken."""
+        try:
+            step(path)
+        except Exception as exc:
+            self.emit(
+                FileResult(
+                    name=path.name,
+                    outcome=FAILED_FILE,
+                    exit_code=1,
+                    sha256="",
+                    path=path,
+                    error=f"internal error: {type(exc).__name__}: {exc}",
+                    started_at=now_iso(),
+                    finished_at=now_iso(),
+                )
+            )
+
     def duplicate(self, path: Path, sha: str, entry: LedgerEntry) -> None:
         started = now_iso()
         earlier = self.root / entry.results_dir
         moved = move_file(path, unique_path(self.dir("done"), path.name))
         note = moved.with_name(moved.name + ".duplicate.txt")
         note.write_text(
-            f"{path.name} was not imported: the same content (sha256 {sha}) was imported before,"
-            f" as {entry.name} ({entry.outcome}, {entry.updated_at}).\n"
+            f"{printable(path.name)} was not imported: the same content (sha256 {sha}) was "
+            f"imported before, as {printable(entry.name)} ({entry.outcome}, {entry.updated_at}).\n"
             f"Earlier results: {earlier}\n",
             encoding="utf-8",
         )
@@ -210,7 +258,9 @@ class _Pass:
         outcome = {0: IMPORTED, 1: ROWS_FAILED, 3: REFUSED, 130: INTERRUPTED}.get(code)
         if outcome is None or (error and outcome == ROWS_FAILED and not counts):
             outcome = FAILED_FILE
-        if outcome in (REFUSED, INTERRUPTED):
+        if outcome == ROWS_FAILED and counts.get("not_processed") and _in_doubt(results):
+            outcome = IN_DOUBT  # some rows' outcome is unknown: the next pass finishes them
+        if outcome in (REFUSED, INTERRUPTED, IN_DOUBT):
             self.ledger.attempted(sha, outcome, code)
             where = path
         else:
@@ -223,7 +273,8 @@ class _Pass:
             where = move_file(path, target)
             if outcome == FAILED_FILE:
                 where.with_name(where.name + ".error.txt").write_text(
-                    f"{name} could not be imported: {error}\nResults: {results}\n"
+                    f"{printable(name)} could not be imported: {printable(error or '')}\n"
+                    f"Results: {printable(str(results))}\n"
                     "Fix the file and drop it again (or move it back to inbox/ to retry).\n",
                     encoding="utf-8",
                 )
@@ -263,6 +314,25 @@ class _Pass:
                 "fatal_error": error,
             },
         )
+
+
+def _in_doubt(results: Path) -> bool:
+    """The run journal in ``results`` has rows in flight: sent, outcome unknown."""
+    import sqlite3
+
+    from importer.journal import JOURNAL_FILE, ROW_IN_FLIGHT
+
+    journal = results / JOURNAL_FILE
+    if not journal.exists():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"{journal.as_uri()}?mode=ro", uri=True)) as db:
+            found = db.execute(
+                "SELECT 1 FROM rows WHERE state=? LIMIT 1", (ROW_IN_FLIGHT,)
+            ).fetchone()
+    except sqlite3.Error:
+        return True  # cannot tell: keep the file where the next pass looks at it again
+    return found is not None
 
 
 def process_drop_folder(
@@ -319,12 +389,15 @@ def process_drop_folder(
             for left, _ in regular_files(path / "processing"):
                 if run.stop or stop.is_set():
                     return result
-                run.resume(left)
+                run.guarded(left, run.resume)
+            for odd in odd_entries(path / "inbox"):
+                if why := refusal(odd, run.owner):
+                    run.guarded(odd, functools.partial(run.refuse, why=why))
             ready, result.waiting = scan_inbox(path / "inbox", config.stable_seconds)
             for new in ready:
                 if run.stop or stop.is_set():
                     break
-                run.take(new)
+                run.guarded(new, run.take)
     finally:
         lock.release()
     return result

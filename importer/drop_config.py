@@ -9,7 +9,9 @@ is fine: defaults plus the environment). Keys, all optional::
     header_row = 3                          # the row with the column names (default: found)
     concurrency = 4
     max_rps = 5.0                           # client-side request rate ceiling
+    server_time_limit = 180                 # seconds the server may work on one request
     batch_size = 100
+    differs = "report"                      # a member holding another membership: report|move|add
     stable_seconds = 30                     # a file unchanged this long is complete
     poll_seconds = 30                       # --watch: how often the inbox is looked at
     insecure = false
@@ -61,10 +63,13 @@ _SCALARS: dict[str, tuple[type, float | None]] = {
     "header_row": (int, 1),
     "concurrency": (int, 1),
     "max_rps": (float, 0),
+    "server_time_limit": (float, 0.001),
     "batch_size": (int, 1),
+    "differs": (str, None),
     "stable_seconds": (float, 0),
     "poll_seconds": (float, 0.1),
     "insecure": (bool, None),
+    "max_memory_mb": (int, 1),
 }
 _KNOWN = (*_SCALARS, "mapping")
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")  # as importer.load, which needs pandas to import
@@ -83,12 +88,17 @@ class DropConfig:
             row among the first 20 naming the most columns).
         concurrency: requests in flight at once.
         max_rps: client-side ceiling on requests per second (``None``: none).
+        server_time_limit: seconds after which the server itself ends a request (see
+            ``ApiSettings.server_time_limit``; KANTATA_API.md § Basics: 3 minutes).
         batch_size: objects per bulk request, 1..100.
+        differs: what to do with a row whose member holds another membership: ``report``
+            (default), ``move`` or ``add`` (as ``importer run --move`` / ``--add``).
         stable_seconds: a file not written to, renamed or touched (ctime) for this long is
             complete; younger files are left for a later run.
         poll_seconds: how often ``--watch`` looks at the inbox.
         insecure: allow plain ``http://`` to a host that is not loopback.
         retry: the retry policy for transient failures.
+        max_memory_mb: what reading a workbook may need, in MB (``ImportOptions``).
         source: the config file that was read, if any.
     """
 
@@ -99,16 +109,21 @@ class DropConfig:
     header_row: int | None = None
     concurrency: int = 4
     max_rps: float | None = None
+    server_time_limit: float = 180.0
     batch_size: int = MAX_BATCH
+    differs: str = "report"
     stable_seconds: float = 30.0
     poll_seconds: float = 30.0
     insecure: bool = False
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_memory_mb: int | None = None
     source: Path | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= MAX_BATCH:
             raise InputError(f"batch_size must be between 1 and {MAX_BATCH}, got {self.batch_size}")
+        if self.differs not in ("report", "move", "add"):
+            raise InputError(f'differs must be "report", "move" or "add", not {self.differs!r}')
 
     def api_settings(self) -> ApiSettings:
         """The ``ApiSettings`` for ``run_import``."""
@@ -119,6 +134,7 @@ class DropConfig:
             max_rps=self.max_rps,
             retry=self.retry,
             insecure=self.insecure,
+            server_time_limit=self.server_time_limit,
         )
 
     def import_options(self, path: str | Path | None = None) -> ImportOptions:
@@ -133,7 +149,9 @@ class DropConfig:
             sheet=None if text else self.sheet,
             mapping=dict(self.mapping),
             batch_size=self.batch_size,
+            max_memory_mb=self.max_memory_mb,
             header_row=self.header_row,
+            differs=self.differs,
         )
 
 

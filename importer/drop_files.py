@@ -77,8 +77,36 @@ def scan_inbox(inbox: Path, stable_seconds: float) -> tuple[list[Path], list[str
     return ready, waiting
 
 
+NAME_BYTES = 255  # the longest file name most filesystems take (NAME_MAX), in bytes
+_ROOM = 40  # bytes kept free for what is added to a name: -<timestamp>-<n>, .error.txt ...
+_SUFFIX_BYTES = 16  # a longer "suffix" is part of the name, not an extension
+
+
+def short_name(name: str, room: int = _ROOM) -> str:
+    """``name``, or a shorter one that leaves ``room`` bytes for additions, still unique.
+
+    A long name keeps its start and its extension, with 8 hex digits of the hash of the full
+    name in between: two long names that start alike stay apart.
+    """
+    limit = NAME_BYTES - room
+    if len(name.encode("utf-8", "surrogateescape")) <= limit:
+        return name
+    stem, suffix = os.path.splitext(name)
+    if len(suffix.encode("utf-8", "surrogateescape")) > _SUFFIX_BYTES:
+        stem, suffix = name, ""
+    tag = "~" + hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    keep = limit - len(tag) - len(suffix.encode("utf-8", "surrogateescape"))
+    head = stem.encode("utf-8", "surrogateescape")[:keep].decode("utf-8", "ignore")
+    return head + tag + suffix
+
+
 def unique_path(folder: Path, name: str) -> Path:
-    """``folder/name``, or ``folder/<stem>-<UTC timestamp>[-n]<suffix>`` when that is taken."""
+    """``folder/name``, or ``folder/<stem>-<UTC timestamp>[-n]<suffix>`` when that is taken.
+
+    A name too long to take the additions (or a note's ``.error.txt``) is shortened first
+    (:func:`short_name`).
+    """
+    name = short_name(name)
     target, tag, n = folder / name, stamp(), 1
     stem, suffix = os.path.splitext(name)
     while target.exists():
@@ -101,7 +129,7 @@ def move_file(src: Path, dst: Path) -> Path:
 
 def new_results_dir(folder: Path, name: str) -> Path:
     """``folder/<stem>-<UTC timestamp>`` (``-2``, ``-3`` ... when taken), not yet created."""
-    base = f"{os.path.splitext(name)[0]}-{stamp()}"
+    base = f"{short_name(os.path.splitext(name)[0])}-{stamp()}"
     target, n = folder / base, 2
     while target.exists():
         target, n = folder / f"{base}-{n}", n + 1
@@ -141,3 +169,45 @@ def sha256_file(path: Path) -> str:
     """Hex SHA-256 of the file's bytes (as ``importer.load.sha256_file``, without pandas)."""
     with path.open("rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def refusal(path: Path, owner: int) -> str | None:
+    """Why an inbox entry is not imported without reading it, or ``None`` when it may be.
+
+    Only regular files that have one link and belong to the drop folder's owner are read: a
+    hard link (or a symlink) placed in the inbox could otherwise make the importer, often run
+    as a privileged user, read a file the dropper may not, and echo its first line in an error.
+    """
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "not a regular file"
+        return f"refused: it is {kind}; drop the file itself"
+    if st.st_nlink > 1:
+        return (
+            f"refused: it has {st.st_nlink} hard links (another name elsewhere); drop a copy "
+            "of the file, not a link to it"
+        )
+    if st.st_uid != owner:
+        return (
+            f"refused: it belongs to user id {st.st_uid}, not to the drop folder's owner "
+            f"({owner}); copy it in as that user"
+        )
+    return None
+
+
+def odd_entries(inbox: Path) -> list[Path]:
+    """Inbox entries that are neither regular files nor folders (symlinks, FIFOs, sockets)."""
+    found = []
+    for entry in os.scandir(inbox):
+        if entry.name.startswith("."):
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            continue
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+            found.append(Path(entry.path))
+    return sorted(found)

@@ -7,8 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from importer.errors import printable
+
 IMPORTED, ROWS_FAILED, DUPLICATE = "imported", "rows_failed", "duplicate"
 FAILED_FILE, REFUSED, INTERRUPTED = "failed", "refused", "interrupted"
+IN_DOUBT = "in_doubt"  # the import ran; some rows' outcome is unknown: stays in processing/
 
 
 @dataclass(frozen=True)
@@ -17,8 +20,8 @@ class FileResult:
 
     Attributes:
         name: the file's name in the inbox.
-        outcome: ``imported``, ``rows_failed``, ``duplicate``, ``failed``, ``refused`` or
-            ``interrupted``.
+        outcome: ``imported``, ``rows_failed``, ``duplicate``, ``failed``, ``refused``,
+            ``interrupted`` or ``in_doubt``.
         exit_code: the import's own exit code (0, 1, 2 unreadable, 3 refused, 130; 0 for a
             duplicate).
         sha256: the content's hash.
@@ -52,9 +55,13 @@ class FileResult:
             ROWS_FAILED: f"{bad} of {counts.get('rows', 0)} rows failed",
             DUPLICATE: f"already imported, see {self.duplicate_of}",
             INTERRUPTED: "interrupted; the next run resumes it",
+            IN_DOUBT: (
+                f"{counts.get('not_processed', 0)} of {counts.get('rows', 0)} rows still in "
+                "doubt; the file stays in processing/ and the next run finishes it"
+            ),
         }.get(self.outcome, self.error or "")
         where = f"; results: {self.results}" if self.results else ""
-        return f"{self.name}: {self.outcome} ({detail}){where}"
+        return printable(f"{self.name}: {self.outcome} ({detail}){where}")
 
     def to_json(self) -> dict[str, Any]:
         """The record printed as one JSON line per file."""
@@ -101,7 +108,7 @@ class DropResult:
             return 130
         if REFUSED in outcomes:
             return 3
-        return 1 if outcomes & {FAILED_FILE, ROWS_FAILED} else 0
+        return 1 if outcomes & {FAILED_FILE, ROWS_FAILED, IN_DOUBT} else 0
 
     @property
     def ok(self) -> bool:

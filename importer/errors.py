@@ -25,6 +25,7 @@ column where they apply and says what to do next.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -139,3 +140,34 @@ class Cancelled(ImporterError):
     """A wait was cut short by Ctrl-C / SIGTERM (the run's cancel event)."""
 
     exit_code = 130
+
+
+def damaged_journal_message(path: str, exc: BaseException) -> str:
+    """The one line for a journal SQLite cannot read (truncated, overwritten, not SQLite)."""
+    return (
+        f"{path} is damaged ({exc}); run the same command with --restart to start afresh. "
+        "--restart forgets what earlier runs sent: the next run looks up what already exists "
+        "on the server before it sends those rows again"
+    )
+
+
+# C0/C1 controls, DEL, line/paragraph separators, bidi and other invisible format characters.
+_UNPRINTABLE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]"
+)
+
+
+def printable(text: str) -> str:
+    """``text`` safe for one log line or message: control characters shown escaped.
+
+    A file name holding a line break or a terminal escape sequence would otherwise forge log
+    lines or rewrite the terminal; it is shown as ``\\n``, ``\\x1b``, ``\\u202e`` instead.
+    """
+
+    def escape(m: re.Match[str]) -> str:
+        code = ord(m.group())
+        return {10: "\\n", 13: "\\r", 9: "\\t"}.get(code) or (
+            f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+        )
+
+    return _UNPRINTABLE.sub(escape, text)

@@ -45,6 +45,7 @@ from importer.client import (
     page_count,
     total_count,
 )
+from importer.errors import RejectedBatchError
 
 __all__ = [
     "DIFFERS",
@@ -92,14 +93,19 @@ class Holdings:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # -- the probe ---------------------------------------------------------------------------
-    def probe(self) -> None:
-        """Learn the account's size and whether ``member_id`` lists work (at most 2 requests)."""
+    def probe(self, *, lists: bool = False) -> None:
+        """Learn the account's size and whether ``member_id`` lists work (at most 2 requests).
+
+        Args:
+            lists: test lists even when the account is small enough to be listed whole (which
+                is what a run then does, so a run never needs to know).
+        """
         with self._lock:
             if not self._probed:
-                self._probe()
+                self._probe(lists)
                 self._probed = True
 
-    def _probe(self) -> None:
+    def _probe(self, force_lists: bool) -> None:
         first = self.client.request(
             "GET", MEMBERSHIPS, params={"include": INCLUDE_ORGS, "page": 1, "per_page": PER_PAGE}
         )
@@ -111,7 +117,8 @@ class Holdings:
         if pages <= 1:
             # Listing everything costs nothing more: lists never need to be used.
             self.total = len(self._first)
-            return
+            if not force_lists:
+                return
         by_type: dict[str, list[int]] = {}
         for m in self._first:
             ids = by_type.setdefault(m.member_type, [])
@@ -121,7 +128,12 @@ class Holdings:
         if pair is None:
             return
         member_type, ids = pair
-        got = list(self._listing({"member_id": f"{ids[0]},{ids[1]}", "member_type": member_type}))
+        try:
+            got = self._listing({"member_id": f"{ids[0]},{ids[1]}", "member_type": member_type})
+        except RejectedBatchError:
+            # A server that refuses the list (400/422) honours it no more than one ignoring it.
+            self.lists = LISTS_IGNORED
+            return
         members = {m.member for m in got}
         asked = {(i, member_type) for i in ids}
         self.lists = LISTS_HONOURED if members == asked else LISTS_IGNORED

@@ -52,6 +52,8 @@ CREATE TABLE IF NOT EXISTS rows (
     kind TEXT,
     sent_at REAL,
     membership_id TEXT,
+    member_id INTEGER,
+    member_type TEXT,
     geography_id INTEGER,
     department_id INTEGER,
     prev_geography_id INTEGER,
@@ -65,13 +67,19 @@ CREATE TABLE IF NOT EXISTS rows (
 );
 """
 _COLUMNS = (
-    "row, state, batch, kind, sent_at, membership_id, geography_id, department_id,"
+    "row, state, batch, kind, sent_at, membership_id, member_id, member_type, geography_id,"
+    " department_id,"
     " prev_geography_id, prev_department_id, server_updated_at, note, stage, field, message"
 )
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _private_opener(path: str, flags: int) -> int:
+    """A new file gets the umask minus others' write bit (as every output file)."""
+    return os.open(path, flags, 0o664)
 
 
 class FolderLock:
@@ -83,7 +91,9 @@ class FolderLock:
 
     def acquire(self) -> None:
         """Take the lock or raise ``JournalError`` naming the process that holds it."""
-        fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
+        fh = open(  # noqa: SIM115 - held until release()
+            self.path, "a+", encoding="utf-8", opener=_private_opener
+        )
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -255,6 +265,7 @@ class Journal:
         kind: str = KIND_CREATE,
         places: Sequence[tuple[int, int]] | None = None,
         moves: Sequence[tuple[str, int | None, int | None]] | None = None,
+        members: Sequence[tuple[int, str]] | None = None,
     ) -> float:
         """Committed before a request leaves: these rows may be applied from now on.
 
@@ -265,6 +276,7 @@ class Journal:
             places: the (geography, department) each row asks for.
             moves: for a move, (membership id, previous geography, previous department) per row,
                 recorded before the request leaves so ``undo`` can put it back.
+            members: (member_id, member_type) per row.
 
         Returns:
             ``sent_at``: the time (epoch seconds) recorded as the request's departure.
@@ -273,15 +285,18 @@ class Journal:
         now = _now()
         places = places or [(None, None)] * len(rows)  # type: ignore[list-item]
         moves = moves or [(None, None, None)] * len(rows)  # type: ignore[list-item]
+        members = members or [(None, None)] * len(rows)  # type: ignore[list-item]
         self._update(
             "UPDATE rows SET state=?, batch=?, kind=?, sent_at=?, geography_id=?,"
             " department_id=?, membership_id=COALESCE(?, membership_id),"
             " prev_geography_id=COALESCE(?, prev_geography_id),"
-            " prev_department_id=COALESCE(?, prev_department_id), updated_at=?"
+            " prev_department_id=COALESCE(?, prev_department_id),"
+            " member_id=COALESCE(?, member_id), member_type=COALESCE(?, member_type),"
+            " updated_at=?"
             f" WHERE row=? AND state NOT IN ({_FINAL})",
             [
-                (ROW_IN_FLIGHT, batch, kind, sent_at, p[0], p[1], m[0], m[1], m[2], now, r)
-                for r, p, m in zip(rows, places, moves, strict=True)
+                (ROW_IN_FLIGHT, batch, kind, sent_at, *p, *m, *w, now, r)
+                for r, p, m, w in zip(rows, places, moves, members, strict=True)
             ],
         )
         return sent_at

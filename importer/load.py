@@ -41,6 +41,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +60,7 @@ __all__ = ["CellNote", "SourceInfo", "Table", "open_table", "sha256_file"]
 
 DEFAULT_MAX_ROWS = 5_000_000
 DEFAULT_MAX_BYTES = {"csv": 1 << 30, "xlsx": 200 << 20, "xls": 200 << 20, "ods": 200 << 20}
+DEFAULT_MAX_MEMORY = 2 << 30  # the most a workbook read may need by default (--max-memory-mb)
 UNPACK_FACTOR = 8  # a zip workbook may unpack to this many times the file-size limit
 MAX_HEADER_CELLS = 16_384  # Excel's last column
 MAX_LABEL_CHARS = 1_000
@@ -179,13 +182,15 @@ def open_table(
     chunk_rows: int = 250_000,
     max_rows: int = DEFAULT_MAX_ROWS,
     max_bytes: int | None = None,
+    max_memory: int | None = None,
     header_row: int | None = None,
     score: HeaderScore | None = None,
 ) -> Table:
     """Open a .csv/.tsv/.txt text file or an .xlsx/.xlsm/.xls/.ods workbook.
 
     ``max_rows`` caps the data rows; ``max_bytes`` the file's size (default: 1 GiB for text,
-    200 MiB for workbooks, which may unpack to 8x that). The header is row ``header_row`` (as
+    200 MiB for workbooks, which may unpack to 8x that); ``max_memory`` what reading a
+    workbook's sheet may need (default: :func:`memory_budget`). The header is row ``header_row`` (as
     Excel numbers rows) or else, among the first 20 rows, the one ``score`` rates highest (how
     many schema columns it names; default: the bundled schema's names and aliases), or the first
     non-blank row when none names any. Raises :class:`InputError` (one line naming the file and
@@ -208,8 +213,16 @@ def open_table(
     if p.is_dir():
         raise InputError(f"{p} is a directory, not a file", path=str(p))
     try:
-        size = p.stat().st_size
-        with p.open("rb") as fh:
+        mode = p.stat().st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_a_file(p, mode)
+        # O_NONBLOCK: a FIFO swapped in after the check must not block the open forever.
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as fh:
+            opened = os.fstat(fd)
+            if not stat.S_ISREG(opened.st_mode):
+                raise _not_a_file(p, opened.st_mode)
+            size = opened.st_size
             head = fh.read(_SNIFF_BYTES)
     except OSError as exc:
         raise InputError(f"cannot read {name}: {exc.strerror or exc}", path=str(p)) from exc
@@ -253,7 +266,13 @@ def open_table(
     from importer import _excel
 
     book = _excel.read_sheet(
-        p, fmt, sheet, max_unpacked=UNPACK_FACTOR * limit, header_row=header_row, score=score
+        p,
+        fmt,
+        sheet,
+        max_unpacked=UNPACK_FACTOR * limit,
+        header_row=header_row,
+        score=score,
+        max_memory=max_memory if max_memory is not None else memory_budget(),
     )
     info = SourceInfo(
         path=p,
@@ -270,6 +289,38 @@ def open_table(
     if book.cells.num_rows > max_rows:
         raise too_many_rows(info.where, max_rows, p)
     return Table(info, lambda: iter([(book.cells, book.rows)]), chunk_rows, max_rows)
+
+
+def _not_a_file(p: Path, mode: int) -> InputError:
+    """The error for an input that is not a regular file (a FIFO, a device, a socket)."""
+    kind = next(
+        (
+            name
+            for test, name in (
+                (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                (stat.S_ISCHR, "a character device"),
+                (stat.S_ISBLK, "a block device"),
+                (stat.S_ISSOCK, "a socket"),
+            )
+            if test(mode)
+        ),
+        "not a regular file",
+    )
+    return InputError(
+        f"{p} is {kind}, not a regular file; save the data to a file and pass that",
+        path=str(p),
+    )
+
+
+def memory_budget() -> int:
+    """What reading a workbook may use by default: 2 GiB, or a quarter of the machine's memory
+    (or of the container's limit) when that is less."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    with contextlib.suppress(OSError, ValueError):
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit.isdigit():
+            total = min(total, int(limit))
+    return min(DEFAULT_MAX_MEMORY, total // 4)
 
 
 def sha256_file(path: str | Path) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 
 from importer.client import LIST_PARAMS, KantataClient, objects_in
 from importer.errors import BadResponseError
+from importer.redact import server_text
 
 __all__ = [
     "Catalog",
@@ -107,8 +108,8 @@ class Catalog:
         """Make sure every key of ``shown`` (key -> the text as written) is known."""
 
     def entries(self, key: str) -> list[Entry]:
-        """Everything named ``key``."""
-        return list(self.by_key.get(key, {}).values())
+        """Everything named ``key``, by id (messages do not depend on the server's order)."""
+        return sorted(self.by_key.get(key, {}).values(), key=lambda e: e.id)
 
     def suggest(self, key: str) -> list[Entry]:
         """Entries with names close to ``key`` (among those known)."""
@@ -218,7 +219,7 @@ def _page_count(page: Mapping[str, Any], endpoint: str) -> int:
         return int((page.get("meta") or {}).get("page_count", 1))
     except (TypeError, ValueError) as exc:
         raise BadResponseError(
-            f"bad pagination meta from {endpoint}: {page.get('meta')!r}"
+            f"bad pagination meta from {endpoint}: {server_text(page.get('meta'), 200)}"
         ) from exc
 
 
@@ -227,7 +228,7 @@ def _workspace(obj: dict[str, Any]) -> tuple[str, Entry]:
         title = str(obj["title"])
         return name_key(title), Entry(int(obj["id"]), title)
     except (KeyError, TypeError, ValueError) as exc:
-        raise BadResponseError(f"malformed workspace in reply: {obj!r}") from exc
+        raise BadResponseError(f"malformed workspace in reply: {server_text(obj, 200)}") from exc
 
 
 class Resolver:
@@ -299,4 +300,4 @@ def _organization(obj: dict[str, Any]) -> Organization:
             parent_id=int(parent) if parent not in (None, "") else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise BadResponseError(f"malformed organization in reply: {obj!r}") from exc
+        raise BadResponseError(f"malformed organization in reply: {server_text(obj, 200)}") from exc

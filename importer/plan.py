@@ -91,8 +91,8 @@ def plan_file(
         command: the command named in ``summary.json``.
 
     Returns:
-        Counts ``rows``, ``valid``, ``failed_validation``, ``would_create``, ``already_exist``,
-        ``conflicts``; exit code 0 when every row would succeed, else 1.
+        Counts ``rows``, ``valid``, ``failed_validation``, ``new``, ``exists``, ``differs``,
+        ``missing_reference``; exit code 0 when every row would succeed, else 1.
 
     Raises:
         InputError: the file cannot be read, a required column is missing, no token.
@@ -183,6 +183,7 @@ def plan_file(
             "differs": options.differs,
             **facts,
             **intake.summary(),
+            "warnings": writer.warnings,
         },
     )
     files[SUMMARY_FILE] = write_json(out / SUMMARY_FILE, summary)

@@ -8,12 +8,14 @@ again, so an edited errors file can be fed straight back to ``importer run``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
 import os
 import re
 import stat
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,8 +25,9 @@ import pandas as pd
 import pyarrow as pa
 
 from importer.csv_write import FORMULA_START, csv_text, escape_formula_cells, text_column
+from importer.errors import InputError
 from importer.outcomes import OUTCOME_COLUMNS, SUCCEEDED
-from importer.xlsx_write import XlsxSheetWriter
+from importer.xlsx_write import EXCEL_COLUMNS, XlsxSheetWriter
 
 SUCCESS_FILE = "success.csv"
 ERRORS_FILE = "errors.csv"
@@ -49,7 +52,15 @@ def private_opener(path: str, flags: int) -> int:
 
 
 def make_out_dir(path: Path) -> Path:
-    """Create the results folder and missing parents: the umask applies, minus others' write."""
+    """Create the results folder and missing parents: the umask applies, minus others' write.
+
+    Raises:
+        InputError: ``path`` is a file, not a folder.
+    """
+    if path.exists() and not path.is_dir():
+        raise InputError(
+            f"{path} is a file, not a folder; choose another --out folder", path=str(path)
+        )
     missing = [p for p in (path, *path.parents) if not p.exists()]
     for folder in reversed(missing):
         folder.mkdir(mode=0o775, exist_ok=True)
@@ -107,6 +118,7 @@ class ReportWriter:
             "source_row",
             *inputs,
             *self._ids,
+            "status",
             "organization_membership_id",
             "note",
         ]
@@ -124,19 +136,39 @@ class ReportWriter:
             self._open(SUCCESS_FILE, self._success_columns)
         self._pending: dict[str, list[str]] = {}  # CSV text not yet written, by file
         self._pending_rows: dict[str, int] = {}
+        self.warnings: list[str] = []  # what the reports could not hold (for the summary)
         self._xlsx: XlsxSheetWriter | None = None
+        # errors.xlsx holds at most Excel's 16,384 columns: past that, the last input columns
+        # are left out (the error columns stay); errors.csv has them all.
+        self._xlsx_columns = list(range(len(self._error_columns)))
+        if len(self._error_columns) > EXCEL_COLUMNS:
+            cut = EXCEL_COLUMNS - 3
+            self._xlsx_columns = [
+                *range(cut),
+                *range(len(self._error_columns) - 3, len(self._error_columns)),
+            ]
+            left_out = len(self._error_columns) - EXCEL_COLUMNS
+            self._warn(
+                f"{ERRORS_XLSX} leaves out the last {left_out:,} input columns (from "
+                f"{self._error_columns[cut]!r}): a worksheet holds at most {EXCEL_COLUMNS:,} "
+                f"columns; {ERRORS_FILE} has them all"
+            )
         if excel:
             try:
                 self._xlsx = XlsxSheetWriter(
                     self._part(ERRORS_XLSX),
                     "errors",
-                    escape_labels(self._error_columns),
+                    escape_labels([self._error_columns[i] for i in self._xlsx_columns]),
                     numeric=("source_row",),
                     opener=private_opener,
                 )
             except BaseException:
                 self.abort()
                 raise
+
+    def _warn(self, message: str) -> None:
+        self.warnings.append(message)
+        logger.warning("%s", message)
 
     def _part(self, name: str) -> Path:
         """Where ``name`` is written until it is complete."""
@@ -197,7 +229,8 @@ class ReportWriter:
         pending.append(csv_text([text_column(c) for c in escaped]))
         self._pending_rows[name] = self._pending_rows.get(name, 0) + len(escaped[0])
         if name == ERRORS_FILE and self._xlsx is not None:
-            self._xlsx.append(escaped)  # text stays text: formulas were escaped above
+            # text stays text: formulas were escaped above
+            self._xlsx.append([escaped[i] for i in self._xlsx_columns])
         if self._pending_rows[name] >= _FLUSH_ROWS:
             self._flush(name)
 
@@ -209,7 +242,18 @@ class ReportWriter:
             fh.write("".join(pending))
 
     def close(self) -> dict[str, Path]:
-        """Finish every file (atomically renamed into place); return them by name."""
+        """Finish every file (atomically renamed into place); return them by name.
+
+        If a file cannot be written (a full disk), every unfinished file is removed and the
+        error raised.
+        """
+        try:
+            return self._close()
+        except BaseException:
+            self.abort()
+            raise
+
+    def _close(self) -> dict[str, Path]:
         for name in list(self._pending):
             self._flush(name)
         written: dict[str, Path] = {}
@@ -219,14 +263,19 @@ class ReportWriter:
             _private_enough(final)
             written[name] = final
         if self._xlsx is not None:
-            self._xlsx.close()
+            try:
+                self._xlsx.close()
+            except (ValueError, zipfile.LargeZipFile) as exc:  # the CSV files are in place
+                self._xlsx.abort()
+                self._xlsx = None
+                self._warn(
+                    f"{ERRORS_XLSX} could not be written ({exc}); {ERRORS_FILE} has every row"
+                )
+                return written
             if self._xlsx.dropped:  # past Excel's last row: errors.csv has them all
-                logger.warning(
-                    "%s holds the first %s failed rows; the other %s are in %s only",
-                    ERRORS_XLSX,
-                    f"{self._xlsx.rows:,}",
-                    f"{self._xlsx.dropped:,}",
-                    ERRORS_FILE,
+                self._warn(
+                    f"{ERRORS_XLSX} holds the first {self._xlsx.rows:,} failed rows; the other "
+                    f"{self._xlsx.dropped:,} are in {ERRORS_FILE} only"
                 )
             final = self.out_dir / ERRORS_XLSX
             os.replace(self._part(ERRORS_XLSX), final)
@@ -237,7 +286,8 @@ class ReportWriter:
     def abort(self) -> None:
         """Drop the unfinished files (the run failed before its results were complete)."""
         for _, fh in self._files.values():
-            fh.close()
+            with contextlib.suppress(OSError):  # a last buffer a full disk refused: gone anyway
+                fh.close()
             Path(fh.name).unlink(missing_ok=True)
         if self._xlsx is not None:
             self._xlsx.abort()  # removes errors.xlsx.part

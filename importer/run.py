@@ -132,6 +132,7 @@ def validate_file(
             "columns": v.headers.columns,
             "extra_columns": list(v.headers.extras),
             **intake.summary(),
+            "warnings": writer.warnings,
         },
     )
     files[SUMMARY_FILE] = write_json(out / SUMMARY_FILE, summary)
@@ -289,7 +290,12 @@ def run_import(
         exit_code=exit_code,
         timings=timings,
         started=started,
-        extra={**extra, **intake.summary(), "fatal_error": str(fatal) if fatal else None},
+        extra={
+            **extra,
+            **intake.summary(),
+            "fatal_error": str(fatal) if fatal else None,
+            "warnings": writer.warnings,
+        },
     )
     files[SUMMARY_FILE] = write_json(out / SUMMARY_FILE, summary)
     return ImportResult(exit_code, counts, out, files, summary, str(fatal) if fatal else None)
@@ -351,6 +357,10 @@ def _send(
                 differs=options.differs,
             )
         except FatalApiError as exc:
+            fatal = exc
+        except ApiError as exc:
+            # A look-up the run cannot go on without (who am I, what is held) came back
+            # unusable: stop like a fatal error; unsent rows stay for the next run.
             fatal = exc
         except Cancelled:
             interrupted = True

@@ -46,6 +46,9 @@ _FIELD_WORDS = (
     ("member", "member_id"),
 )
 _MARGIN = 5.0  # seconds past the server's time limit before a look-up can be trusted
+# ``sent_at`` of a request whose (unusable) reply arrived: the server is done with it, so
+# a look-up can be trusted at once.
+_ANSWERED = float("-inf")
 
 
 class Sink(Protocol):
@@ -59,10 +62,17 @@ class Sink(Protocol):
         kind: str = ...,
         places: Sequence[tuple[int, int]] | None = ...,
         moves: Sequence[tuple[str, int | None, int | None]] | None = ...,
+        members: Sequence[tuple[int, str]] | None = ...,
     ) -> float: ...
 
     def created(
-        self, rows: Sequence[int], ids: Sequence[str], note: str = "", *, status: str = CREATED
+        self,
+        rows: Sequence[int],
+        ids: Sequence[str],
+        note: str = "",
+        *,
+        status: str = CREATED,
+        updated: Sequence[str | None] | None = None,
     ) -> None: ...
 
     def failed(self, rows: Sequence[int], stage: str, field: str, message: str) -> None: ...
@@ -150,12 +160,20 @@ class BatchSender:
         return self.client.counts["splits"]
 
     # -- creates ------------------------------------------------------------------------------
-    def send(self, batch: Batch) -> None:
-        """Create ``batch``'s rows; every row gets an outcome or is parked in doubt."""
+    def send(self, batch: Batch, *, again: bool = False) -> None:
+        """Create ``batch``'s rows; every row gets an outcome or is parked in doubt.
+
+        ``again``: these rows were left out of a 200 reply and then not found: if this reply
+        leaves them out too, they are parked (re-sent a bounded number of times), never re-sent
+        in a loop.
+        """
         if not len(batch):
             return
         places = [(int(i["geography_id"]), int(i["department_id"])) for i in batch.items]
-        sent_at = self.sink.in_flight(batch.rows, batch.number, kind=KIND_CREATE, places=places)
+        members = [(int(i["member_id"]), str(i["member_type"])) for i in batch.items]
+        sent_at = self.sink.in_flight(
+            batch.rows, batch.number, kind=KIND_CREATE, places=places, members=members
+        )
         try:
             created = self.client.create_memberships(batch.items)
         except RejectedBatchError as exc:
@@ -173,25 +191,35 @@ class BatchSender:
             self.send(rest.sub(range(mid)))
             self.send(rest.sub(range(mid, len(rest))))
             return
-        except (OutcomeUnknownError, BadResponseError) as exc:
+        except OutcomeUnknownError as exc:
             self._park(_Parked(KIND_CREATE, sent_at, batch=batch, reason=str(exc)))
             return
+        except BadResponseError as exc:
+            # A whole reply came back (unusable): the request is over, look it up at once.
+            self._park(_Parked(KIND_CREATE, _ANSWERED, batch=batch, reason=str(exc)))
+            return
         by_key = {k: m for m in created if (k := _held_key(m)) is not None}
-        rows, ids, missing = [], [], []
+        rows, ids, missing, updated = [], [], [], []
         for i, item in enumerate(batch.items):
             found = by_key.get(_key(item))
             if found is not None:
                 rows.append(batch.rows[i])
                 ids.append(found.id)
+                updated.append(found.updated_at)
             else:
                 missing.append(i)
         if rows:
-            self.sink.created(rows, ids)
+            self.sink.created(rows, ids, updated=updated)
         if missing:
             # The reply is in, so the request is over: look up what it left out, send the rest.
             rest = self._confirm(batch.sub(missing), NOTE_OMITTED)
-            if len(rest):
-                self.send(rest)
+            if not len(rest):
+                return
+            if not again:
+                self.send(rest, again=True)
+                return
+            reason = "HTTP 200 reply without the created objects, and not found by a look-up"
+            self._park(_Parked(KIND_CREATE, _ANSWERED, batch=rest, reason=reason))
 
     def _confirm(self, batch: Batch, note: str) -> Batch:
         """Rows of ``batch`` now held identically on the server are created (by this run: they
@@ -200,7 +228,7 @@ class BatchSender:
         held = self.holdings.lookup(
             {(int(i["member_id"]), str(i["member_type"])) for i in batch.items}
         )
-        rows, ids, rest = [], [], []
+        rows, ids, rest, updated = [], [], [], []
         for i, item in enumerate(batch.items):
             same = next(
                 (
@@ -213,10 +241,11 @@ class BatchSender:
             if same is not None:
                 rows.append(batch.rows[i])
                 ids.append(same.id)
+                updated.append(same.updated_at)
             else:
                 rest.append(i)
         if rows:
-            self.sink.created(rows, ids, note)
+            self.sink.created(rows, ids, note, updated=updated)
         return batch.sub(rest)
 
     def _refused_alone(self, batch: Batch, exc: RejectedBatchError) -> None:
@@ -254,7 +283,9 @@ class BatchSender:
             moves=[(move.membership_id, move.prev_geography_id, move.prev_department_id)],
         )
         try:
-            self.client.move_membership(move.membership_id, move.geography_id, move.department_id)
+            moved = self.client.move_membership(
+                move.membership_id, move.geography_id, move.department_id
+            )
         except RejectedBatchError as exc:
             message = "; ".join(exc.messages) or str(exc)
             field = next((f for f in exc.fields if f), "") or _field_of(message)
@@ -264,10 +295,18 @@ class BatchSender:
                 [move.row], STAGE_REMOTE, field, f"move refused (HTTP {exc.status}): {message}"
             )
             return
-        except (OutcomeUnknownError, BadResponseError) as exc:
+        except OutcomeUnknownError as exc:
             self._park(_Parked(KIND_MOVE, sent_at, move=move, reason=str(exc)))
             return
-        self.sink.created([move.row], [move.membership_id], status=MOVED)
+        except BadResponseError as exc:
+            self._park(_Parked(KIND_MOVE, _ANSWERED, move=move, reason=str(exc)))
+            return
+        self.sink.created(
+            [move.row],
+            [move.membership_id],
+            status=MOVED,
+            updated=[moved.updated_at if moved else None],
+        )
 
     # -- rows in doubt ------------------------------------------------------------------------
     def _park(self, parked: _Parked) -> None:
@@ -299,7 +338,7 @@ class BatchSender:
             if wait > 0:
                 if self.on_wait is not None:
                     self.on_wait(wait, sum(len(p.rows()) for p in parked))
-                self.client._sleep(wait)
+                self.client.wait(wait)
             last = round_ == self.reconcile_rounds
             self._settle_creates([p for p in parked if p.kind == KIND_CREATE], last)
             self._settle_moves([p for p in parked if p.kind == KIND_MOVE], last)
@@ -334,7 +373,11 @@ class BatchSender:
                 )
             elif now.at(move.geography_id, move.department_id):
                 self.sink.created(
-                    [move.row], [move.membership_id], NOTE_MOVE_CONFIRMED, status=MOVED
+                    [move.row],
+                    [move.membership_id],
+                    NOTE_MOVE_CONFIRMED,
+                    status=MOVED,
+                    updated=[now.updated_at],
                 )
             elif last:
                 self._still_in_doubt([move.row], p.reason)

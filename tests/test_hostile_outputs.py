@@ -72,27 +72,62 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def listing(key: str, objects: list[dict[str, Any]]) -> httpx.Response:
+    """A documented list reply (KANTATA_API.md § Response format), one page."""
+    return httpx.Response(
+        200,
+        json={
+            "count": len(objects),
+            "meta": {"count": len(objects), "page_count": 1, "page_number": 1},
+            "results": [{"key": key, "id": o["id"]} for o in objects],
+            key: {o["id"]: o for o in objects},
+        },
+    )
+
+
+def documented_lookups(request: httpx.Request) -> httpx.Response:
+    """The GETs of a well-behaved account: who am I, geography 105 and department 202, every
+    user/workspace asked for by ``only``, no memberships yet."""
+    path = request.url.path.split("/api/v1/", 1)[-1]
+    if path == "users/me":
+        return listing("users", [{"id": "10001", "account_membership_id": "710001"}])
+    if path == "organizations":
+        return listing(
+            "organizations",
+            [
+                {"id": "105", "name": "United Kingdom", "type": "Geography"},
+                {"id": "202", "name": "Engineering", "type": "Department"},
+            ],
+        )
+    if path in ("users", "workspaces"):
+        ids = [i for i in request.url.params.get("only", "").split(",") if i]
+        return listing(path, [{"id": i, "full_name": f"User {i}", "title": i} for i in ids])
+    return listing("organization_memberships", [])
+
+
 def mock_server(
     post: Callable[[httpx.Request], httpx.Response],
-    lookup: Callable[[httpx.Request], httpx.Response] | None = None,
+    lookup: Callable[[httpx.Request], httpx.Response] = documented_lookups,
 ) -> httpx.MockTransport:
-    """A fake API: ``post`` answers bulk creates, ``lookup`` the GET lookups (default: none)."""
+    """A fake API: ``post`` answers bulk creates, ``lookup`` every GET."""
 
     def handle(request: httpx.Request) -> httpx.Response:
         if request.method == "POST":
             return post(request)
-        if lookup is not None:
-            return lookup(request)
-        empty = {"count": 0, "results": [], "organization_memberships": {}}
-        return httpx.Response(200, json={**empty, "meta": {"page_count": 1}})
+        return lookup(request)
 
     return httpx.MockTransport(handle)
 
 
 def mock_api() -> ApiSettings:
-    """Settings for a mock server (https, fast retries)."""
+    """Settings for a mock server (https, fast retries, a short server time limit)."""
     retry = RetryPolicy(attempts=3, timeout=10, wait_initial=0.001, wait_max=0.01)
-    return ApiSettings(base_url="https://api.example.test/api/v1", token=TOKEN, retry=retry)
+    return ApiSettings(
+        base_url="https://api.example.test/api/v1",
+        token=TOKEN,
+        retry=retry,
+        server_time_limit=0.01,
+    )
 
 
 def echo_created(ids: Callable[[int], str]) -> Callable[[httpx.Request], httpx.Response]:
@@ -329,7 +364,7 @@ def test_tls_certificates_are_verified(tmp_path: Path) -> None:
             KantataClient(api) as client,
             pytest.raises(TransientApiError, match="CERTIFICATE_VERIFY_FAILED"),
         ):
-            client.find_memberships([3], "User")  # idempotent: retried, then refused
+            client.identity()  # idempotent: retried, then refused
         with KantataClient(api) as client, pytest.raises(ApiError, match="CERTIFICATE"):
             client.create_memberships([item])
     finally:
@@ -361,7 +396,7 @@ def test_server_echoing_the_token_is_redacted(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------------------------
 # servers that break the API's promises
 
-NOT_JSON = "HTTP 200 reply is not JSON"
+NOT_JSON = "HTTP 200 reply to POST organization_memberships is not JSON"
 NO_OBJECTS = "HTTP 200 reply without the created objects"
 
 
@@ -402,7 +437,7 @@ def test_unusable_lookup_reply_stops_the_run_without_successes(tmp_path: Path) -
     result = run_import(src, out_dir=tmp_path / "out", api=mock_api(), transport=transport)
     assert result.exit_code == 3
     assert (result.counts["not_processed"], result.counts["created"]) == (2, 0)
-    assert "HTTP 200 reply is not JSON" in str(result.fatal)
+    assert "HTTP 200 reply to GET users/me is not JSON" in str(result.fatal)
 
 
 def test_hostile_ids_from_the_server_are_escaped(tmp_path: Path) -> None:

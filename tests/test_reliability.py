@@ -137,10 +137,20 @@ def test_concurrency_cap_is_held(sandbox: SandboxServer, tmp_path: Path) -> None
     assert 2 <= sandbox.counters.concurrency_peak <= 3
 
 
-def test_sigkill_mid_run_then_same_command_recovers(
-    volume_sandbox: SandboxServer, tmp_path: Path
-) -> None:
-    """kill -9 in the middle of a faulty run; the same command again: every row exactly once."""
+@pytest.mark.parametrize("per_member", ["one", "many"])
+def test_sigkill_mid_run_then_same_command_recovers(tmp_path: Path, per_member: str) -> None:
+    """kill -9 in the middle of a faulty run; the same command again: every row exactly once,
+    also on an account that accepts several memberships per member (where a premature re-send
+    would create a duplicate)."""
+    seed = big_seed(tmp_path / "seed.json", N)
+    config = SandboxConfig(
+        seed=seed, random_seed=11, request_time_limit_s=1.0, memberships_per_member=per_member
+    )
+    with SandboxServer(config) as volume_sandbox:
+        _sigkill_and_recover(volume_sandbox, tmp_path)
+
+
+def _sigkill_and_recover(volume_sandbox: SandboxServer, tmp_path: Path) -> None:
     volume_sandbox.set_knobs(latency_ms=30, fail_rate=0.1, drop_after_commit=0.05)
     n = 1500
     src = volume_file(tmp_path, n)

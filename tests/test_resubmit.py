@@ -42,7 +42,7 @@ def test_edited_errors_xlsx_resubmitted_completes_the_import(
             "Members": [
                 ["Geography", "Department", "Email", "Notes"],
                 ["EMEA", "Engineering", "mateo.campbell@acme.example", "fine"],
-                ["EMEA", "Operations", "priya.weber@acme.example", "+1 555 0100"],
+                ["EMEA", "Operationz", "priya.weber@acme.example", "+1 555 0100"],
                 ["Germany", "Design", "nobody@acme.example", "-typo"],
                 ["Germany", "Design", "liam.tanaka@acme.example", "seeded at 105/202"],
             ]

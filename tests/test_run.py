@@ -131,8 +131,14 @@ def test_dry_run_sends_nothing_and_writes_exact_payloads(
     assert result.counts["would_send"] == 5
 
 
-def test_small_batches_and_a_refused_row_in_each(sandbox: SandboxServer, tmp_path: Path) -> None:
-    """--batch-size 7 with bad rows spread out: every good row created once, in any bulk mode."""
+def test_small_batches_with_unknown_references_spread_out(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    """--batch-size 7, an unknown geography in 3 rows: those fail before any write (missing
+    reference), every good row is created once, and no create carries a bad row.
+
+    (Splitting a batch the server refuses is covered in test_send.py, in every bulk mode.)
+    """
     sandbox.set_knobs(bulk_mode="partial-error")
     rows = [[105, 202, m, "User"] for m in range(10010, 10060)]
     for i in (3, 17, 40):
@@ -144,11 +150,19 @@ def test_small_batches_and_a_refused_row_in_each(sandbox: SandboxServer, tmp_pat
         api=settings_for(sandbox, concurrency=3),
         options=ImportOptions(batch_size=7),
     )
-    # partial-error mode writes the good rows of a refused batch: the split then finds them
-    assert result.counts["created"] + result.counts["already_existed"] == 47
+    assert result.counts["created"] == 47
+    assert result.counts["already_existed"] == 0
     assert result.counts["failed_remote"] == 3
     assert len(sandbox.memberships()) == 52
-    assert result.summary["batches"] == 8
+    assert result.summary["batches"] == 7  # 47 rows in 7s
+    counters = sandbox.counters
+    assert counters.create_requests == 7
+    assert counters.largest_batch == 7
+    assert set(counters.by_status) == {200}
+    errors = read(tmp_path / "out" / "errors.csv")
+    assert errors["source_row"].tolist() == ["5", "19", "42"]
+    assert set(errors["error_field"]) == {"geography_id"}
+    assert set(errors["error_message"]) == {"geography 999 not found on the account"}
 
 
 def test_validate_writes_errors_only_and_touches_no_network(tmp_path: Path) -> None:

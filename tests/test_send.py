@@ -7,7 +7,9 @@ import pytest
 
 from importer.batch import Batch
 from importer.client import KantataClient
-from importer.outcomes import CREATED, Outcomes
+from importer.dispatch import Recorder
+from importer.holdings import Holdings
+from importer.outcomes import CREATED, EXISTED, Outcomes
 from importer.sandbox import SandboxServer
 from importer.send import NOTE_CONFIRMED, NOTE_EXISTED, BatchSender
 
@@ -24,11 +26,12 @@ def make_batch(specs: list[tuple[int, int, int, str]], first_row: int = 2) -> Ba
 
 
 def send(sandbox: SandboxServer, batch: Batch) -> tuple[pd.DataFrame, BatchSender]:
-    """Send one batch to the sandbox; return the outcomes frame."""
+    """Send one batch to the sandbox (rows in doubt settled); return the outcomes frame."""
     outcomes = Outcomes()
     with KantataClient(settings_for(sandbox)) as client:
-        sender = BatchSender(client, outcomes)
+        sender = BatchSender(client, Recorder(outcomes, None), Holdings(client))
         sender.send(batch)
+        sender.settle()
     return outcomes.frame(), sender
 
 
@@ -60,7 +63,7 @@ def test_refused_batch_is_split_until_bad_rows_are_alone(sandbox: SandboxServer,
 
 
 def test_identical_existing_membership_is_success_with_its_id(sandbox: SandboxServer) -> None:
-    """A member that already holds exactly this membership: success, existing id reported."""
+    """Refused as taken, the member holding exactly this membership: existed, its id reported."""
     existing = next(m for m in sandbox.memberships() if int(m["member_id"]) == 10001)
     frame, _ = send(
         sandbox,
@@ -68,7 +71,7 @@ def test_identical_existing_membership_is_success_with_its_id(sandbox: SandboxSe
             [(int(existing["geography_id"]), int(existing["department_id"]), 10001, "User")]
         ),
     )
-    assert frame.loc[2, "status"] == CREATED
+    assert frame.loc[2, "status"] == EXISTED
     assert frame.loc[2, "organization_membership_id"] == str(existing["id"])
     assert frame.loc[2, "note"] == NOTE_EXISTED
 
@@ -78,13 +81,13 @@ def test_different_existing_membership_is_a_conflict_naming_it(sandbox: SandboxS
     existing = next(m for m in sandbox.memberships() if int(m["member_id"]) == 10002)
     frame, _ = send(sandbox, make_batch([(108, 210, 10002, "User")]))
     message = frame.loc[2, "error_message"]
-    assert frame.loc[2, "error_field"] == "member"
+    assert frame.loc[2, "error_field"] == "member_id"
     assert f"geography {existing['geography_id']}" in message
     assert f"department {existing['department_id']}" in message
 
 
 def test_lost_reply_is_reconciled_not_resent(sandbox: SandboxServer) -> None:
-    """Reply lost after commit: the lookup finds the rows; nothing is created twice."""
+    """Reply lost after commit: parked, looked up after the server's limit; nothing sent twice."""
     sandbox.set_knobs(drop_after_commit=1.0)
     frame, sender = send(sandbox, make_batch(GOOD[:10]))
     assert (frame["status"] == CREATED).all()

@@ -45,11 +45,11 @@ def test_template_with_token_lists_organizations(api: ApiSettings, tmp_path: Pat
     assert [r[0] for r in depts[1:]] == list(range(201, 211))
     assert depts[-1][:4] == (
         210,
-        "Operations",
+        "Service Operations",
         "Professional Services",
-        "Company > Professional Services > Operations",
+        "Company > Professional Services > Service Operations",
     )
-    assert depts[-1][4] == "same name as 209: give the ID"
+    assert not depts[-1][4]  # names are unique on an account (KANTATA_API.md § Lookups)
     assert [r[1] for r in wb["Geographies"].iter_rows(min_row=2, values_only=True)][:2] == [
         "Global",
         "EMEA",
