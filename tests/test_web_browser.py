@@ -176,6 +176,7 @@ def test_upload_fix_check_send_download_undo_in_a_browser(served: str, tmp_path:
                 page.once("dialog", lambda d: d.accept())
                 page.locator("#undo").click()
                 expect(page.locator("#state")).to_have_text("undone", timeout=60_000)
+                expect(page.locator("#undo-result")).to_contain_text("32 undone")
                 page.screenshot(path=OUTPUT / "8-undone.png", full_page=True)
             else:
                 print("undo step skipped: importer.undo does not exist yet (issue 13)")

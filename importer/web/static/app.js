@@ -265,7 +265,7 @@ function runPage() {
     state.textContent = s.state;
     state.className = "state " + s.state;
     const total = s.total || 0;
-    const pct = total ? Math.min(100, (100 * s.done) / total) : (s.running ? 5 : 100);
+    const pct = !s.running ? 100 : total ? Math.min(100, (100 * s.done) / total) : 5;
     $("#bar").style.width = pct + "%";
     let text = s.running ? `${s.phase || "starting"}: ${fmt(s.done)}${total ? " of " + fmt(total) : ""} rows` : "";
     if (s.running && s.phase === "send") text += ` · ${fmt(s.pace)} rows/s`;
@@ -273,6 +273,8 @@ function runPage() {
     if (!s.running && s.retries !== null && s.retries !== undefined) text += `${text ? " · " : ""}${fmt(s.requests)} requests, ${fmt(s.retries)} retries`;
     $("#progress").textContent = text;
     show($("#message"), s.message);
+    const undone = s.undo && s.undo.counts;
+    show($("#undo-result"), undone ? "Undo: " + Object.entries(undone).map(([k, v]) => `${fmt(v)} ${k.replaceAll("_", " ")}`).join(", ") : "");
     $("#cancel").hidden = !s.running;
     $("#resume").hidden = s.running || !["interrupted", "refused"].includes(s.state);
     $("#undo").hidden = s.running || app.dataset.undo !== "1" || !["finished", "interrupted"].includes(s.state);
