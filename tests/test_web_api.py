@@ -547,3 +547,18 @@ def test_progress_counts_requests_and_retries_while_sending(tmp_path: Path) -> N
     assert status["transient"] > 0
     assert status["retries"] > 0
     assert status["requests"] > status["transient"]
+
+
+def test_the_move_choice_reaches_the_run(web: tuple[TestClient, WebConfig]) -> None:
+    """'move the member' sends as `run --move`: the row that differs is moved, not refused."""
+    from importer.web import _jobs
+
+    if not _jobs.supports_differs():
+        pytest.skip("the library has no differs option yet")
+    client, _ = web
+    uid = upload(client, SAMPLES / "people.csv")
+    rid = client.post(f"/api/uploads/{uid}/runs", json={"differs": "move"}).json()["id"]
+    status = wait_for_run(client, rid)
+    assert status["differs"] == "move"
+    assert status["counts"]["moved"] == 1
+    assert "10002" not in client.get(f"/runs/{rid}/files/errors.csv").text
