@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from importer.excel import EXCEL_COLUMNS, EXCEL_ROWS
+
 _ROW_START = b"<table:table-row"
 _TABLE = re.compile(rb"<table:table(?=[\s>])([^>]*)>")
 _CELL = re.compile(rb"<table:(?:covered-)?table-cell(?=[\s/>])([^>]*)>")
@@ -20,7 +22,6 @@ _NAME = re.compile(rb'table:name="([^"]*)"')
 _ROWS_REPEATED = re.compile(rb'table:number-rows-repeated="(\d+)"')
 _COLUMNS_REPEATED = re.compile(rb'table:number-columns-repeated="(\d+)"')
 _BIG_REPEAT = re.compile(rb'table:number-(rows|columns)-repeated="0*(\d{5,})"')
-EXCEL_ROWS, EXCEL_COLUMNS = 1_048_576, 16_384
 
 
 @dataclass
@@ -51,12 +52,6 @@ class OdsScan:
         self._measure(self._tail, len(self._tail))
         self._tail = b""
         self._close()
-
-    def extent(self, sheet: str) -> tuple[int, int]:
-        """(rows, columns) of ``sheet``; of the largest table when the name is not found."""
-        if sheet in self.tables:
-            return self.tables[sheet]
-        return max(self.tables.values(), key=lambda rc: rc[0] * rc[1], default=(0, 0))
 
     def _measure(self, data: bytes, end: int) -> None:
         """Each piece of ``data[:end]`` split at ``<table:table-row`` is one row (its attributes,

@@ -42,12 +42,9 @@ from importer.cli_api import (
     api_settings,
     differs_mode,
     mapping_from,
-    parse_mapping,  # noqa: F401  (re-exported: importer.cli.parse_mapping)
 )
 from importer.config import (
-    BASE_URL_ENV,
     DEFAULT_BASE_URL,
-    TOKEN_ENV,
     ApiSettings,
     ImportOptions,
 )
@@ -57,7 +54,6 @@ if TYPE_CHECKING:
     from importer.result import ImportResult
     from importer.result import Progress as ProgressEvent
 
-EXIT_REFUSED = 3
 
 app = typer.Typer(
     add_completion=False,
@@ -336,16 +332,8 @@ def run(
     mapping: MapOpt = None,
     map_file: MapFileOpt = None,
     header_row: HeaderRowOpt = None,
-    base_url: Annotated[
-        str | None,
-        typer.Option(
-            "--base-url", help=f"API root (env {BASE_URL_ENV}; default {DEFAULT_BASE_URL})."
-        ),
-    ] = None,
-    token_file: Annotated[
-        Path | None,
-        typer.Option("--token-file", help=f"File holding the token (or env {TOKEN_ENV})."),
-    ] = None,
+    base_url: BaseUrlOpt = None,
+    token_file: TokenFileOpt = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=100)] = 100,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=32)] = 4,
     max_rps: Annotated[
@@ -354,12 +342,8 @@ def run(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Do everything but send; write payloads.jsonl.")
     ] = False,
-    sandbox: Annotated[
-        bool, typer.Option("--sandbox", help="Import into a local sandbox started for this run.")
-    ] = False,
-    insecure: Annotated[
-        bool, typer.Option("--insecure", help="Allow plain http:// to a non-loopback host.")
-    ] = False,
+    sandbox: SandboxOpt = False,
+    insecure: InsecureOpt = False,
     restart: Annotated[
         bool,
         typer.Option("--restart", help="Discard the --out folder's run journal; do not resume."),

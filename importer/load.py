@@ -40,7 +40,6 @@ unreadable (named by line).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -56,7 +55,7 @@ from importer.arrow_memory import use_streaming_pool
 from importer.errors import InputError
 from importer.prefetch import Prefetch
 
-__all__ = ["CellNote", "SourceInfo", "Table", "open_table", "sha256_file"]
+__all__ = ["CellNote", "SourceInfo", "Table", "open_table"]
 
 DEFAULT_MAX_ROWS = 5_000_000
 DEFAULT_MAX_BYTES = {"csv": 1 << 30, "xlsx": 200 << 20, "xls": 200 << 20, "ods": 200 << 20}
@@ -321,18 +320,6 @@ def memory_budget() -> int:
         if limit.isdigit():
             total = min(total, int(limit))
     return min(DEFAULT_MAX_MEMORY, total // 4)
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex SHA-256 of the file's bytes, read in blocks (for run journals and reports)."""
-    p = Path(path)
-    try:
-        with p.open("rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest()
-    except FileNotFoundError as exc:
-        raise InputError(f"file not found: {p}", path=str(p)) from exc
-    except OSError as exc:
-        raise InputError(f"cannot read {p.name}: {exc.strerror or exc}", path=str(p)) from exc
 
 
 # ----------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ import pandas as pd
 from importer.client import KantataClient
 from importer.config import ApiSettings, ImportOptions
 from importer.csv_write import frame_csv_text
+from importer.digest import sha256_file
 from importer.holdings import (
     DIFFERS,
     EXISTS,
@@ -36,7 +37,7 @@ from importer.holdings import (
     organizations_of,
 )
 from importer.intake import Intake, name_lookups
-from importer.load import Table, sha256_file
+from importer.load import Table
 from importer.outcomes import STAGE_REMOTE, STAGE_VALIDATION, Outcomes
 from importer.report import (
     SUMMARY_FILE,

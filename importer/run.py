@@ -22,12 +22,12 @@ import pandas as pd
 from importer.batch import iter_batches
 from importer.client import KantataClient
 from importer.config import ApiSettings, ImportOptions
+from importer.digest import sha256_file
 from importer.dispatch import send_all
 from importer.errors import ApiError, Cancelled, FatalApiError
 from importer.headers import display_fields
 from importer.intake import name_lookups, origin_digest
 from importer.journal import JOURNAL_FILE, ROW_IN_FLIGHT, Journal
-from importer.load import sha256_file
 from importer.outcomes import (
     CREATED,
     EXISTED,

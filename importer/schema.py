@@ -24,7 +24,7 @@ import pandas as pd
 import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute as pc
-from pandera.extensions import register_check_method
+from pandera.api.extensions import register_check_method
 
 from importer.schema_file import ColumnSpec, RowSchemaSpec, load_row_schema
 
@@ -144,23 +144,28 @@ def _keep(cells: pd.Series, parsed: Parsed) -> pd.Series:
     return pd.Series(parsed[0], index=cells.index)
 
 
-@register_check_method(supported_types=pd.Series)
 def positive_whole_number(cells: pd.Series) -> pd.Series:
     """True where a stripped text cell is a whole number > 0 ("123", "123.0", "+7")."""
     return _keep(cells, parse_positive_whole(cells))
 
 
-@register_check_method(statistics=["choices"], supported_types=pd.Series)
 def one_of_choices(cells: pd.Series, *, choices: tuple[str, ...]) -> pd.Series:
     """True where a stripped text cell is one of ``choices``, matched case-insensitively."""
     at = choice_positions(cells, tuple(choices))
     return _keep(cells, (at >= 0, at))
 
 
+# Registered once per process: ``pa.Check.positive_whole_number()``, ``pa.Check.one_of_choices()``.
+register_check_method(supported_types=pd.Series)(positive_whole_number)
+register_check_method(statistics=["choices"], supported_types=pd.Series)(one_of_choices)
+
+
 def _check_for(column: ColumnSpec) -> pa.Check:
     if column.kind == "positive_int":
-        return pa.Check.positive_whole_number()  # type: ignore[attr-defined]
-    return pa.Check.one_of_choices(choices=column.choices)  # type: ignore[attr-defined]
+        check: pa.Check = getattr(pa.Check, CHECK_POSITIVE_INT)()
+    else:
+        check = getattr(pa.Check, CHECK_CHOICE)(choices=column.choices)
+    return check
 
 
 def build_schema(spec: RowSchemaSpec) -> pa.DataFrameSchema:

@@ -19,6 +19,7 @@ import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute as pc
 
+from importer.excel import ESCAPED_FORMULA
 from importer.headers import HeaderMap
 from importer.schema import (
     CHECK_CHOICE,
@@ -35,8 +36,6 @@ from importer.schema_file import ColumnSpec, RowSchemaSpec, load_row_schema
 
 ERROR_COLUMNS = ["error_field", "error_message"]
 _WS = "\u00a0\u200b\ufeff \t\r\n"
-# A leading apostrophe before a formula-like character: our own report escaping (see report.py).
-_ESCAPED = r"^'([=+\-@\t\r])"
 _Parsed = Parsed
 _CELL_CHECKS = [CHECK_POSITIVE_INT, CHECK_CHOICE]
 _NUMERIC = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"  # a number, maybe signed or fractional
@@ -177,7 +176,9 @@ def _text_cells(chunk: pd.DataFrame, headers: HeaderMap, spec: RowSchemaSpec) ->
         quoted = pc.starts_with(cells, "'")
         if pc.any(quoted).as_py():
             at = np.flatnonzero(_flag(quoted))
-            fixed = pc.replace_substring_regex(cells.take(at), pattern=_ESCAPED, replacement=r"\1")
+            fixed = pc.replace_substring_regex(
+                cells.take(at), pattern=ESCAPED_FORMULA, replacement=r"\1"
+            )
             cells = pc.replace_with_mask(cells, quoted, fixed)
         cleaned[name] = pc.utf8_trim(cells, characters=_WS)
     return _Cells(chunk.index.to_numpy(dtype=np.int64), cleaned)

@@ -50,11 +50,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from importer.excel import EXCEL_COLUMNS, EXCEL_ROWS
+
 #: One column of cells: a pandas Series, an Arrow array or a numpy array.
 Column: TypeAlias = pd.Series | pa.Array | pa.ChunkedArray | np.ndarray
 
-EXCEL_ROWS = 1_048_576
-EXCEL_COLUMNS = 16_384
 MAX_SHEET_XML = zipfile.ZIP64_LIMIT  # what zipfile writes without ZIP64 records
 _SLICE_ROWS = 8_192  # rows assembled at once (bounds the XML held in memory)
 _MAX_WIDTH = 60

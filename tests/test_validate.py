@@ -149,7 +149,6 @@ def test_every_row_is_valid_or_in_error_exactly_once(rows: list[tuple[str, str, 
     assert set(result.valid["member_type"]) <= {"User", "Workspace"}
 
 
-
 def test_rows_are_checked_by_the_pandera_schema_given() -> None:
     """The messages are pandera's failure cases: a schema allowing only "User" fails Workspace."""
     spec = load_row_schema()
