@@ -245,10 +245,21 @@ class _Job:
         return api_settings(self.stack, err, announce=self.announce, required=required, **options)
 
 
+def _streaming_pool() -> None:
+    """The CLI's choice, for its own process: pyarrow's jemalloc pool (see importer.arrow_memory).
+    The library never changes the process-wide pool by itself."""
+    from importer.arrow_memory import use_streaming_pool
+
+    use_streaming_pool()
+
+
 @contextmanager
-def _job(*, quiet: bool, as_json: bool) -> Iterator[_Job]:
+def _job(*, quiet: bool, as_json: bool, reads: bool = False) -> Iterator[_Job]:
     """Run a command's body: a library error becomes one line and its exit code; on success
-    the summary is printed and the process exits with the result's code."""
+    the summary is printed and the process exits with the result's code. ``reads``: the command
+    reads an input file, so this process takes pyarrow's streaming memory pool first."""
+    if reads:
+        _streaming_pool()
     job = _Job(_Bar(quiet or as_json), ExitStack(), announce=not (quiet or as_json))
     with job.stack:
         try:
@@ -295,7 +306,7 @@ def validate(
     from importer.plan import plan_file
     from importer.run import validate_file
 
-    with _job(quiet=quiet, as_json=as_json) as job:
+    with _job(quiet=quiet, as_json=as_json, reads=True) as job:
         options = ImportOptions(
             sheet=sheet,
             mapping=mapping_from(mapping, map_file),
@@ -365,7 +376,7 @@ def run(
 
     from importer.run import run_import
 
-    with _job(quiet=quiet, as_json=as_json) as job:
+    with _job(quiet=quiet, as_json=as_json, reads=True) as job:
         if sandbox and not dry_run:
             # A sandbox is fresh each time: its results can never be resumed against it.
             restart = True
@@ -425,7 +436,7 @@ def plan(
     """
     from importer.plan import plan_file
 
-    with _job(quiet=quiet, as_json=as_json) as job:
+    with _job(quiet=quiet, as_json=as_json, reads=True) as job:
         options = ImportOptions(
             sheet=sheet,
             mapping=mapping_from(mapping, map_file),
@@ -742,6 +753,7 @@ def drop_cmd(
                     err.print(record.describe(), markup=False, highlight=False, soft_wrap=True)
 
             cancel = stack.enter_context(_stop_on_signals(quiet))
+            _streaming_pool()
             run_pass = watch_folder if watch else process_drop_folder
             result = run_pass(folder, config=settings, cancel=cancel, on_file=on_file)
     except ImporterError as exc:
