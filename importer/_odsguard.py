@@ -1,5 +1,7 @@
 """Measure the sheets of an .ods workbook from its ``content.xml``, before calamine reads them.
 
+Why hand-written: calamine expands ODS repeat attributes unbounded; no library measures them first.
+
 ODS compresses repetition into attributes: ``table:number-rows-repeated="1000000"`` on a row whose
 cell carries ``table:number-columns-repeated="20"`` and a value is twenty million cells, in a
 file of 900 bytes. calamine expands them (its own cap is 100 million cells: ~4 GB and minutes),

@@ -1,5 +1,7 @@
 """Look inside a zip-based workbook (.xlsx/.xlsm/.ods) before calamine opens it.
 
+Why hand-written: calamine and zipfile trust an archive's sizes; these checks bound what one may unpack.
+
 calamine trusts the archive. It unpacks whatever a member holds, whatever the zip declares (a file
 of a few hundred KB can unpack to gigabytes: a "zip bomb"), and it allocates one cell for every
 position of a sheet's used range, so one cell at XFD1048576 makes it ask for 17 billion cells and
