@@ -1,6 +1,6 @@
 """Look inside a zip-based workbook (.xlsx/.xlsm/.ods) before calamine opens it.
 
-Why hand-written: calamine and zipfile trust an archive's sizes; these checks bound what one may unpack.
+Why hand-written: calamine and zipfile trust an archive's sizes; this bounds what it may unpack.
 
 calamine trusts the archive. It unpacks whatever a member holds, whatever the zip declares (a file
 of a few hundred KB can unpack to gigabytes: a "zip bomb"), and it allocates one cell for every
