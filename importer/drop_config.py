@@ -50,6 +50,7 @@ from importer.config import (
     read_token,
 )
 from importer.errors import InputError
+from importer.excel import TEXT_SUFFIXES
 
 CONFIG_NAME = "importer.toml"
 ENV_PREFIX = "KANTATA_DROP_"
@@ -69,7 +70,6 @@ _SCALARS: dict[str, tuple[type, float | None]] = {
     "max_memory_mb": (int, 1),
 }
 _KNOWN = (*_SCALARS, "mapping")
-TEXT_SUFFIXES = (".csv", ".tsv", ".txt")  # as importer.load, which needs pandas to import
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ from importer._table import (
     looks_like_text,
 )
 from importer.errors import InputError
+from importer.excel import TEXT_SUFFIXES, WORKBOOK_SUFFIXES
 from importer.headers import header_scorer
 
 __all__ = ["DEFAULT_MAX_ROWS", "CellNote", "SourceInfo", "Table", "memory_budget", "open_table"]
@@ -61,8 +62,6 @@ __all__ = ["DEFAULT_MAX_ROWS", "CellNote", "SourceInfo", "Table", "memory_budget
 DEFAULT_MAX_BYTES = {"csv": 1 << 30, "xlsx": 200 << 20, "xls": 200 << 20, "ods": 200 << 20}
 DEFAULT_MAX_MEMORY = 2 << 30  # the most a workbook read may need by default (--max-memory-mb)
 UNPACK_FACTOR = 8  # a zip workbook may unpack to this many times the file-size limit
-TEXT_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv"}
-WORKBOOK_SUFFIXES = {".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls", ".ods": "ods"}
 _SNIFF_BYTES = 8192
 
 
