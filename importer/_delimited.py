@@ -30,16 +30,20 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from importer._encoding import SCAN_BLOCK, detect_encoding, too_long
-from importer.errors import InputError
-from importer.load import (
+from importer._table import (
     Batch,
     HeaderScore,
+    SourceInfo,
+    Table,
     blank_cells,
     check_header,
     drop_blank_rows,
+    header_labels,
+    header_note,
     pick_header,
     shorten,
 )
+from importer.errors import InputError
 
 DELIMITERS = (",", ";", "\t", "|")
 _SAMPLE = 64 << 10  # characters of text used to find the delimiter and the header
@@ -74,7 +78,7 @@ def inspect(
 
     A first line ``sep=;`` (written by Excel, or by hand) sets the delimiter and is not a row:
     Excel hides it, so the rows after it are numbered from 1 as Excel shows them. The header is
-    found as :func:`importer.load.pick_header` says (``header_row`` counts rows as Excel does).
+    found as :func:`importer._table.pick_header` says (``header_row`` counts rows as Excel does).
     """
     encoding = detect_encoding(path)
     text, complete = _sample(path, encoding)
@@ -127,6 +131,42 @@ def inspect(
         usual, _ = Counter(len(r) for r in data).most_common(1)[0]
         width = max(width, usual)
     return Layout(encoding, delimiter, tuple(header), header_index + 1 + skip, width, skip, notes)
+
+
+def open_table(
+    p: Path,
+    fmt: str,
+    *,
+    sheet: str | None,
+    chunk_rows: int,
+    max_rows: int,
+    max_unpacked: int,
+    max_memory: int,
+    header_row: int | None,
+    score: HeaderScore,
+) -> Table:
+    """Open a delimited text file (``importer.load.open_table``'s text branch): its layout is
+    found once, its records are streamed from disk at every ``chunks()``."""
+    del fmt, max_unpacked, max_memory  # a text file is streamed, never unpacked or held
+    if sheet is not None:
+        raise InputError(
+            f"{p.name} is a text file and has no sheets (asked for sheet {sheet!r})",
+            path=str(p),
+        )
+    layout = inspect(p, header_row=header_row, score=score)
+    shown = layout.header_record - layout.skip
+    info = SourceInfo(
+        path=p,
+        format="csv",
+        sheet=None,
+        sheets=(),
+        headers=header_labels(layout.header, range(1, len(layout.header) + 1)),
+        encoding=layout.encoding,
+        delimiter=layout.delimiter,
+        header_row=shown,
+        notes=layout.notes + header_note(shown, header_row),
+    )
+    return Table(info, lambda: read_batches(p, layout), chunk_rows, max_rows)
 
 
 def _no_score(cells: Sequence[str]) -> int:

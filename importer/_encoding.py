@@ -1,5 +1,7 @@
 """Text files for :mod:`importer._delimited`: their encoding; the bytes that make them unreadable.
 
+Why hand-written: charset-normalizer misread a cp1252 file; spreadsheets write UTF-8 or cp1252.
+
 The whole file is checked once (fast for ASCII): UTF-8, else Windows-1252; a UTF-16 BOM selects
 UTF-16. A NUL byte anywhere, or a byte neither encoding decodes, is an :class:`InputError` naming
 the line and the offset.

@@ -31,19 +31,23 @@ import pyarrow.compute as pc
 import python_calamine
 
 from importer import _zipguard
-from importer.errors import InputError
-from importer.load import (
+from importer._table import (
     HEADER_SEARCH_ROWS,
     CellNote,
     HeaderScore,
+    SourceInfo,
+    Table,
     blank_cells,
     blank_rows,
     check_header,
     drop_blank_rows,
     header_labels,
+    header_note,
     looks_like_text,
     pick_header,
+    too_many_rows,
 )
+from importer.errors import InputError
 
 _ZIP = b"PK"
 _OLE = bytes.fromhex("d0cf11e0a1b11ae1")
@@ -82,6 +86,46 @@ class SheetData:
     cell_notes: tuple[CellNote, ...] = ()
 
 
+def open_table(
+    p: Path,
+    fmt: str,
+    *,
+    sheet: str | None,
+    chunk_rows: int,
+    max_rows: int,
+    max_unpacked: int,
+    max_memory: int,
+    header_row: int | None,
+    score: HeaderScore,
+) -> Table:
+    """Open a workbook's sheet (``importer.load.open_table``'s workbook branch): the sheet is read
+    once, now, and kept as compact Arrow strings."""
+    book = read_sheet(
+        p,
+        fmt,
+        sheet,
+        max_unpacked=max_unpacked,
+        header_row=header_row,
+        score=score,
+        max_memory=max_memory,
+    )
+    info = SourceInfo(
+        path=p,
+        format=fmt,
+        sheet=book.sheet,
+        sheets=book.sheets,
+        headers=book.headers,
+        encoding=None,
+        delimiter=None,
+        header_row=book.header_row,
+        notes=book.notes + header_note(book.header_row, header_row),
+        cell_notes=book.cell_notes,
+    )
+    if book.cells.num_rows > max_rows:
+        raise too_many_rows(info.where, max_rows, p)
+    return Table(info, lambda: iter([(book.cells, book.rows)]), chunk_rows, max_rows)
+
+
 def read_sheet(
     path: Path,
     fmt: str,
@@ -96,7 +140,7 @@ def read_sheet(
 
     ``max_unpacked`` bounds what a zip-based workbook may unpack to (see :mod:`_zipguard`);
     ``max_memory`` what reading its sheet may need, estimated from the unpacked size.
-    The header row is found as :func:`importer.load.pick_header` says. When no sheet was asked
+    The header row is found as :func:`importer._table.pick_header` says. When no sheet was asked
     for and the first visible one has no row naming a schema column (an "Instructions" sheet),
     the only other sheet that has one is read instead (a note says so); when several have one,
     an InputError asks for ``--sheet``.

@@ -1,5 +1,7 @@
 """Measure the sheets of an .ods workbook from its ``content.xml``, before calamine reads them.
 
+Why hand-written: calamine expands ODS repeat attributes unbounded; no library measures them first.
+
 ODS compresses repetition into attributes: ``table:number-rows-repeated="1000000"`` on a row whose
 cell carries ``table:number-columns-repeated="20"`` and a value is twenty million cells, in a
 file of 900 bytes. calamine expands them (its own cap is 100 million cells: ~4 GB and minutes),
@@ -13,6 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from importer.excel import EXCEL_COLUMNS, EXCEL_ROWS
+
 _ROW_START = b"<table:table-row"
 _TABLE = re.compile(rb"<table:table(?=[\s>])([^>]*)>")
 _CELL = re.compile(rb"<table:(?:covered-)?table-cell(?=[\s/>])([^>]*)>")
@@ -20,7 +24,6 @@ _NAME = re.compile(rb'table:name="([^"]*)"')
 _ROWS_REPEATED = re.compile(rb'table:number-rows-repeated="(\d+)"')
 _COLUMNS_REPEATED = re.compile(rb'table:number-columns-repeated="(\d+)"')
 _BIG_REPEAT = re.compile(rb'table:number-(rows|columns)-repeated="0*(\d{5,})"')
-EXCEL_ROWS, EXCEL_COLUMNS = 1_048_576, 16_384
 
 
 @dataclass
@@ -51,12 +54,6 @@ class OdsScan:
         self._measure(self._tail, len(self._tail))
         self._tail = b""
         self._close()
-
-    def extent(self, sheet: str) -> tuple[int, int]:
-        """(rows, columns) of ``sheet``; of the largest table when the name is not found."""
-        if sheet in self.tables:
-            return self.tables[sheet]
-        return max(self.tables.values(), key=lambda rc: rc[0] * rc[1], default=(0, 0))
 
     def _measure(self, data: bytes, end: int) -> None:
         """Each piece of ``data[:end]`` split at ``<table:table-row`` is one row (its attributes,

@@ -1,5 +1,7 @@
 """Look inside a zip-based workbook (.xlsx/.xlsm/.ods) before calamine opens it.
 
+Why hand-written: calamine and zipfile trust an archive's sizes; this bounds what it may unpack.
+
 calamine trusts the archive. It unpacks whatever a member holds, whatever the zip declares (a file
 of a few hundred KB can unpack to gigabytes: a "zip bomb"), and it allocates one cell for every
 position of a sheet's used range, so one cell at XFD1048576 makes it ask for 17 billion cells and
@@ -38,11 +40,11 @@ from typing import BinaryIO
 
 from importer._odsguard import OdsScan
 from importer.errors import InputError
+from importer.excel import EXCEL_COLUMNS, EXCEL_ROWS
 
 MAX_RATIO = 250  # sheet XML packs 5-30x (.xlsx), up to ~80x (.ods); zip bombs ~1000x
 MAX_GRID_CELLS = 1 << 25  # 33.5M cells (~1.4 GB in calamine if empty): 1,048,576 rows x 32
 MAX_ODS_CELLS = 1 << 22  # 4.2M: .ods repeats are real values (~160 bytes each in calamine)
-EXCEL_ROWS, EXCEL_COLUMNS = 1_048_576, 16_384
 # Peak memory of reading a sheet, beyond what the process held before, is a ratio of its unpacked
 # XML (calamine's cells, the Arrow table, the rendered text). Measured as peak RSS minus the RSS
 # after the imports, divided by the bytes of sheet XML + shared strings (Python 3.11, fastexcel as

@@ -4,9 +4,11 @@ pyarrow's default pool on Linux wheels is mimalloc, which keeps freed pages for 
 file chunk after chunk, with a chunk being read while the previous one is checked, left ~40 %
 more resident memory at the peak than jemalloc (whose freed pages go back to the system after a
 short decay) for the same speed (benchmarks/run_benchmarks.py, 1M-row CSV: ~130 MB vs ~90 MB).
-So the first file opened switches pyarrow's default pool to jemalloc where this pyarrow has it,
-unless the user chose a pool (``ARROW_DEFAULT_MEMORY_POOL``, pyarrow's own setting). Buffers
-already allocated stay in their pool; nothing else changes.
+The pool is process-wide state, so the library never switches it: the ``importer`` command does
+(``validate``, ``run``, ``plan``, ``drop``), and a program using the library may call
+:func:`use_streaming_pool` itself. It switches pyarrow's default pool to jemalloc where this
+pyarrow has it, unless the user chose a pool (``ARROW_DEFAULT_MEMORY_POOL``, pyarrow's own
+setting). Buffers already allocated stay in their pool; nothing else changes.
 """
 
 from __future__ import annotations

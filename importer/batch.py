@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from importer.config import MAX_BATCH
@@ -64,8 +63,3 @@ def iter_batches(valid: pd.DataFrame, size: int = MAX_BATCH, *, start: int = 1) 
             )
         )
         yield Batch(number=number, rows=tuple(rows[lo:hi].tolist()), items=items)
-
-
-def count_batches(n_rows: int, size: int = MAX_BATCH) -> int:
-    """How many batches ``n_rows`` rows make."""
-    return int(np.ceil(n_rows / size)) if n_rows else 0

@@ -42,10 +42,8 @@ from importer.cli_api import (
     api_settings,
     differs_mode,
     mapping_from,
-    parse_mapping,  # noqa: F401  (re-exported: importer.cli.parse_mapping)
 )
 from importer.config import (
-    BASE_URL_ENV,
     DEFAULT_BASE_URL,
     TOKEN_ENV,
     ApiSettings,
@@ -57,7 +55,6 @@ if TYPE_CHECKING:
     from importer.result import ImportResult
     from importer.result import Progress as ProgressEvent
 
-EXIT_REFUSED = 3
 
 app = typer.Typer(
     add_completion=False,
@@ -250,10 +247,21 @@ class _Job:
         return api_settings(self.stack, err, announce=self.announce, required=required, **options)
 
 
+def _streaming_pool() -> None:
+    """The CLI's choice, for its own process: pyarrow's jemalloc pool (see importer.arrow_memory).
+    The library never changes the process-wide pool by itself."""
+    from importer.arrow_memory import use_streaming_pool
+
+    use_streaming_pool()
+
+
 @contextmanager
-def _job(*, quiet: bool, as_json: bool) -> Iterator[_Job]:
+def _job(*, quiet: bool, as_json: bool, reads: bool = False) -> Iterator[_Job]:
     """Run a command's body: a library error becomes one line and its exit code; on success
-    the summary is printed and the process exits with the result's code."""
+    the summary is printed and the process exits with the result's code. ``reads``: the command
+    reads an input file, so this process takes pyarrow's streaming memory pool first."""
+    if reads:
+        _streaming_pool()
     job = _Job(_Bar(quiet or as_json), ExitStack(), announce=not (quiet or as_json))
     with job.stack:
         try:
@@ -300,7 +308,7 @@ def validate(
     from importer.plan import plan_file
     from importer.run import validate_file
 
-    with _job(quiet=quiet, as_json=as_json) as job:
+    with _job(quiet=quiet, as_json=as_json, reads=True) as job:
         options = ImportOptions(
             sheet=sheet,
             mapping=mapping_from(mapping, map_file),
@@ -337,16 +345,8 @@ def run(
     mapping: MapOpt = None,
     map_file: MapFileOpt = None,
     header_row: HeaderRowOpt = None,
-    base_url: Annotated[
-        str | None,
-        typer.Option(
-            "--base-url", help=f"API root (env {BASE_URL_ENV}; default {DEFAULT_BASE_URL})."
-        ),
-    ] = None,
-    token_file: Annotated[
-        Path | None,
-        typer.Option("--token-file", help=f"File holding the token (or env {TOKEN_ENV})."),
-    ] = None,
+    base_url: BaseUrlOpt = None,
+    token_file: TokenFileOpt = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=100)] = 100,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=32)] = 4,
     max_rps: Annotated[
@@ -355,12 +355,8 @@ def run(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Do everything but send; write payloads.jsonl.")
     ] = False,
-    sandbox: Annotated[
-        bool, typer.Option("--sandbox", help="Import into a local sandbox started for this run.")
-    ] = False,
-    insecure: Annotated[
-        bool, typer.Option("--insecure", help="Allow plain http:// to a non-loopback host.")
-    ] = False,
+    sandbox: SandboxOpt = False,
+    insecure: InsecureOpt = False,
     restart: Annotated[
         bool,
         typer.Option("--restart", help="Discard the --out folder's run journal; do not resume."),
@@ -382,7 +378,7 @@ def run(
 
     from importer.run import run_import
 
-    with _job(quiet=quiet, as_json=as_json) as job:
+    with _job(quiet=quiet, as_json=as_json, reads=True) as job:
         if sandbox and not dry_run:
             # A sandbox is fresh each time: its results can never be resumed against it.
             restart = True
@@ -442,7 +438,7 @@ def plan(
     """
     from importer.plan import plan_file
 
-    with _job(quiet=quiet, as_json=as_json) as job:
+    with _job(quiet=quiet, as_json=as_json, reads=True) as job:
         options = ImportOptions(
             sheet=sheet,
             mapping=mapping_from(mapping, map_file),
@@ -843,6 +839,7 @@ def drop_cmd(
                     err.print(record.describe(), markup=False, highlight=False, soft_wrap=True)
 
             cancel = stack.enter_context(_stop_on_signals(quiet))
+            _streaming_pool()
             run_pass = watch_folder if watch else process_drop_folder
             result = run_pass(folder, config=settings, cancel=cancel, on_file=on_file)
     except ImporterError as exc:

@@ -11,11 +11,17 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from importer.config import BASE_URL_ENV, DEFAULT_BASE_URL, TOKEN_ENV, ApiSettings, read_token
+from importer.config import (
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    TOKEN_ENV,
+    ApiSettings,
+    parse_mapping,
+    read_token,
+)
 from importer.errors import InputError
 from importer.headers import read_mapping_file
-
-EXIT_REFUSED = 3
+from importer.result import EXIT_REFUSED
 
 BaseUrlOpt = Annotated[
     str | None,
@@ -69,22 +75,11 @@ MapFileOpt = Annotated[
 ]
 
 
-def parse_mapping(values: list[str] | None) -> dict[str, str]:
-    """``["A=geography_id,B=member_id"]`` -> ``{"A": "geography_id", "B": "member_id"}``."""
-    mapping: dict[str, str] = {}
-    for value in values or []:
-        for part in filter(None, (p.strip() for p in value.split(","))):
-            header, sep, target = part.rpartition("=")
-            if not sep or not header.strip() or not target.strip():
-                raise InputError(f"--map expects HEADER=column pairs, got {part!r}")
-            mapping[header.strip()] = target.strip()
-    return mapping
-
-
 def mapping_from(values: list[str] | None, map_file: Path | None) -> dict[str, str]:
     """The header mapping of ``--map-file`` and ``--map`` (``--map`` wins for a header)."""
     mapping = read_mapping_file(map_file) if map_file is not None else {}
-    mapping.update(parse_mapping(values))
+    for value in values or []:
+        mapping.update(parse_mapping(value))
     return mapping
 
 

@@ -168,3 +168,18 @@ def read_token(*, token_file: str | Path | None = None, env: dict[str, str] | No
             raise InputError(f"token file {path} is empty", path=str(path))
         return text
     return environ.get(TOKEN_ENV, "").strip()
+
+
+def parse_mapping(text: str, where: str = "--map") -> dict[str, str]:
+    """``"A=geography_id,B=member_id"`` -> ``{"A": "geography_id", "B": "member_id"}``.
+
+    Raises:
+        InputError: a part is not ``HEADER=column`` (``where`` names the option or variable).
+    """
+    mapping: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        header, sep, target = part.rpartition("=")
+        if not sep or not header.strip() or not target.strip():
+            raise InputError(f"{where} expects HEADER=column pairs, got {part!r}")
+        mapping[header.strip()] = target.strip()
+    return mapping

@@ -17,7 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-FORMULA_START = r"^[=+\-@\t\r]"
+from importer.excel import FORMULA_START
+
 _TEXT = pa.large_string()
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import httpx
 
+from importer.digest import sha256_file
 from importer.drop_config import DropConfig
 from importer.drop_files import (
     STATE_DIR,
@@ -46,25 +47,24 @@ from importer.drop_files import (
     refusal,
     regular_files,
     scan_inbox,
-    sha256_file,
     signature,
     unique_path,
 )
-from importer.drop_ledger import DONE, FAILED, Ledger, LedgerEntry
+from importer.drop_ledger import LEDGER_DONE, LEDGER_FAILED, Ledger, LedgerEntry
 from importer.drop_result import (
-    DUPLICATE,
-    FAILED_FILE,
-    IMPORTED,
-    IN_DOUBT,
-    INTERRUPTED,
-    REFUSED,
-    ROWS_FAILED,
+    FILE_DUPLICATE,
+    FILE_FAILED,
+    FILE_IMPORTED,
+    FILE_IN_DOUBT,
+    FILE_INTERRUPTED,
+    FILE_REFUSED,
+    FILE_ROWS_FAILED,
     DropResult,
     FileResult,
     write_json_line,
 )
 from importer.droplock import FolderLock
-from importer.errors import AuthError, ImporterError, printable
+from importer.errors import AuthError, ImporterError, InputError, printable
 
 __all__ = [
     "DropResult",
@@ -101,7 +101,7 @@ class _Pass:
     def emit(self, res: FileResult) -> None:
         self.result.files.append(res)
         self.ledger.event(res.sha256, res.name, res.outcome, res.to_json())
-        if res.outcome in (REFUSED, INTERRUPTED):
+        if res.outcome in (FILE_REFUSED, FILE_INTERRUPTED):
             self.stop = True
         if self.on_file is not None:
             self.on_file(res)
@@ -110,10 +110,13 @@ class _Pass:
         """A file left in processing/ by a run that did not finish it."""
         try:
             sha = sha256_file(path)
-        except FileNotFoundError:  # removed by hand meanwhile
-            return
+        except InputError:
+            if path.exists():
+                raise
+            return  # removed by hand meanwhile
         entry = self.ledger.get(sha)
-        if entry is not None and entry.status in (DONE, FAILED):  # died just before the move
+        # Done or failed yet still here: the pass died just before moving it.
+        if entry is not None and entry.status in (LEDGER_DONE, LEDGER_FAILED):
             started = now_iso()
             moved = move_file(path, unique_path(self.dir(entry.status), entry.name))
             self.emit(
@@ -152,7 +155,7 @@ class _Pass:
             self.result.waiting.append(path.name)
             return
         entry = self.ledger.get(sha)
-        if entry is not None and entry.status == DONE:
+        if entry is not None and entry.status == LEDGER_DONE:
             self.duplicate(path, sha, entry)
             return
         try:
@@ -170,7 +173,7 @@ class _Pass:
         self.emit(
             FileResult(
                 name=path.name,
-                outcome=FAILED_FILE,
+                outcome=FILE_FAILED,
                 exit_code=2,
                 sha256="",
                 path=moved,
@@ -189,7 +192,7 @@ class _Pass:
             self.emit(
                 FileResult(
                     name=path.name,
-                    outcome=FAILED_FILE,
+                    outcome=FILE_FAILED,
                     exit_code=1,
                     sha256="",
                     path=path,
@@ -213,7 +216,7 @@ class _Pass:
         self.emit(
             FileResult(
                 name=path.name,
-                outcome=DUPLICATE,
+                outcome=FILE_DUPLICATE,
                 exit_code=0,
                 sha256=sha,
                 path=moved,
@@ -228,7 +231,7 @@ class _Pass:
         from importer.run import run_import
 
         started = now_iso()
-        resumed = entry is not None and entry.status not in (DONE, FAILED)
+        resumed = entry is not None and entry.status not in (LEDGER_DONE, LEDGER_FAILED)
         if entry is not None and resumed:
             results_rel = entry.results_dir
         else:
@@ -255,23 +258,28 @@ class _Pass:
             code, counts, error = 1, {}, f"internal error: {type(exc).__name__}: {exc}"
             self._failure_summary(results, path, sha, code, error, started)
             (results / "error.txt").write_text(traceback.format_exc(), encoding="utf-8")
-        outcome = {0: IMPORTED, 1: ROWS_FAILED, 3: REFUSED, 130: INTERRUPTED}.get(code)
-        if outcome is None or (error and outcome == ROWS_FAILED and not counts):
-            outcome = FAILED_FILE
-        if outcome == ROWS_FAILED and counts.get("not_processed") and _in_doubt(results):
-            outcome = IN_DOUBT  # some rows' outcome is unknown: the next pass finishes them
-        if outcome in (REFUSED, INTERRUPTED, IN_DOUBT):
+        outcome = {
+            0: FILE_IMPORTED,
+            1: FILE_ROWS_FAILED,
+            3: FILE_REFUSED,
+            130: FILE_INTERRUPTED,
+        }.get(code)
+        if outcome is None or (error and outcome == FILE_ROWS_FAILED and not counts):
+            outcome = FILE_FAILED
+        if outcome == FILE_ROWS_FAILED and counts.get("not_processed") and _in_doubt(results):
+            outcome = FILE_IN_DOUBT  # some rows' outcome is unknown: the next pass finishes them
+        if outcome in (FILE_REFUSED, FILE_INTERRUPTED, FILE_IN_DOUBT):
             self.ledger.attempted(sha, outcome, code)
             where = path
         else:
-            status = FAILED if outcome == FAILED_FILE else DONE
+            status = LEDGER_FAILED if outcome == FILE_FAILED else LEDGER_DONE
             target = unique_path(self.dir(status), name)
             self.ledger.finish(
                 sha, status=status, outcome=outcome, exit_code=code, counts=counts,
                 final_path=str(target.relative_to(self.root)),
             )  # fmt: skip
             where = move_file(path, target)
-            if outcome == FAILED_FILE:
+            if outcome == FILE_FAILED:
                 where.with_name(where.name + ".error.txt").write_text(
                     f"{printable(name)} could not be imported: {printable(error or '')}\n"
                     f"Results: {printable(str(results))}\n"
@@ -438,7 +446,7 @@ def watch(
         total.root, total.waiting = one.root, one.waiting
         total.files.extend(one.files)
         passes += 1
-        refused = min(refused + 1, 12) if any(f.outcome == REFUSED for f in one.files) else 0
+        refused = min(refused + 1, 12) if any(f.outcome == FILE_REFUSED for f in one.files) else 0
         if max_passes is not None and passes >= max_passes:
             break
         stop.wait(min(config.poll_seconds * 2**refused, max(3600.0, config.poll_seconds)))

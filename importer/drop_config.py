@@ -48,9 +48,11 @@ from importer.config import (
     ApiSettings,
     ImportOptions,
     RetryPolicy,
+    parse_mapping,
     read_token,
 )
 from importer.errors import InputError
+from importer.excel import TEXT_SUFFIXES
 
 CONFIG_NAME = "importer.toml"
 ENV_PREFIX = "KANTATA_DROP_"
@@ -72,7 +74,6 @@ _SCALARS: dict[str, tuple[type, float | None]] = {
     "max_memory_mb": (int, 1),
 }
 _KNOWN = (*_SCALARS, "mapping")
-TEXT_SUFFIXES = (".csv", ".tsv", ".txt")  # as importer.load, which needs pandas to import
 
 
 @dataclass(frozen=True)
@@ -200,17 +201,6 @@ def _from_env(key: str, text: str) -> Any:
         raise InputError(f"${name} must be {kind.__name__}, not {text!r}") from None
 
 
-def parse_mapping_text(text: str, where: str) -> dict[str, str]:
-    """``"A=geography_id,B=member_id"`` -> ``{"A": "geography_id", "B": "member_id"}``."""
-    mapping: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        header, sep, target = part.rpartition("=")
-        if not sep or not header.strip() or not target.strip():
-            raise InputError(f"{where} expects HEADER=column pairs, got {part!r}")
-        mapping[header.strip()] = target.strip()
-    return mapping
-
-
 def _read_file(path: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -283,7 +273,7 @@ def load_drop_config(
     if environ.get(ENV_PREFIX + "TOKEN_FILE", "").strip():
         values.pop("token", None)
     if text := environ.get(ENV_PREFIX + "MAPPING", "").strip():
-        values["mapping"] = parse_mapping_text(text, f"${ENV_PREFIX}MAPPING")
+        values["mapping"] = parse_mapping(text, f"${ENV_PREFIX}MAPPING")
     if url := environ.get(BASE_URL_ENV, "").strip():
         values["base_url"] = url
     token = environ.get(TOKEN_ENV, "").strip()

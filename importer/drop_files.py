@@ -165,12 +165,6 @@ def ensure_layout(root: str | Path) -> Path:
     return path
 
 
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of the file's bytes (as ``importer.load.sha256_file``, without pandas)."""
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
 def refusal(path: Path, owner: int) -> str | None:
     """Why an inbox entry is not imported without reading it, or ``None`` when it may be.
 

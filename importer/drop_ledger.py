@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 LEDGER_FILE = "ledger.sqlite"
-PROCESSING, DONE, FAILED = "processing", "done", "failed"
+LEDGER_PROCESSING, LEDGER_DONE, LEDGER_FAILED = "processing", "done", "failed"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
     sha256 TEXT PRIMARY KEY,
@@ -113,7 +113,7 @@ class Ledger:
             " updated_at) VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT(sha256) DO UPDATE SET"
             " name=excluded.name, status=excluded.status, results_dir=excluded.results_dir,"
             " attempts=attempts+1, outcome=NULL, exit_code=NULL, updated_at=excluded.updated_at",
-            (sha256, name, PROCESSING, results_dir, now, now),
+            (sha256, name, LEDGER_PROCESSING, results_dir, now, now),
         )
 
     def attempted(self, sha256: str, outcome: str, exit_code: int) -> None:

@@ -9,9 +9,9 @@ from typing import Any
 
 from importer.errors import printable
 
-IMPORTED, ROWS_FAILED, DUPLICATE = "imported", "rows_failed", "duplicate"
-FAILED_FILE, REFUSED, INTERRUPTED = "failed", "refused", "interrupted"
-IN_DOUBT = "in_doubt"  # the import ran; some rows' outcome is unknown: stays in processing/
+FILE_IMPORTED, FILE_ROWS_FAILED, FILE_DUPLICATE = "imported", "rows_failed", "duplicate"
+FILE_FAILED, FILE_REFUSED, FILE_INTERRUPTED = "failed", "refused", "interrupted"
+FILE_IN_DOUBT = "in_doubt"  # the import ran; some rows' outcome is unknown: stays in processing/
 
 
 @dataclass(frozen=True)
@@ -51,11 +51,11 @@ class FileResult:
         counts = self.counts
         bad = sum(counts.get(k, 0) for k in ("failed_validation", "failed_remote", "not_processed"))
         detail = {
-            IMPORTED: f"{counts.get('created', 0)} of {counts.get('rows', 0)} rows created",
-            ROWS_FAILED: f"{bad} of {counts.get('rows', 0)} rows failed",
-            DUPLICATE: f"already imported, see {self.duplicate_of}",
-            INTERRUPTED: "interrupted; the next run resumes it",
-            IN_DOUBT: (
+            FILE_IMPORTED: f"{counts.get('created', 0)} of {counts.get('rows', 0)} rows created",
+            FILE_ROWS_FAILED: f"{bad} of {counts.get('rows', 0)} rows failed",
+            FILE_DUPLICATE: f"already imported, see {self.duplicate_of}",
+            FILE_INTERRUPTED: "interrupted; the next run resumes it",
+            FILE_IN_DOUBT: (
                 f"{counts.get('not_processed', 0)} of {counts.get('rows', 0)} rows still in "
                 "doubt; the file stays in processing/ and the next run finishes it"
             ),
@@ -104,11 +104,11 @@ class DropResult:
         """130 a file was interrupted; 3 the server refused; 1 a file failed or had failed rows;
         0 otherwise (including nothing to do and ``busy``)."""
         outcomes = {f.outcome for f in self.files}
-        if INTERRUPTED in outcomes:
+        if FILE_INTERRUPTED in outcomes:
             return 130
-        if REFUSED in outcomes:
+        if FILE_REFUSED in outcomes:
             return 3
-        return 1 if outcomes & {FAILED_FILE, ROWS_FAILED, IN_DOUBT} else 0
+        return 1 if outcomes & {FILE_FAILED, FILE_ROWS_FAILED, FILE_IN_DOUBT} else 0
 
     @property
     def ok(self) -> bool:

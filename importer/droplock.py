@@ -1,5 +1,8 @@
 """A lock on a drop folder, so two overlapping runs never process it at once.
 
+Why not filelock (4.3.1 tried): it too reclaims a dead holder's lock, but tells neither who holds
+a busy lock nor whose stale lock it took over, which the drop log and tests/test_drop.py need.
+
 The lock is a file (``DIR/.importer/lock``) holding its owner as JSON: pid, host, start time.
 
 * ``flock`` mode (the default where the filesystem supports it): an exclusive ``flock(2)`` on the

@@ -18,20 +18,19 @@ no stale lock).
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import sqlite3
 import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from importer.droplock import FolderLock
 from importer.errors import JournalError
 from importer.outcomes import STAGE_NOT_PROCESSED
 
@@ -77,43 +76,28 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _private_opener(path: str, flags: int) -> int:
-    """A new file gets the umask minus others' write bit (as every output file)."""
-    return os.open(path, flags, 0o664)
-
-
-class FolderLock:
-    """An exclusive lock on a results folder, held while a run uses it."""
+class RunLock:
+    """An exclusive lock on a results folder, held while a run (or an undo) uses it: a
+    :class:`importer.droplock.FolderLock` on ``OUT/.importer.lock`` (released by the kernel
+    however its owner dies)."""
 
     def __init__(self, out_dir: Path) -> None:
         self.path = out_dir / LOCK_FILE
-        self._fh: IO[str] | None = None
+        self._lock = FolderLock(self.path)
 
     def acquire(self) -> None:
         """Take the lock or raise ``JournalError`` naming the process that holds it."""
-        fh = open(  # noqa: SIM115 - held until release()
-            self.path, "a+", encoding="utf-8", opener=_private_opener
-        )
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
-            fh.close()
+        if not self._lock.acquire():
+            owner = self._lock.owner()
+            holder = f"pid {owner.pid}" if owner is not None else "another process"
             raise JournalError(
                 f"{self.path.parent} is in use by another importer run ({holder}); wait for it "
                 "to finish, or use another --out folder"
-            ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()}")
-        fh.flush()
-        self._fh = fh
+            )
 
     def release(self) -> None:
-        if self._fh is not None:
-            self._fh.close()  # closing the descriptor releases the flock
-            self._fh = None
+        """Let the folder go (closing the descriptor releases the flock)."""
+        self._lock.release()
 
 
 class Journal:
@@ -122,7 +106,7 @@ class Journal:
     Use :meth:`open`; close with :meth:`close` (or as a context manager).
     """
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, lock: FolderLock) -> None:
+    def __init__(self, path: Path, conn: sqlite3.Connection, lock: RunLock) -> None:
         self.path = path
         self._conn = conn
         self._lock = threading.Lock()
@@ -143,7 +127,7 @@ class Journal:
                 different input and not ``restart``.
         """
         out_dir.mkdir(parents=True, exist_ok=True)
-        lock = FolderLock(out_dir)
+        lock = RunLock(out_dir)
         lock.acquire()
         try:
             path = out_dir / JOURNAL_FILE

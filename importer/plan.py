@@ -25,6 +25,7 @@ import pandas as pd
 from importer.client import KantataClient
 from importer.config import ApiSettings, ImportOptions
 from importer.csv_write import frame_csv_text
+from importer.digest import sha256_file
 from importer.holdings import (
     DIFFERS,
     EXISTS,
@@ -35,9 +36,9 @@ from importer.holdings import (
     classify,
     organizations_of,
 )
-from importer.intake import Intake, name_lookups
-from importer.load import Table, sha256_file
-from importer.outcomes import STAGE_REMOTE, STAGE_VALIDATION, Outcomes
+from importer.intake import Intake
+from importer.load import Table
+from importer.outcomes import STAGE_REMOTE, STAGE_VALIDATION
 from importer.report import (
     SUMMARY_FILE,
     ReportWriter,
@@ -55,11 +56,8 @@ from importer.result import (
     summary_record,
 )
 from importer.validate_table import (
-    default_out_dir,
+    check_input,
     errors_report,
-    intake_for,
-    open_input,
-    validate_table,
 )
 
 __all__ = ["DIFFERS", "EXISTS", "INVALID", "MISSING", "NEW", "PLAN_FILE", "plan_file"]
@@ -100,13 +98,13 @@ def plan_file(
     """
     options = options or ImportOptions()
     started, t0 = datetime.now(UTC), time.perf_counter()
-    table = open_input(path, options)
+    checked = check_input(
+        path, options, api, out_dir=out_dir, transport=transport, progress=progress
+    )
+    table, out, intake, outcomes, v = (
+        checked.table, checked.out, checked.intake, checked.outcomes, checked.validated
+    )  # fmt: skip
     info = table.info
-    out = Path(out_dir) if out_dir is not None else default_out_dir(path)
-    intake = intake_for(info, options)
-    outcomes = Outcomes()
-    with name_lookups(intake, api, where=info.where, transport=transport):
-        v = validate_table(table, intake, outcomes, progress)
     t1 = time.perf_counter()
     with KantataClient(api, transport=transport) as client:
         holdings = Holdings(client)

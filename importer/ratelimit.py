@@ -1,5 +1,7 @@
 """A client-side limiter shared by every request of a run (thread-safe).
 
+Why hand-written: one limiter for rate and a client-wide back-off after 429; no library does both.
+
 Two jobs: keep the request rate under ``max_rps`` (a token bucket), and make the *whole client*
 slow down when the server says 429: a ``Retry-After`` pauses every sender, not just the one that
 was refused, and each 429 lowers the rate a little (recovering slowly on success), so a big import

@@ -24,10 +24,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from importer.csv_write import FORMULA_START, csv_text, escape_formula_cells, text_column
+from importer.csv_write import csv_text, escape_formula_cells, text_column
 from importer.errors import InputError
+from importer.excel import EXCEL_COLUMNS, FORMULA_START
 from importer.outcomes import OUTCOME_COLUMNS, SUCCEEDED
-from importer.xlsx_write import EXCEL_COLUMNS, XlsxSheetWriter
+from importer.xlsx_write import XlsxSheetWriter
 
 SUCCESS_FILE = "success.csv"
 ERRORS_FILE = "errors.csv"

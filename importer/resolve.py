@@ -19,13 +19,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from importer.excel import ESCAPED_FORMULA
 from importer.headers import HeaderMap
 from importer.lookups import Entry, Resolver, clean_name, name_key, name_query
 from importer.schema_file import AlternateSpec, RowSchemaSpec, load_row_schema
 
 __all__ = ["Resolved", "Resolver", "resolve_chunk"]
 
-_ESCAPED = re.compile(r"^'(?=[=+\-@\t\r])")  # our report's formula escaping (importer.report)
+_ESCAPED = re.compile(ESCAPED_FORMULA)  # our report's formula escaping (importer.report)
 _WHOLE = re.compile(r"\+?0*([1-9][0-9]{0,17})(?:\.0*)?")
 _SHOWN = 5  # candidates listed in one message
 
@@ -56,7 +57,7 @@ def _per_value(cells: pd.Series, fn: Callable[[str], str]) -> pd.Series:
 
 def _clean(text: str) -> str:
     """A name as written, for matching and messages: unescaped, whitespace runs collapsed."""
-    return clean_name(_ESCAPED.sub("", text))
+    return clean_name(_ESCAPED.sub(r"\1", text))
 
 
 def _digits(text: str) -> str:

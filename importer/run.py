@@ -22,12 +22,12 @@ import pandas as pd
 from importer.batch import iter_batches
 from importer.client import KantataClient
 from importer.config import ApiSettings, ImportOptions
+from importer.digest import sha256_file
 from importer.dispatch import send_all
 from importer.errors import ApiError, Cancelled, FatalApiError
 from importer.headers import display_fields
 from importer.intake import name_lookups, origin_digest
 from importer.journal import JOURNAL_FILE, ROW_IN_FLIGHT, Journal
-from importer.load import sha256_file
 from importer.outcomes import (
     CREATED,
     EXISTED,
@@ -56,6 +56,7 @@ from importer.result import (
     summary_record,
 )
 from importer.validate_table import (
+    check_input,
     default_out_dir,
     errors_report,
     intake_for,
@@ -189,14 +190,14 @@ def run_import(
     started = datetime.now(UTC)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    table = open_input(path, options)
+    checked = check_input(
+        path, options, api, out_dir=out_dir, transport=transport, progress=progress,
+        before=make_out_dir,
+    )  # fmt: skip
+    table, out, intake, outcomes, v = (
+        checked.table, checked.out, checked.intake, checked.outcomes, checked.validated
+    )  # fmt: skip
     info = table.info
-    out = Path(out_dir) if out_dir is not None else default_out_dir(path)
-    intake = intake_for(info, options)
-    make_out_dir(out)
-    outcomes = Outcomes()
-    with name_lookups(intake, api, where=info.where, transport=transport):
-        v = validate_table(table, intake, outcomes, progress)
     timings["validate"] = time.perf_counter() - t0
     n_valid = len(v.valid)
     extra: dict[str, Any] = {"base_url": api.base_url, "batch_size": options.batch_size}

@@ -2,8 +2,9 @@
 
 The schema is applied to the *text* cells (stripped), so that every failing cell of every row is
 reported at once (lazy validation) and nothing is coerced behind the user's back. Each column has
-exactly one check, named after the column's kind; ``importer.validate`` turns pandera's
-``failure_cases`` into messages a person can act on.
+exactly one check, a check registered with pandera (``pa.Check.positive_whole_number()``,
+``pa.Check.one_of_choices(choices=...)``); ``importer.validate`` runs ``schema.validate`` on every
+chunk and turns pandera's ``failure_cases`` into messages a person can act on.
 
 The checks run as Arrow compute kernels over whole columns (pandas' ``str`` dtype is Arrow
 underneath, so no copy is made): a million cells take a few milliseconds, where a Python regex or
@@ -12,6 +13,9 @@ underneath, so no copy is made): a million cells take a few milliseconds, where 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from typing import TypeAlias
 
@@ -20,11 +24,13 @@ import pandas as pd
 import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute as pc
+from pandera.api.extensions import register_check_method
 
 from importer.schema_file import ColumnSpec, RowSchemaSpec, load_row_schema
 
 #: At most 18 digits: every valid ID fits an int64 with room for the duplicate key (id * 2 + type).
 WHOLE_NUMBER = r"\+?[0-9]{1,18}(?:\.0*)?"
+#: The registered pandera checks (``pa.Check.positive_whole_number()`` ...), by name.
 CHECK_POSITIVE_INT = "positive_whole_number"
 CHECK_CHOICE = "one_of_choices"
 
@@ -33,6 +39,8 @@ _DECORATION_RE = r"^\+|\.0*$"  # what a whole number may carry besides its digit
 _MAX_DIGITS = 18
 
 TextArray: TypeAlias = pyarrow.Array | pyarrow.ChunkedArray
+#: What a check computed for a column: (cell passes, int64 value or position in the choices).
+Parsed: TypeAlias = tuple[np.ndarray, np.ndarray]
 
 
 def text_array(cells: pd.Series | TextArray) -> TextArray:
@@ -110,24 +118,54 @@ def choice_positions(cells: pd.Series | TextArray, choices: tuple[str, ...]) -> 
     return np.where(at >= 0, targets[np.maximum(at, 0)], -1)
 
 
-def canonical_choice(cells: pd.Series, choices: tuple[str, ...]) -> pd.Series:
-    """Map stripped cells to the canonical spelling of a choice (case-insensitive), NaN if none."""
-    at = choice_positions(cells, choices)
-    canonical = pyarrow.array(choices, pyarrow.large_string()).take(
-        pyarrow.array(np.maximum(at, 0), mask=at < 0)
-    )
-    out: pd.Series = canonical.to_pandas()
-    out.index = cells.index
-    return out
+#: Where the checks leave what they parsed, by column name, while ``collect_parsed`` is open:
+#: the typed values then come from the very pass pandera made (no second parse per column).
+_parsed_sink: ContextVar[dict[str, Parsed] | None] = ContextVar("parsed_sink", default=None)
+
+
+@contextmanager
+def collect_parsed() -> Iterator[dict[str, Parsed]]:
+    """Collect, by column name, the ``(ok, values)`` the registered checks compute meanwhile.
+
+    Context variables are per thread, so chunks checked in a background thread do not mix.
+    """
+    sink: dict[str, Parsed] = {}
+    token = _parsed_sink.set(sink)
+    try:
+        yield sink
+    finally:
+        _parsed_sink.reset(token)
+
+
+def _keep(cells: pd.Series, parsed: Parsed) -> pd.Series:
+    sink = _parsed_sink.get()
+    if sink is not None and cells.name is not None:
+        sink[str(cells.name)] = parsed
+    return pd.Series(parsed[0], index=cells.index)
+
+
+def positive_whole_number(cells: pd.Series) -> pd.Series:
+    """True where a stripped text cell is a whole number > 0 ("123", "123.0", "+7")."""
+    return _keep(cells, parse_positive_whole(cells))
+
+
+def one_of_choices(cells: pd.Series, *, choices: tuple[str, ...]) -> pd.Series:
+    """True where a stripped text cell is one of ``choices``, matched case-insensitively."""
+    at = choice_positions(cells, tuple(choices))
+    return _keep(cells, (at >= 0, at))
+
+
+# Registered once per process: ``pa.Check.positive_whole_number()``, ``pa.Check.one_of_choices()``.
+register_check_method(supported_types=pd.Series)(positive_whole_number)
+register_check_method(statistics=["choices"], supported_types=pd.Series)(one_of_choices)
 
 
 def _check_for(column: ColumnSpec) -> pa.Check:
     if column.kind == "positive_int":
-        return pa.Check(is_positive_whole, name=CHECK_POSITIVE_INT)
-    choices = column.choices
-    return pa.Check(
-        lambda s: pd.Series(choice_positions(s, choices) >= 0, index=s.index), name=CHECK_CHOICE
-    )
+        check: pa.Check = getattr(pa.Check, CHECK_POSITIVE_INT)()
+    else:
+        check = getattr(pa.Check, CHECK_CHOICE)(choices=column.choices)
+    return check
 
 
 def build_schema(spec: RowSchemaSpec) -> pa.DataFrameSchema:
@@ -143,3 +181,9 @@ def build_schema(spec: RowSchemaSpec) -> pa.DataFrameSchema:
 def row_schema() -> pa.DataFrameSchema:
     """The schema of the bundled row spec (built once per process)."""
     return build_schema(load_row_schema())
+
+
+@cache
+def schema_for(spec: RowSchemaSpec) -> pa.DataFrameSchema:
+    """The schema of ``spec`` (built once per spec)."""
+    return row_schema() if spec == load_row_schema() else build_schema(spec)

@@ -42,7 +42,7 @@ from importer.journal import (
     ROW_CREATED,
     ROW_IN_FLIGHT,
     ROW_MOVED,
-    FolderLock,
+    RunLock,
 )
 from importer.report import private_opener, write_json
 from importer.result import (
@@ -229,7 +229,7 @@ def undo_run(
     """
     results = Path(results_dir)
     cancel = cancel or threading.Event()
-    lock = FolderLock(results)
+    lock = RunLock(results)
     if not results.is_dir():
         raise JournalError(f"{results} is not a results folder")
     lock.acquire()

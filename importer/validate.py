@@ -1,9 +1,9 @@
-"""Validate rows of text cells: the schema's checks find the failing cells, this module words them.
+"""Validate rows of text cells: pandera's schema finds the failing cells, this module words them.
 
-The checks are the functions the pandera schema of ``importer.schema`` is made of. By default each
-column's check runs once, straight from the row spec, and its result also gives the typed values;
-a pandera schema passed to ``validate_chunk`` goes through ``schema.validate`` instead (a test
-keeps the two in step). The hot path is column operations only (Arrow compute kernels, numpy): a
+Every chunk goes through ``schema.validate(lazy=True)`` of the pandera schema of
+``importer.schema`` (its checks are registered pandera checks); pandera's ``failure_cases`` become
+the error messages, and the values each check parsed on the way become the typed columns (no
+second parse). The hot path is column operations only (Arrow compute kernels, numpy): a
 per-row Python loop never runs, whatever the number of rows or failures. ``validate_chunk`` is
 called once per chunk of the input; a ``DuplicateTracker`` carries the members already seen so
 duplicates are found across chunk boundaries.
@@ -19,22 +19,25 @@ import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute as pc
 
+from importer.excel import ESCAPED_FORMULA
 from importer.headers import HeaderMap
 from importer.schema import (
     CHECK_CHOICE,
     CHECK_POSITIVE_INT,
+    Parsed,
     TextArray,
     choice_positions,
+    collect_parsed,
     parse_positive_whole,
+    schema_for,
     text_array,
 )
 from importer.schema_file import ColumnSpec, RowSchemaSpec, load_row_schema
 
 ERROR_COLUMNS = ["error_field", "error_message"]
 _WS = "\u00a0\u200b\ufeff \t\r\n"
-# A leading apostrophe before a formula-like character: our own report escaping (see report.py).
-_ESCAPED = r"^'([=+\-@\t\r])"
-_Parsed = tuple[np.ndarray, np.ndarray]  # (cell passes, int64 value or choice position)
+_Parsed = Parsed
+_CELL_CHECKS = [CHECK_POSITIVE_INT, CHECK_CHOICE]
 _NUMERIC = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"  # a number, maybe signed or fractional
 
 
@@ -173,7 +176,9 @@ def _text_cells(chunk: pd.DataFrame, headers: HeaderMap, spec: RowSchemaSpec) ->
         quoted = pc.starts_with(cells, "'")
         if pc.any(quoted).as_py():
             at = np.flatnonzero(_flag(quoted))
-            fixed = pc.replace_substring_regex(cells.take(at), pattern=_ESCAPED, replacement=r"\1")
+            fixed = pc.replace_substring_regex(
+                cells.take(at), pattern=ESCAPED_FORMULA, replacement=r"\1"
+            )
             cells = pc.replace_with_mask(cells, quoted, fixed)
         cleaned[name] = pc.utf8_trim(cells, characters=_WS)
     return _Cells(chunk.index.to_numpy(dtype=np.int64), cleaned)
@@ -192,36 +197,22 @@ def _parse_columns(cells: _Cells, spec: RowSchemaSpec) -> dict[str, _Parsed]:
     return parsed
 
 
-def _spec_messages(cells: _Cells, spec: RowSchemaSpec, parsed: dict[str, _Parsed]) -> pd.DataFrame:
-    """Messages for the cells the bundled schema's checks fail, from the parsed columns.
-
-    ``row_schema()`` runs the very same functions (``importer.schema``) through pandera, but
-    ``schema.validate(lazy=True)`` then builds an error report per failing check
-    (``failure_cases_metadata``), which costs more than the checks themselves (~0.25 s per
-    million rows at 1 % bad rows), and the typed values would have to be parsed a second time.
-    A test checks that both ways give the same result.
-    """
-    rows = cells.rows
-    parts = []
-    for column in spec.columns:
-        bad = np.flatnonzero(~parsed[column.name][0])
-        if len(bad):
-            values = cells.columns[column.name].take(bad)
-            parts.append((column.name, rows[bad], _column_messages(column, values)))
-    return _messages_frame(parts)
-
-
-def _schema_failures(schema: pa.DataFrameSchema, cells: _Cells) -> pd.DataFrame | None:
-    """The failure cases of ``schema.validate(lazy=True)``; raise on a failure not of a cell."""
-    try:
-        schema.validate(cells.frame(), lazy=True, inplace=True)
-    except pa.errors.SchemaErrors as exc:
-        failures: pd.DataFrame = exc.failure_cases
-        unknown = failures[~failures["check"].isin([CHECK_POSITIVE_INT, CHECK_CHOICE])]
-        if not unknown.empty:  # a schema-level problem, not a cell: our bug, say so loudly
-            raise
-        return failures
-    return None
+def _schema_failures(
+    schema: pa.DataFrameSchema, cells: _Cells
+) -> tuple[pd.DataFrame | None, dict[str, _Parsed]]:
+    """The failure cases of ``schema.validate(lazy=True)`` and what the checks parsed; raise on
+    a failure not of a cell."""
+    with collect_parsed() as parsed:
+        try:
+            schema.validate(cells.frame(), lazy=True, inplace=True)
+        except pa.errors.SchemaErrors as exc:
+            failures: pd.DataFrame = exc.failure_cases
+            names = failures["check"].astype("str").str.partition("(")[0]  # "name(stats)"
+            unknown = failures[~names.isin(_CELL_CHECKS)]
+            if not unknown.empty:  # a schema-level problem, not a cell: our bug, say so loudly
+                raise
+            return failures, parsed
+    return None, parsed
 
 
 def _failure_messages(failures: pd.DataFrame, spec: RowSchemaSpec) -> pd.DataFrame:
@@ -354,15 +345,15 @@ def check_chunk(
     schema: pa.DataFrameSchema | None = None,
     prior: pd.DataFrame | None = None,
 ) -> CheckedChunk:
-    """Check every cell of one chunk (the first, stateless half of :func:`validate_chunk`)."""
+    """Check every cell of one chunk (the first, stateless half of :func:`validate_chunk`):
+    pandera's ``schema.validate`` runs the schema's registered checks, and its failure cases
+    become the messages."""
     spec = spec or load_row_schema()
     cells = _text_cells(chunk, headers, spec)
-    parsed = _parse_columns(cells, spec)
-    if schema is None:
-        messages = _spec_messages(cells, spec, parsed)
-    else:
-        failures = _schema_failures(schema, cells)
-        messages = _failure_messages(failures, spec) if failures is not None else _empty_messages()
+    failures, parsed = _schema_failures(schema or schema_for(spec), cells)
+    if any(c.name not in parsed for c in spec.columns):  # a schema of other checks: parse here
+        parsed = _parse_columns(cells, spec)
+    messages = _failure_messages(failures, spec) if failures is not None else _empty_messages()
     if prior is not None and not prior.empty:
         messages = _merge_prior(messages, prior)
     return CheckedChunk(cells.rows, parsed, messages, spec)
@@ -453,8 +444,7 @@ def validate_chunk(
         headers: which file column holds which schema column.
         duplicates: members seen in earlier chunks (updated in place); a fresh one if omitted.
         spec: the row spec (default: the bundled one).
-        schema: a pandera schema to validate with through ``schema.validate`` (default: the
-            checks of ``spec``, the functions ``row_schema()`` is made of, run once per column).
+        schema: the pandera schema to validate with (default: the one built from ``spec``).
         prior: errors of an earlier stage (name resolution): ``row``, ``field``, ``message`` and
             ``column``, the schema column whose cell that stage filled (or failed to fill); it
             is not reported again for that row ("department_id is required"); a row with an

@@ -10,13 +10,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pandas as pd
 
-from importer.config import ImportOptions
+from importer.config import ApiSettings, ImportOptions
 from importer.errors import InputError
 from importer.headers import HeaderMap, display_fields, header_scorer
-from importer.intake import Intake, read_intake
+from importer.intake import Intake, name_lookups, read_intake
 from importer.load import CellNote, SourceInfo, Table, open_table
 from importer.outcomes import STAGE_VALIDATION, Outcomes
 from importer.prefetch import Prefetch
@@ -148,3 +149,42 @@ def validate_table(
         raise InputError(f"{info.where} has a header row but no data rows", path=str(info.path))
     valid = pd.concat(parts) if parts else no_valid_rows()
     return Validated(info, intake.headers, valid, rows, failed)
+
+
+@dataclass
+class CheckedInput:
+    """An input opened and validated whole, with its results folder: what ``run`` and ``plan``
+    start from."""
+
+    table: Table
+    out: Path
+    intake: Intake
+    outcomes: Outcomes
+    validated: Validated
+
+
+def check_input(
+    path: str | Path,
+    options: ImportOptions,
+    api: ApiSettings | None,
+    *,
+    out_dir: str | Path | None,
+    transport: httpx.BaseTransport | None,
+    progress: ProgressCallback | None,
+    before: Callable[[Path], object] | None = None,
+) -> CheckedInput:
+    """Open ``path``, look names up through ``api`` when it has name columns, validate every row.
+
+    ``before`` is called with the results folder once the file is open, before the (long)
+    validation: ``run`` makes the folder there, so a folder it cannot write fails at once.
+    """
+    table = open_input(path, options)
+    info = table.info
+    out = Path(out_dir) if out_dir is not None else default_out_dir(path)
+    intake = intake_for(info, options)
+    if before is not None:
+        before(out)
+    outcomes = Outcomes()
+    with name_lookups(intake, api, where=info.where, transport=transport):
+        validated = validate_table(table, intake, outcomes, progress)
+    return CheckedInput(table, out, intake, outcomes, validated)

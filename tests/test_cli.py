@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from importer.cli import app, parse_mapping
+from importer.cli import app
+from importer.config import parse_mapping
 from importer.errors import InputError
 from importer.sandbox import SandboxServer
 
@@ -141,12 +142,12 @@ def test_run_without_token_exits_3(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_bad_mapping_is_input_error() -> None:
     """--map needs HEADER=column pairs."""
-    assert parse_mapping(["A=geography_id, B = member_id"]) == {
+    assert parse_mapping("A=geography_id, B = member_id") == {
         "A": "geography_id",
         "B": "member_id",
     }
     with pytest.raises(InputError, match="HEADER=column"):
-        parse_mapping(["oops"])
+        parse_mapping("oops")
 
 
 def test_readme_demo_command_imports_sample(tmp_path: Path) -> None:

@@ -19,8 +19,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from importer import _delimited
+from importer.digest import sha256_file
 from importer.errors import InputError
-from importer.load import SourceInfo, open_table, sha256_file
+from importer.load import SourceInfo, open_table
 
 HEADER = ["geography_id", "department_id", "member_id", "member_type"]
 

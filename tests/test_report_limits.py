@@ -12,8 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from importer.cli import app
+from importer.excel import EXCEL_COLUMNS
 from importer.sandbox import SandboxServer
-from importer.xlsx_write import EXCEL_COLUMNS, XlsxSheetWriter
+from importer.xlsx_write import XlsxSheetWriter
 
 from .conftest import HEADER
 

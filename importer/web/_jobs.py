@@ -29,15 +29,14 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from importer._table import MAX_CELL_BYTES
 from importer.config import ApiSettings, ImportOptions
 from importer.errors import ImporterError, InputError
+from importer.excel import TEXT_SUFFIXES, WORKBOOK_SUFFIXES
 from importer.headers import HeaderMap, display_fields, match_headers
 from importer.intake import name_lookups, read_intake
 from importer.load import (
     DEFAULT_MAX_BYTES,
-    MAX_CELL_BYTES,
-    TEXT_SUFFIXES,
-    WORKBOOK_SUFFIXES,
     CellNote,
 )
 from importer.plan import PLAN_FILE, plan_file
