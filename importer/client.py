@@ -51,6 +51,7 @@ from importer.errors import (
     TransientApiError,
     UnreachableError,
 )
+from importer.pace import ConcurrencyLimit
 from importer.ratelimit import RateLimiter
 from importer.redact import install_log_redaction, register_secret, server_text
 
@@ -252,7 +253,8 @@ class KantataClient:
     Args:
         settings: base URL, token, timeouts, concurrency, retry policy, server time limit.
         transport: an httpx transport (tests, proxies); default: httpx's own.
-        limiter: a shared ``RateLimiter`` (default: one built from ``settings.max_rps``).
+        limiter: a shared ``RateLimiter`` (default: one built from ``settings.max_rps``); its
+            rate is learned from the server's 429s, ``max_rps`` is only its ceiling.
         on_retry: called with a short reason each time a request is retried (for progress output).
         cancel: an event that, once set, makes every wait (backoff, rate limit) stop at once with
             :class:`~importer.errors.Cancelled`.
@@ -273,6 +275,12 @@ class KantataClient:
         install_log_redaction()
         self.cancel = cancel or threading.Event()
         self.limiter = limiter or RateLimiter(settings.max_rps, sleep=self._sleep)
+        # ``/workspaces`` has its own, stricter limit on the real API (KANTATA_API.md § Lookups):
+        # its requests also pass a limiter of their own, which learns that limit.
+        self.workspaces_limiter = RateLimiter(settings.max_rps, sleep=self._sleep)
+        # How many requests may be in flight (learned; ``settings.concurrency`` is the ceiling):
+        # the send pool asks it before starting each request.
+        self.pace = ConcurrencyLimit(settings.concurrency)
         self._on_retry = on_retry
         pool = max(4, settings.concurrency * 2)
         self._http = httpx.Client(
@@ -387,6 +395,10 @@ class KantataClient:
         body: Any,
         idempotent: bool,
     ) -> dict[str, Any]:
+        workspaces = path.split("?", 1)[0].strip("/").split("/", 1)[0] == "workspaces"
+        limiter = self.workspaces_limiter if workspaces else self.limiter
+        if workspaces:
+            self.workspaces_limiter.acquire()
         self.limiter.acquire()
         self.counts.add(_KINDS.get(method, method.lower()))
         limit = self.settings.server_time_limit
@@ -409,6 +421,8 @@ class KantataClient:
         except httpx.PoolTimeout as exc:
             raise TransientApiError(f"no free connection to {self.base_url}: {exc}") from exc
         except (httpx.TransportError, _Overdue) as exc:
+            if isinstance(exc, httpx.TimeoutException | _Overdue):
+                self.pace.overloaded()
             message = f"no complete reply to {where} ({type(exc).__name__}: {exc})"
             if idempotent:
                 raise TransientApiError(message) from exc
@@ -435,8 +449,10 @@ class KantataClient:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             self.retry_after_seen.append(retry_after)
             if retry_after is None or retry_after <= self.settings.retry.max_retry_after:
-                self.limiter.pause(retry_after if retry_after is not None else 1.0)
+                limiter.pause(retry_after if retry_after is not None else 1.0)
             raise RateLimitedError("rate limited (HTTP 429)", retry_after=retry_after)
+        if status == 503:
+            self.pace.overloaded()
         if status in _SAFE_TO_RETRY_STATUS or (status >= 500 and idempotent):
             raise TransientApiError(f"server busy (HTTP {status})", status=status)
         if status >= 500:
@@ -449,8 +465,13 @@ class KantataClient:
                 messages=messages,
                 fields=fields,
             )
-        self.latencies.append(time.monotonic() - t0)
+        latency = time.monotonic() - t0
+        self.latencies.append(latency)
+        if method != "GET":  # the pool runs writes; a page of a listing is timed otherwise
+            self.pace.answered(latency)
         self.limiter.succeeded()
+        if workspaces:
+            self.workspaces_limiter.succeeded()
         if status == 204 or not content.strip():
             return {}
         try:
