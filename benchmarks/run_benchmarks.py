@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import _inputs
+import _pace
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -491,7 +492,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="JSON results [benchmarks/results.json]")
     parser.add_argument("--repeat", type=int, help="runs per validate measurement [3; quick 1]")
     parser.add_argument(
-        "--skip", nargs="*", default=[], choices=["a", "b", "c"], help="parts to leave out"
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=["a", "b", "c", "d", "e", "f"],
+        help="parts to leave out",
     )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
@@ -517,19 +522,37 @@ def main(argv: list[str] | None = None) -> int:
     if "c" not in args.skip:
         wall = res["run"]["wall_s"] if "run" in res else float("nan")
         res["naive"] = part_c(sizes, inputs, wall)
+    if "d" not in args.skip:
+        res["pace"] = _pace.part_d(args.quick)
+    if "e" not in args.skip:
+        res["budget"] = _pace.part_e(args.quick)
+    if "f" not in args.skip:
+        res["run_memory"] = _pace.part_f(args.quick)
     res["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     res["elapsed_s"] = time.perf_counter() - t0
 
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
-    if not args.skip:
+    first = not {"a", "b", "c"} & set(args.skip)
+    if first:
         print_table(res)
-        md = out.with_name("RESULTS.md" if out.parent == HERE else out.stem + ".md")
-        md.write_text(markdown(res), encoding="utf-8")
-        print(f"\nwrote {out} and {md} in {res['elapsed_s']:.0f} s")
-    else:
+    elif any(k in res for k in ("validate", "run", "naive")):
         print(json.dumps({k: res[k] for k in ("validate", "run", "naive") if k in res}, indent=1))
-        print(f"\nwrote {out} in {res['elapsed_s']:.0f} s")
+    pace_rows = _pace.verdicts(res)
+    if pace_rows:
+        width = max(len(r[0]) for r in pace_rows)
+        for measure, value, target, ok in pace_rows:
+            print(f"  {measure:<{width}}  {value:>30}  {target:<18} {'pass' if ok else 'FAIL'}")
+    md = out.with_name("RESULTS.md" if out.parent == HERE else out.stem + ".md")
+    text = markdown(res) if first else ""
+    if pace_rows:
+        text += "\n| measure | result | target | |\n|---|---|---|---|\n"
+        text += "".join(
+            f"| {m} | {v} | {t} | {'pass' if ok else 'FAIL'} |\n" for m, v, t, ok in pace_rows
+        )
+        text += "\n" + _pace.markdown(res)
+    md.write_text(text, encoding="utf-8")
+    print(f"\nwrote {out} and {md} in {res['elapsed_s']:.0f} s")
     return 0
 
 
