@@ -30,6 +30,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,6 +62,7 @@ INCLUDE_ORGS = "department,geography"  # KANTATA_API.md § The organization memb
 PER_PAGE = 200  # KANTATA_API.md § Response format: per_page maximum 200
 ONLY_MAX = 200  # ids per ``only=`` / ``by_email_addresses=`` request
 MEMBER_TYPES = ("User", "Workspace")
+LOOKUPS_IN_FLIGHT = 8  # look-up requests at once (within --concurrency)
 _SAFE_TO_RETRY_STATUS = {408, 425, 429, 503}  # the server did not act on the request
 _LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
 _TOKEN = re.compile(r"[!-~]*")  # visible ASCII: what an HTTP header can carry
@@ -561,9 +563,36 @@ class KantataClient:
         self.request("DELETE", f"{MEMBERSHIPS}/{int(membership_id)}", idempotent=False)
 
     def memberships(self, params: Mapping[str, Any] | None = None) -> Iterator[Membership]:
-        """Every membership a listing returns (all pages), with their places."""
-        for page in self.pages(MEMBERSHIPS, {**(params or {}), "include": INCLUDE_ORGS}):
+        """Every membership a listing returns (all pages, fetched several at once), with their
+        places."""
+        for page in self.all_pages(MEMBERSHIPS, {**(params or {}), "include": INCLUDE_ORGS}):
             yield from memberships_in(page)
+
+    def all_pages(
+        self, endpoint: str, params: Mapping[str, Any] | None = None, *, per_page: int = PER_PAGE
+    ) -> list[dict[str, Any]]:
+        """Every page of a list endpoint, in order: the first says how many there are, the
+        others are then fetched several at once."""
+        first = self.request(
+            "GET", endpoint, params={**(params or {}), "page": 1, "per_page": per_page}
+        )
+        pages = page_count(first, endpoint)
+
+        def one(page: int) -> dict[str, Any]:
+            query = {**(params or {}), "page": page, "per_page": per_page}
+            return self.request("GET", endpoint, params=query)
+
+        return [first, *self.map(one, list(range(2, pages + 1)))]
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """``fn`` over ``items``, several at once (look-ups: the rate limiters still apply),
+        results in order; the first error is raised once the others have finished."""
+        workers = min(len(items), self.settings.concurrency, LOOKUPS_IN_FLIGHT)
+        if workers <= 1:
+            return [fn(item) for item in items]
+        with ThreadPoolExecutor(workers, thread_name_prefix="lookup") as pool:
+            futures = [pool.submit(fn, item) for item in items]
+            return [future.result() for future in futures]
 
     def memberships_by_id(self, ids: Iterable[str]) -> dict[str, Membership]:
         """The memberships with these ids that still exist (``only=``, 200 a request)."""
@@ -608,15 +637,20 @@ class KantataClient:
     def _people(
         self, endpoint: str, param: str, wanted: list[Any], *, key: Callable[[Person], Any]
     ) -> dict[Any, Person]:
-        found: dict[Any, Person] = {}
-        for lo in range(0, len(wanted), ONLY_MAX):
-            chunk = wanted[lo : lo + ONLY_MAX]
+        def one(chunk: list[Any]) -> dict[Any, Person]:
             asked = set(chunk)
             params = {param: ",".join(map(str, chunk)), **LIST_PARAMS[endpoint]}
+            part: dict[Any, Person] = {}
             for page in self.pages(endpoint, params):
                 for person in people_in(page, endpoint):
                     if key(person) in asked:  # never trust that a filter was applied
-                        found[key(person)] = person
+                        part[key(person)] = person
+            return part
+
+        found: dict[Any, Person] = {}
+        chunks = [wanted[lo : lo + ONLY_MAX] for lo in range(0, len(wanted), ONLY_MAX)]
+        for part in self.map(one, chunks):
+            found.update(part)
         return found
 
 

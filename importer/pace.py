@@ -7,9 +7,9 @@ injected) so they can be tested alone:
 
 * :class:`ConcurrencyLimit` -- how many requests may be in flight: it grows while latency holds
   (fast at first, like TCP's slow start, then by one per window of answers) and is cut
-  multiplicatively when the server is overloaded (503, time-outs) or latency rises well above
-  the lowest seen (a queue building on the server: the idea of TCP Vegas and of Netflix's
-  gradient limiter).
+  multiplicatively when the server is overloaded (503, time-outs) or recent latency jumps well
+  above its long-run average (a queue building on the server: the gradient of Netflix's
+  concurrency limiter, after TCP Vegas).
 * :class:`RateLearner` -- how many requests a second: unlimited until the server first answers
   429; then the rate that the server *accepted* just before refusing (its limit, measured from
   the spacing of accepted requests between two refusals) becomes the level to stay under. The rate
@@ -36,7 +36,9 @@ class ConcurrencyLimit:
     Args:
         ceiling: never more in flight than this (``--concurrency``).
         initial: where to start (a few: a rate-limited server sees few refusals at the start).
-        tolerance: latency (smoothed) above ``tolerance`` times the lowest seen means a queue.
+        tolerance: recent latency above ``tolerance`` times the long-run average means a queue
+            building (a latency that rises slowly as more is in flight does not: on a busy
+            server throughput still grows then).
         floor: never fewer than this.
     """
 
@@ -45,7 +47,7 @@ class ConcurrencyLimit:
         ceiling: int = DEFAULT_CEILING,
         *,
         initial: int = 2,
-        tolerance: float = 2.5,
+        tolerance: float = 2.0,
         floor: int = 1,
     ) -> None:
         if ceiling < 1 or floor < 1:
@@ -55,8 +57,8 @@ class ConcurrencyLimit:
         self.tolerance = tolerance
         self._limit = float(min(max(initial, self.floor), ceiling))
         self._lock = threading.Lock()
-        self._base: float | None = None  # lowest latency seen (slowly forgotten)
-        self._smooth: float | None = None  # smoothed recent latency
+        self._long: float | None = None  # long-run average latency
+        self._smooth: float | None = None  # recent latency
         self._since_cut = 0  # answers since the last cut (one cut per window of answers)
         self._growing_fast = True  # slow start: until the first sign of overload
         self.cuts = 0
@@ -70,16 +72,10 @@ class ConcurrencyLimit:
         """A request got an answer (not a 429/503) after ``latency`` seconds."""
         latency = max(latency, 1e-4)
         with self._lock:
-            base = self._base
-            # The floor creeps up 0.1 % an answer, so a server that became slower for good is
-            # not read as congested forever.
-            self._base = latency if base is None else min(latency, base * 1.001)
-            alpha = 0.2
-            self._smooth = (
-                latency if self._smooth is None else (1 - alpha) * self._smooth + alpha * latency
-            )
+            self._long = _ewma(self._long, latency, 0.05)
+            self._smooth = _ewma(self._smooth, latency, 0.3)
             self._since_cut += 1
-            if self._smooth > self.tolerance * self._base and self._since_cut >= self._limit:
+            if self._smooth > self.tolerance * self._long and self._since_cut >= self._limit:
                 self._cut(0.9)
                 return
             step = 0.5 if self._growing_fast else 1.0 / self._limit
@@ -96,6 +92,10 @@ class ConcurrencyLimit:
         self._since_cut = 0
         self._growing_fast = False
         self.cuts += 1
+
+
+def _ewma(average: float | None, value: float, alpha: float) -> float:
+    return value if average is None else (1 - alpha) * average + alpha * value
 
 
 class RateLearner:

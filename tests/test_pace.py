@@ -92,14 +92,18 @@ def test_in_flight_grows_to_the_ceiling_while_latency_holds() -> None:
 
 
 def test_rising_latency_cuts_the_limit() -> None:
-    """Latency four times the lowest seen (a queue on the server) brings the limit down."""
+    """Latency jumping to four times its usual (a queue on the server) brings the limit down;
+    once the new latency is the usual, growth resumes."""
     limit = ConcurrencyLimit(16)
     for _ in range(100):
         limit.answered(0.1)
-    for _ in range(100):
+    for _ in range(10):
         limit.answered(0.4)
     assert limit.limit < 16
     assert limit.cuts > 0
+    for _ in range(300):
+        limit.answered(0.4)
+    assert limit.limit == 16
 
 
 def test_overload_cuts_and_growth_resumes() -> None:
