@@ -277,8 +277,8 @@ def send_all(
             if len(doubt):
                 _park_resumed(sender, valid, doubt)
                 sender.settle()
-            states = journal.states().reindex(valid.index)
-            todo = valid[states["state"].fillna(0).to_numpy() == 0]
+            state = journal.state_of_rows().reindex(valid.index)
+            todo = valid[state.fillna(0).to_numpy() == 0]
         if cancel.is_set():
             report.interrupted = True
             return report, sender

@@ -357,8 +357,8 @@ def _send(
             fatal = exc
         except Cancelled:
             interrupted = True
-        states = journal.states()
-        sent_rows = states.index[states["state"] == ROW_IN_FLIGHT].to_numpy()
+        state = journal.state_of_rows()
+        sent_rows = state.index[state.to_numpy() == ROW_IN_FLIGHT].to_numpy()
         extra.update(
             requests=client.requests_sent,
             requests_by_kind=client.counts.snapshot(),
