@@ -469,8 +469,7 @@ class KantataClient:
             )
         latency = time.monotonic() - t0
         self.latencies.append(latency)
-        if method != "GET":  # the pool runs writes; a page of a listing is timed otherwise
-            self.pace.answered(latency)
+        self.pace.answered(latency)
         self.limiter.succeeded()
         if workspaces:
             self.workspaces_limiter.succeeded()
@@ -590,8 +589,26 @@ class KantataClient:
         workers = min(len(items), self.settings.concurrency, LOOKUPS_IN_FLIGHT)
         if workers <= 1:
             return [fn(item) for item in items]
+        gate = threading.Condition()
+        active = 0
+
+        def paced(item: Any) -> Any:
+            # No more at once than the learned pace allows (it starts low: a rate-limited
+            # server then refuses few of the first requests).
+            nonlocal active
+            with gate:
+                while active >= max(1, self.pace.limit):
+                    gate.wait(0.1)
+                active += 1
+            try:
+                return fn(item)
+            finally:
+                with gate:
+                    active -= 1
+                    gate.notify_all()
+
         with ThreadPoolExecutor(workers, thread_name_prefix="lookup") as pool:
-            futures = [pool.submit(fn, item) for item in items]
+            futures = [pool.submit(paced, item) for item in items]
             return [future.result() for future in futures]
 
     def memberships_by_id(self, ids: Iterable[str]) -> dict[str, Membership]:
