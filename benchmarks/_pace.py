@@ -229,10 +229,11 @@ def part_e(quick: bool) -> dict[str, Any]:
     return out
 
 
-def part_f(quick: bool) -> dict[str, Any]:
+def part_f(quick: bool, sizes: tuple[int, ...] | None = None) -> dict[str, Any]:
     """``importer run`` peak memory at growing sizes."""
     WORK.mkdir(parents=True, exist_ok=True)
-    sizes = (20_000, 200_000) if quick else (100_000, 1_000_000, 4_000_000)
+    if not sizes:
+        sizes = (20_000, 200_000) if quick else (100_000, 1_000_000, 4_000_000)
     out: dict[str, Any] = {"runs": []}
     for n in sizes:
         src = WORK / f"pace-{n}.csv"

@@ -498,6 +498,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=["a", "b", "c", "d", "e", "f"],
         help="parts to leave out",
     )
+    parser.add_argument(
+        "--run-rows",
+        type=int,
+        nargs="*",
+        help="sizes of the (f) run-memory files [100000 1000000 4000000; quick 20000 200000]",
+    )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     if args.repeat:
@@ -527,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     if "e" not in args.skip:
         res["budget"] = _pace.part_e(args.quick)
     if "f" not in args.skip:
-        res["run_memory"] = _pace.part_f(args.quick)
+        res["run_memory"] = _pace.part_f(args.quick, tuple(args.run_rows or ()))
     res["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     res["elapsed_s"] = time.perf_counter() - t0
 
