@@ -19,6 +19,11 @@ work time and peak resident memory. Three parts:
 (c) The same file through a naive baseline: ``pd.read_excel`` (openpyxl) and one request per row,
     one at a time, timed on the first rows and extrapolated to the whole file.
 
+(d), (e), (f) are in ``_pace.py``: the pace the importer finds by itself against four sandbox
+settings, default settings against the best of a sweep of fixed concurrencies (issue 17); the
+request budget of a 100,000-row roster (issue 13); ``importer run``'s peak memory as the file
+grows. ``--skip a b c`` runs only those; ``--run-rows`` sets the sizes of (f).
+
 Results: a table on stdout, JSON (``--out``, default ``benchmarks/results.json``) and a Markdown
 snippet next to it (``RESULTS.md``) for the README. ``--quick`` writes under ``_work/`` instead.
 """
