@@ -509,6 +509,16 @@ def main(argv: list[str] | None = None) -> int:
         nargs="*",
         help="sizes of the (f) run-memory files [100000 1000000 4000000; quick 20000 200000]",
     )
+    parser.add_argument(
+        "--pace-repeat", type=int, help="runs of each (d) command on unlimited servers [3; quick 1]"
+    )
+    parser.add_argument(
+        "--pace-settings",
+        type=int,
+        nargs="*",
+        default=[],
+        help="which (d) server settings to run, 0-3 [all]",
+    )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     if args.repeat:
@@ -534,7 +544,9 @@ def main(argv: list[str] | None = None) -> int:
         wall = res["run"]["wall_s"] if "run" in res else float("nan")
         res["naive"] = part_c(sizes, inputs, wall)
     if "d" not in args.skip:
-        res["pace"] = _pace.part_d(args.quick)
+        res["pace"] = _pace.part_d(
+            args.quick, args.pace_repeat or (1 if args.quick else 3), tuple(args.pace_settings)
+        )
     if "e" not in args.skip:
         res["budget"] = _pace.part_e(args.quick)
     if "f" not in args.skip:
