@@ -6,6 +6,10 @@ Usage: ``python benchmarks/_probe.py TASK ARGS...`` with TASK one of
   script's own entry point (``importer.cli.main``) in this process;
 * ``floor FILE``: the floor for ``validate``: the fastest plain read of FILE (pandas' pyarrow CSV
   engine, or fastexcel for a workbook) plus a plain pandera validate of the same four columns;
+* ``cli OUT ARGS...``: ``importer ARGS...`` (``run``/``plan``, token from ``$KANTATA_API_TOKEN``)
+  through the console script's entry point, then ``OUT/summary.json``; with
+  ``$BENCH_FIXED_CONCURRENCY=N`` the pace is pinned at N in flight (the importer before it
+  learned its pace: the benchmark's fixed-concurrency comparison);
 * ``naive FILE BASE_URL ROWS``: the naive baseline: ``pd.read_excel(engine="openpyxl")`` of the
   whole file, then one POST per row, one at a time, for the first ROWS rows (token from
   ``$KANTATA_API_TOKEN``).
@@ -52,6 +56,7 @@ IMPORTS = {
     "validate": ("importer.cli", "importer.run", "importer._delimited", "importer._excel"),
     "floor": ("pandas", "pandera.pandas", "pyarrow.csv", "fastexcel"),
     "naive": ("pandas", "openpyxl", "httpx"),
+    "cli": ("importer.cli", "importer.run", "importer.plan", "importer._delimited"),
 }
 
 
@@ -60,7 +65,7 @@ def _imports(task: str) -> None:
     so that the work time is the work."""
     for name in IMPORTS[task]:
         importlib.import_module(name)
-    if task in ("validate", "floor"):
+    if task in ("validate", "floor", "cli"):
         import pandas as pd
         import pandera.pandas as pa
 
@@ -81,6 +86,39 @@ def validate(path: str, out: str) -> dict[str, Any]:
         code = int(exc.code or 0)
     summary = json.loads((Path(out) / "summary.json").read_text(encoding="utf-8"))
     return {"exit_code": code, "counts": summary["counts"]}
+
+
+def cli(out: str, *args: str) -> dict[str, Any]:
+    fixed = os.environ.get("BENCH_FIXED_CONCURRENCY")
+    if fixed:
+        import importer.client
+        from importer.pace import ConcurrencyLimit
+
+        class Fixed(ConcurrencyLimit):
+            """N in flight, whatever happens."""
+
+            def __init__(self, ceiling: int = 16, **_: Any) -> None:
+                super().__init__(int(fixed), initial=int(fixed))
+
+            def answered(self, latency: float) -> None:
+                pass
+
+            def overloaded(self) -> None:
+                pass
+
+        importer.client.ConcurrencyLimit = Fixed  # type: ignore[misc]
+    from importer.cli import main
+
+    sys.argv = ["importer", *args, "--out", out, "--quiet"]
+    t0 = time.perf_counter()
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    took = time.perf_counter() - t0
+    summary = json.loads((Path(out) / "summary.json").read_text(encoding="utf-8"))
+    return {"exit_code": code, "command_s": took, "summary": summary}
 
 
 def floor(path: str) -> dict[str, Any]:
@@ -145,6 +183,7 @@ TASKS: dict[str, Callable[..., dict[str, Any]]] = {
     "validate": validate,
     "floor": floor,
     "naive": naive,
+    "cli": cli,
 }
 
 

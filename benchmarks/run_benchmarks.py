@@ -19,6 +19,11 @@ work time and peak resident memory. Three parts:
 (c) The same file through a naive baseline: ``pd.read_excel`` (openpyxl) and one request per row,
     one at a time, timed on the first rows and extrapolated to the whole file.
 
+(d), (e), (f) are in ``_pace.py``: the pace the importer finds by itself against four sandbox
+settings, default settings against the best of a sweep of fixed concurrencies (issue 17); the
+request budget of a 100,000-row roster (issue 13); ``importer run``'s peak memory as the file
+grows. ``--skip a b c`` runs only those; ``--run-rows`` sets the sizes of (f).
+
 Results: a table on stdout, JSON (``--out``, default ``benchmarks/results.json``) and a Markdown
 snippet next to it (``RESULTS.md``) for the README. ``--quick`` writes under ``_work/`` instead.
 """
@@ -42,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import _inputs
+import _pace
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -491,7 +497,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="JSON results [benchmarks/results.json]")
     parser.add_argument("--repeat", type=int, help="runs per validate measurement [3; quick 1]")
     parser.add_argument(
-        "--skip", nargs="*", default=[], choices=["a", "b", "c"], help="parts to leave out"
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=["a", "b", "c", "d", "e", "f"],
+        help="parts to leave out",
+    )
+    parser.add_argument(
+        "--run-rows",
+        type=int,
+        nargs="*",
+        help="sizes of the (f) run-memory files [100000 1000000 4000000; quick 20000 200000]",
+    )
+    parser.add_argument(
+        "--pace-repeat", type=int, help="runs of each (d) command on unlimited servers [3; quick 1]"
+    )
+    parser.add_argument(
+        "--pace-settings",
+        type=int,
+        nargs="*",
+        default=[],
+        help="which (d) server settings to run, 0-3 [all]",
     )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
@@ -517,19 +543,39 @@ def main(argv: list[str] | None = None) -> int:
     if "c" not in args.skip:
         wall = res["run"]["wall_s"] if "run" in res else float("nan")
         res["naive"] = part_c(sizes, inputs, wall)
+    if "d" not in args.skip:
+        res["pace"] = _pace.part_d(
+            args.quick, args.pace_repeat or (1 if args.quick else 3), tuple(args.pace_settings)
+        )
+    if "e" not in args.skip:
+        res["budget"] = _pace.part_e(args.quick)
+    if "f" not in args.skip:
+        res["run_memory"] = _pace.part_f(args.quick, tuple(args.run_rows or ()))
     res["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     res["elapsed_s"] = time.perf_counter() - t0
 
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
-    if not args.skip:
+    first = not {"a", "b", "c"} & set(args.skip)
+    if first:
         print_table(res)
-        md = out.with_name("RESULTS.md" if out.parent == HERE else out.stem + ".md")
-        md.write_text(markdown(res), encoding="utf-8")
-        print(f"\nwrote {out} and {md} in {res['elapsed_s']:.0f} s")
-    else:
+    elif any(k in res for k in ("validate", "run", "naive")):
         print(json.dumps({k: res[k] for k in ("validate", "run", "naive") if k in res}, indent=1))
-        print(f"\nwrote {out} in {res['elapsed_s']:.0f} s")
+    pace_rows = _pace.verdicts(res)
+    if pace_rows:
+        width = max(len(r[0]) for r in pace_rows)
+        for measure, value, target, ok in pace_rows:
+            print(f"  {measure:<{width}}  {value:>30}  {target:<18} {'pass' if ok else 'FAIL'}")
+    md = out.with_name("RESULTS.md" if out.parent == HERE else out.stem + ".md")
+    text = markdown(res) if first else ""
+    if pace_rows:
+        text += "\n| measure | result | target | |\n|---|---|---|---|\n"
+        text += "".join(
+            f"| {m} | {v} | {t} | {'pass' if ok else 'FAIL'} |\n" for m, v, t, ok in pace_rows
+        )
+        text += "\n" + _pace.markdown(res)
+    md.write_text(text, encoding="utf-8")
+    print(f"\nwrote {out} and {md} in {res['elapsed_s']:.0f} s")
     return 0
 
 

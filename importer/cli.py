@@ -136,13 +136,16 @@ class _Bar:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
+                TextColumn("{task.fields[pace]}"),  # while sending: the pace found so far
                 console=err,
                 transient=True,
             )
             self.bar.start()
         if event.phase not in self.tasks:
-            self.tasks[event.phase] = self.bar.add_task(event.phase, total=event.total)
-        self.bar.update(self.tasks[event.phase], completed=event.done, total=event.total)
+            self.tasks[event.phase] = self.bar.add_task(event.phase, total=event.total, pace="")
+        self.bar.update(
+            self.tasks[event.phase], completed=event.done, total=event.total, pace=event.pace
+        )
 
     def close(self) -> None:
         if self.bar is not None:
@@ -348,9 +351,15 @@ def run(
     base_url: BaseUrlOpt = None,
     token_file: TokenFileOpt = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=100)] = 100,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=32)] = 4,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency", min=1, max=32, help="Ceiling on requests in flight (found below it)."
+        ),
+    ] = 16,
     max_rps: Annotated[
-        float | None, typer.Option("--max-rps", help="Client-side request rate ceiling.")
+        float | None,
+        typer.Option("--max-rps", help="Ceiling on requests/s (the rate is learned below it)."),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Do everything but send; write payloads.jsonl.")

@@ -30,6 +30,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,6 +52,7 @@ from importer.errors import (
     TransientApiError,
     UnreachableError,
 )
+from importer.pace import ConcurrencyLimit
 from importer.ratelimit import RateLimiter
 from importer.redact import install_log_redaction, register_secret, server_text
 
@@ -60,6 +62,7 @@ INCLUDE_ORGS = "department,geography"  # KANTATA_API.md § The organization memb
 PER_PAGE = 200  # KANTATA_API.md § Response format: per_page maximum 200
 ONLY_MAX = 200  # ids per ``only=`` / ``by_email_addresses=`` request
 MEMBER_TYPES = ("User", "Workspace")
+LOOKUPS_IN_FLIGHT = 8  # look-up requests at once (within --concurrency)
 _SAFE_TO_RETRY_STATUS = {408, 425, 429, 503}  # the server did not act on the request
 _LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
 _TOKEN = re.compile(r"[!-~]*")  # visible ASCII: what an HTTP header can carry
@@ -252,7 +255,8 @@ class KantataClient:
     Args:
         settings: base URL, token, timeouts, concurrency, retry policy, server time limit.
         transport: an httpx transport (tests, proxies); default: httpx's own.
-        limiter: a shared ``RateLimiter`` (default: one built from ``settings.max_rps``).
+        limiter: a shared ``RateLimiter`` (default: one built from ``settings.max_rps``); its
+            rate is learned from the server's 429s, ``max_rps`` is only its ceiling.
         on_retry: called with a short reason each time a request is retried (for progress output).
         cancel: an event that, once set, makes every wait (backoff, rate limit) stop at once with
             :class:`~importer.errors.Cancelled`.
@@ -273,6 +277,12 @@ class KantataClient:
         install_log_redaction()
         self.cancel = cancel or threading.Event()
         self.limiter = limiter or RateLimiter(settings.max_rps, sleep=self.wait)
+        # ``/workspaces`` has its own, stricter limit on the real API (KANTATA_API.md § Lookups):
+        # its requests also pass a limiter of their own, which learns that limit.
+        self.workspaces_limiter = RateLimiter(settings.max_rps, sleep=self.wait)
+        # How many requests may be in flight (learned; ``settings.concurrency`` is the ceiling):
+        # the send pool asks it before starting each request.
+        self.pace = ConcurrencyLimit(settings.concurrency)
         self._on_retry = on_retry
         pool = max(4, settings.concurrency * 2)
         self._http = httpx.Client(
@@ -387,6 +397,10 @@ class KantataClient:
         body: Any,
         idempotent: bool,
     ) -> dict[str, Any]:
+        workspaces = path.split("?", 1)[0].strip("/").split("/", 1)[0] == "workspaces"
+        limiter = self.workspaces_limiter if workspaces else self.limiter
+        if workspaces:
+            self.workspaces_limiter.acquire()
         self.limiter.acquire()
         self.counts.add(_KINDS.get(method, method.lower()))
         limit = self.settings.server_time_limit
@@ -409,6 +423,8 @@ class KantataClient:
         except httpx.PoolTimeout as exc:
             raise TransientApiError(f"no free connection to {self.base_url}: {exc}") from exc
         except (httpx.TransportError, _Overdue) as exc:
+            if isinstance(exc, httpx.TimeoutException | _Overdue):
+                self.pace.overloaded()
             message = f"no complete reply to {where} ({type(exc).__name__}: {exc})"
             if idempotent:
                 raise TransientApiError(message) from exc
@@ -435,8 +451,10 @@ class KantataClient:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             self.retry_after_seen.append(retry_after)
             if retry_after is None or retry_after <= self.settings.retry.max_retry_after:
-                self.limiter.pause(retry_after if retry_after is not None else 1.0)
+                limiter.pause(retry_after if retry_after is not None else 1.0)
             raise RateLimitedError("rate limited (HTTP 429)", retry_after=retry_after)
+        if status == 503:
+            self.pace.overloaded()
         if status in _SAFE_TO_RETRY_STATUS or (status >= 500 and idempotent):
             raise TransientApiError(f"server busy (HTTP {status})", status=status)
         if status >= 500:
@@ -449,8 +467,12 @@ class KantataClient:
                 messages=messages,
                 fields=fields,
             )
-        self.latencies.append(time.monotonic() - t0)
+        latency = time.monotonic() - t0
+        self.latencies.append(latency)
+        self.pace.answered(latency)
         self.limiter.succeeded()
+        if workspaces:
+            self.workspaces_limiter.succeeded()
         if status == 204 or not content.strip():
             return {}
         try:
@@ -540,9 +562,54 @@ class KantataClient:
         self.request("DELETE", f"{MEMBERSHIPS}/{int(membership_id)}", idempotent=False)
 
     def memberships(self, params: Mapping[str, Any] | None = None) -> Iterator[Membership]:
-        """Every membership a listing returns (all pages), with their places."""
-        for page in self.pages(MEMBERSHIPS, {**(params or {}), "include": INCLUDE_ORGS}):
+        """Every membership a listing returns (all pages, fetched several at once), with their
+        places."""
+        for page in self.all_pages(MEMBERSHIPS, {**(params or {}), "include": INCLUDE_ORGS}):
             yield from memberships_in(page)
+
+    def all_pages(
+        self, endpoint: str, params: Mapping[str, Any] | None = None, *, per_page: int = PER_PAGE
+    ) -> list[dict[str, Any]]:
+        """Every page of a list endpoint, in order: the first says how many there are, the
+        others are then fetched several at once."""
+        first = self.request(
+            "GET", endpoint, params={**(params or {}), "page": 1, "per_page": per_page}
+        )
+        pages = page_count(first, endpoint)
+
+        def one(page: int) -> dict[str, Any]:
+            query = {**(params or {}), "page": page, "per_page": per_page}
+            return self.request("GET", endpoint, params=query)
+
+        return [first, *self.map(one, list(range(2, pages + 1)))]
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """``fn`` over ``items``, several at once (look-ups: the rate limiters still apply),
+        results in order; the first error is raised once the others have finished."""
+        workers = min(len(items), self.settings.concurrency, LOOKUPS_IN_FLIGHT)
+        if workers <= 1:
+            return [fn(item) for item in items]
+        gate = threading.Condition()
+        active = 0
+
+        def paced(item: Any) -> Any:
+            # No more at once than the learned pace allows (it starts low: a rate-limited
+            # server then refuses few of the first requests).
+            nonlocal active
+            with gate:
+                while active >= max(1, self.pace.limit):
+                    gate.wait(0.1)
+                active += 1
+            try:
+                return fn(item)
+            finally:
+                with gate:
+                    active -= 1
+                    gate.notify_all()
+
+        with ThreadPoolExecutor(workers, thread_name_prefix="lookup") as pool:
+            futures = [pool.submit(paced, item) for item in items]
+            return [future.result() for future in futures]
 
     def memberships_by_id(self, ids: Iterable[str]) -> dict[str, Membership]:
         """The memberships with these ids that still exist (``only=``, 200 a request)."""
@@ -587,15 +654,20 @@ class KantataClient:
     def _people(
         self, endpoint: str, param: str, wanted: list[Any], *, key: Callable[[Person], Any]
     ) -> dict[Any, Person]:
-        found: dict[Any, Person] = {}
-        for lo in range(0, len(wanted), ONLY_MAX):
-            chunk = wanted[lo : lo + ONLY_MAX]
+        def one(chunk: list[Any]) -> dict[Any, Person]:
             asked = set(chunk)
             params = {param: ",".join(map(str, chunk)), **LIST_PARAMS[endpoint]}
+            part: dict[Any, Person] = {}
             for page in self.pages(endpoint, params):
                 for person in people_in(page, endpoint):
                     if key(person) in asked:  # never trust that a filter was applied
-                        found[key(person)] = person
+                        part[key(person)] = person
+            return part
+
+        found: dict[Any, Person] = {}
+        chunks = [wanted[lo : lo + ONLY_MAX] for lo in range(0, len(wanted), ONLY_MAX)]
+        for part in self.map(one, chunks):
+            found.update(part)
         return found
 
 

@@ -53,8 +53,10 @@ class ApiSettings:
         base_url: the API root, e.g. ``https://api.mavenlink.com/api/v1``.
         token: the OAuth bearer token. Never logged, printed or written to any file.
         timeout: seconds for one HTTP request (connect, read, write).
-        concurrency: requests in flight at once.
-        max_rps: client-side ceiling on requests per second (``None``: no ceiling).
+        concurrency: a ceiling on requests in flight at once; below it the run finds the
+            server's pace itself (``importer.pace``).
+        max_rps: a ceiling on requests per second (``None``: none); below it the rate is
+            learned from the server's 429s.
         retry: the retry policy for transient failures.
         insecure: allow plain ``http://`` to a host that is not loopback.
         server_time_limit: seconds after which the server itself ends a request (KANTATA_API.md §
@@ -67,7 +69,7 @@ class ApiSettings:
     base_url: str = DEFAULT_BASE_URL
     token: str = field(default="", repr=False)
     timeout: float = 60.0
-    concurrency: int = 4
+    concurrency: int = 16
     max_rps: float | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     insecure: bool = False

@@ -8,8 +8,9 @@
 2. every row not done yet is classified against what the server holds (``importer.holdings``):
    ``exists`` succeed without a request, ``missing reference`` fail, ``differs`` are reported,
    moved or added as the user chose, ``new`` are created;
-3. creates (bulk, 100 a request) and moves (one ``PUT`` each) run on a small thread pool (the
-   client's limiter is shared, so the pool never outruns ``--max-rps``);
+3. creates (bulk, 100 a request) and moves (one ``PUT`` each) run on a thread pool, as many at
+   once as the client's learned pace allows (``importer.pace``: never more than ``concurrency``;
+   the client's rate limiter is shared, so the pool never outruns the learned rate);
 4. rows whose reply was lost are settled at the end.
 
 It stops cleanly — requests in flight finish — on a fatal API error (bad token, server
@@ -136,7 +137,8 @@ class Recorder:
 
 
 class _Pool:
-    """Runs work items on threads; the first fatal ApiError (or ``cancel``) stops new work."""
+    """Runs work items on threads, as many at once as ``limit()`` says at each moment (the
+    client's learned pace); the first fatal ApiError (or ``cancel``) stops new work."""
 
     def __init__(
         self,
@@ -144,9 +146,11 @@ class _Pool:
         concurrency: int,
         cancel: threading.Event,
         on_rows: Callable[[int], None],
+        limit: Callable[[], int] | None = None,
     ) -> None:
         self.work = work
         self.concurrency = max(1, concurrency)
+        self.limit = limit or (lambda: self.concurrency)
         self.cancel = cancel
         self.on_rows = on_rows
         self.fatal: ApiError | None = None
@@ -164,11 +168,12 @@ class _Pool:
             for item in items:
                 if self.cancel.is_set() or self.fatal is not None:
                     break
+                while len(in_flight) >= max(1, min(self.concurrency, self.limit())):
+                    # The limit may grow meanwhile: look again now and then.
+                    finished, in_flight = wait(in_flight, 0.2, return_when=FIRST_COMPLETED)
+                    self._collect(finished)
                 in_flight.add(pool.submit(self._one, item))
                 submitted += 1
-                if len(in_flight) >= self.concurrency * 2:
-                    finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                    self._collect(finished)
             finished, in_flight = wait(in_flight)
             self._collect(finished)
         except BaseException:
@@ -277,8 +282,8 @@ def send_all(
             if len(doubt):
                 _park_resumed(sender, valid, doubt)
                 sender.settle()
-            states = journal.states().reindex(valid.index)
-            todo = valid[states["state"].fillna(0).to_numpy() == 0]
+            state = journal.state_of_rows().reindex(valid.index)
+            todo = valid[state.fillna(0).to_numpy() == 0]
         if cancel.is_set():
             report.interrupted = True
             return report, sender
@@ -333,7 +338,7 @@ def send_all(
         return 1
 
     for work, items in ((create, _batches_of(creates, batch_size)), (move, iter(moves))):
-        pool = _Pool(work, concurrency, cancel, rows_done)
+        pool = _Pool(work, concurrency, cancel, rows_done, limit=lambda: client.pace.limit)
         report.batches += pool.run(items)
         if pool.fatal is not None:
             report.fatal = pool.fatal

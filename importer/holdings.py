@@ -68,6 +68,7 @@ PLAN_WORDS = (NEW, EXISTS, DIFFERS, MISSING)
 # Whether ``member_id=1,2,3`` is honoured by this server.
 LISTS_HONOURED, LISTS_IGNORED, LISTS_UNKNOWN = "honoured", "ignored", "unknown"
 _LIST_MAX = 200  # member ids per request when lists are honoured
+_PEOPLE_SLICE = 20_000  # members whose user/workspace is looked up at a time (100 requests)
 
 Member = tuple[int, str]
 
@@ -154,7 +155,8 @@ class Holdings:
     def lookup(
         self, members: Iterable[Member], *, fresh: bool = True
     ) -> dict[Member, list[Membership]]:
-        """The memberships each of ``members`` holds ([] for none), whichever way is cheaper.
+        """The memberships each of ``members`` holds (members holding none are absent: use
+        ``.get(member, [])``), whichever way is cheaper.
 
         Args:
             members: (member_id, member_type) pairs.
@@ -166,7 +168,7 @@ class Holdings:
         by_type: dict[str, list[int]] = {}
         for member_id, member_type in sorted(wanted):
             by_type.setdefault(member_type, []).append(member_id)
-        held: dict[Member, list[Membership]] = {m: [] for m in wanted}
+        held: dict[Member, list[Membership]] = {}
         if not wanted:
             return held
         if self._listing_is_cheaper(by_type):
@@ -174,8 +176,8 @@ class Holdings:
         else:
             found = self._by_member(by_type)
         for m in found:
-            if m.member in held:
-                held[m.member].append(m)
+            if m.member in wanted:
+                held.setdefault(m.member, []).append(m)
         return held
 
     def _listing_is_cheaper(self, by_type: dict[str, list[int]]) -> bool:
@@ -321,16 +323,19 @@ def classify(
         rows = np.flatnonzero(unknown & (mtype.to_numpy() == member_type))
         if not len(rows):
             continue
-        found = lookup(mid_a[rows].tolist())
-        for i in rows:
-            person = found.get(int(mid_a[i]))
-            word = member_type.lower()
-            if person is None:
-                action[i], fields[i] = MISSING, "member_id"
-                detail[i] = f"no {word} {mid_a[i]} on the account"
-            elif person.disabled:
-                action[i], fields[i] = MISSING, "member_id"
-                detail[i] = f"{word} {mid_a[i]} ({person.label}) is disabled on the account"
+        word = member_type.lower()
+        # In slices, so that a million new members are never a million Person objects at once.
+        for lo in range(0, len(rows), _PEOPLE_SLICE):
+            part = rows[lo : lo + _PEOPLE_SLICE]
+            found = lookup(mid_a[part].tolist())
+            for i in part:
+                person = found.get(int(mid_a[i]))
+                if person is None:
+                    action[i], fields[i] = MISSING, "member_id"
+                    detail[i] = f"no {word} {mid_a[i]} on the account"
+                elif person.disabled:
+                    action[i], fields[i] = MISSING, "member_id"
+                    detail[i] = f"{word} {mid_a[i]} ({person.label}) is disabled on the account"
     frame = pd.DataFrame(
         {
             "action": action,

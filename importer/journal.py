@@ -229,6 +229,14 @@ class Journal:
             )
             self._conn.execute("COMMIT")
 
+    def state_of_rows(self) -> pd.Series:
+        """Every recorded row's state (an int8 Series indexed by row): what a run needs of a
+        big journal, without its text columns."""
+        with self._lock:
+            rows = self._conn.execute("SELECT row, state FROM rows ORDER BY row").fetchall()
+        array = np.asarray(rows, dtype="int64").reshape(-1, 2)
+        return pd.Series(array[:, 1].astype("int8"), index=pd.Index(array[:, 0], name="row"))
+
     def states(self) -> pd.DataFrame:
         """Every recorded row, indexed by row, with every column of the ``rows`` table."""
         with self._lock:

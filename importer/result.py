@@ -23,11 +23,13 @@ EXIT_INTERRUPTED = 130
 class Progress:
     """A progress event: ``phase`` is "validate", "send" or "report" (rows done of ``total``),
     or, while names are resolved, what is looked up: "users", "workspaces" (names searched of
-    ``total``), "users (pages)" (pages of the full listing read)."""
+    ``total``), "users (pages)" (pages of the full listing read). While sending, ``pace`` tells
+    the pace learned so far, e.g. ``"12 in flight, ≤ 9.6 req/s"`` (else "")."""
 
     phase: str
     done: int
     total: int | None
+    pace: str = ""
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -37,6 +37,7 @@ from importer.outcomes import (
     STAGE_VALIDATION,
     Outcomes,
 )
+from importer.pace import describe as describe_pace
 from importer.report import (
     PAYLOADS_FILE,
     SUMMARY_FILE,
@@ -322,14 +323,16 @@ def _send(
     interrupted = False
     sent_rows = np.empty(0, dtype="int64")
 
-    def tell(stage: str, done: int, total: int) -> None:
-        if progress is not None:
-            progress(Progress(stage, done, total))
-
     with (
         Journal.open(out, identity=identity, restart=options.restart) as journal,
         KantataClient(api, transport=transport, cancel=cancel) as client,
     ):
+
+        def tell(stage: str, done: int, total: int) -> None:
+            if progress is not None:
+                pace = describe_pace(client.pace.limit, client.limiter.rate)
+                progress(Progress(stage, done, total, pace))
+
         if resubmission:
             extra["sent_again"] = journal.send_refused_again()
         try:
@@ -365,13 +368,14 @@ def _send(
             fatal = exc
         except Cancelled:
             interrupted = True
-        states = journal.states()
-        sent_rows = states.index[states["state"] == ROW_IN_FLIGHT].to_numpy()
+        state = journal.state_of_rows()
+        sent_rows = state.index[state.to_numpy() == ROW_IN_FLIGHT].to_numpy()
         extra.update(
             requests=client.requests_sent,
             requests_by_kind=client.counts.snapshot(),
             retries=client.retries,
             rate_limit_wait_s=round(client.limiter.waited, 3),
+            pace=pace_summary(client),
         )
     return fatal, interrupted, sent_rows
 
@@ -393,3 +397,18 @@ def _counts(final: pd.DataFrame, rows: int, valid: int, *, dry_run: bool) -> dic
     if dry_run:
         counts["would_send"] = valid
     return counts
+
+
+def pace_summary(client: KantataClient) -> dict[str, Any]:
+    """The pace the run found (summary ``pace``): in flight and rate at the end, the rate the
+    server refused at (``None``: it never did), and the 429s and cuts that taught it."""
+    learner = client.limiter.learner
+    ws = client.workspaces_limiter.learner
+    return {
+        "in_flight": client.pace.limit,
+        "in_flight_ceiling": client.pace.ceiling,
+        "concurrency_cuts": client.pace.cuts,
+        "rate": None if learner.rate is None else round(learner.rate, 3),
+        "refused_at_rate": None if learner.level is None else round(learner.level, 3),
+        "workspaces_rate": None if ws.rate is None else round(ws.rate, 3),
+    }

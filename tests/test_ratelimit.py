@@ -28,13 +28,17 @@ def test_rate_ceiling_spaces_requests() -> None:
 
 
 def test_pause_holds_everyone_and_lowers_rate() -> None:
-    """A Retry-After pause delays the next acquire and cuts the rate by 20 %."""
+    """A Retry-After pause delays the next acquire, and the rate drops below the ceiling."""
     clock = FakeClock()
     limiter = RateLimiter(10, clock=clock, sleep=clock.sleep)
+    for _ in range(10):
+        limiter.acquire()
+        limiter.succeeded()
     limiter.pause(3.0)
     limiter.acquire()
     assert clock.now >= 3.0
-    assert limiter.rate == 8.0
+    assert limiter.rate is not None
+    assert limiter.rate < 10
 
 
 def test_no_ceiling_still_honours_pause() -> None:
@@ -48,10 +52,26 @@ def test_no_ceiling_still_honours_pause() -> None:
     assert clock.now == 2.5
 
 
+def test_no_ceiling_learns_a_rate_from_a_429() -> None:
+    """Unlimited until the first 429; then a rate near what the server accepted."""
+    clock = FakeClock()
+    limiter = RateLimiter(None, clock=clock, sleep=clock.sleep)
+    for _ in range(40):  # 20 accepted a second for two seconds
+        limiter.acquire()
+        limiter.succeeded()
+        clock.sleep(0.05)
+    assert limiter.rate is None
+    limiter.pause(1.0)
+    assert limiter.rate is not None
+    assert 15 <= limiter.rate <= 20
+
+
 def test_rate_recovers_after_successes() -> None:
-    """Successes creep the rate back up, never above the ceiling."""
-    limiter = RateLimiter(10)
+    """Successes bring the rate back up, never above the ceiling."""
+    clock = FakeClock()
+    limiter = RateLimiter(10, clock=clock, sleep=clock.sleep)
     limiter.pause(0)
-    for _ in range(100):
+    for _ in range(1000):
+        limiter.acquire()
         limiter.succeeded()
     assert limiter.rate == 10

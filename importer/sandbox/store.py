@@ -65,6 +65,10 @@ CREATE TABLE IF NOT EXISTS organization_memberships (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
+-- "does this member hold a membership" is asked for every row written and listed by member:
+-- without an index each is a scan, and a big account makes the sandbox (not the importer) slow.
+CREATE INDEX IF NOT EXISTS memberships_by_member
+    ON organization_memberships (member_type, member_id);
 """
 
 
