@@ -53,10 +53,15 @@ def _status_mb(field: str) -> float:
 IMPORTS = {
     # importer.run pulls in pandas, pyarrow, pandera and the pipeline; the readers are imported
     # lazily by the loader, so they are imported here too.
-    "validate": ("importer.cli", "importer.run", "importer._delimited", "importer._excel"),
+    "validate": (
+        "importer.cli._app",
+        "importer.run",
+        "importer.read._delimited",
+        "importer.read._excel",
+    ),
     "floor": ("pandas", "pandera.pandas", "pyarrow.csv", "fastexcel"),
     "naive": ("pandas", "openpyxl", "httpx"),
-    "cli": ("importer.cli", "importer.run", "importer.plan", "importer._delimited"),
+    "cli": ("importer.cli._app", "importer.run", "importer.plan", "importer.read._delimited"),
 }
 
 
@@ -91,8 +96,8 @@ def validate(path: str, out: str) -> dict[str, Any]:
 def cli(out: str, *args: str) -> dict[str, Any]:
     fixed = os.environ.get("BENCH_FIXED_CONCURRENCY")
     if fixed:
-        import importer.client
-        from importer.pace import ConcurrencyLimit
+        import importer.api._client
+        from importer.send import ConcurrencyLimit
 
         class Fixed(ConcurrencyLimit):
             """N in flight, whatever happens."""
@@ -106,7 +111,7 @@ def cli(out: str, *args: str) -> dict[str, Any]:
             def overloaded(self) -> None:
                 pass
 
-        importer.client.ConcurrencyLimit = Fixed  # type: ignore[misc]
+        importer.api._client.ConcurrencyLimit = Fixed  # type: ignore[misc]
     from importer.cli import main
 
     sys.argv = ["importer", *args, "--out", out, "--quiet"]

@@ -33,9 +33,14 @@ from importer.errors import (
 )
 
 if TYPE_CHECKING:
-    from importer.drop import process_drop_folder, watch
-    from importer.drop_config import DropConfig, load_drop_config
-    from importer.drop_result import DropResult, FileResult
+    from importer.drop import (
+        DropConfig,
+        DropResult,
+        FileResult,
+        load_drop_config,
+        process_drop_folder,
+        watch,
+    )
     from importer.plan import plan_file
     from importer.result import ImportResult, Progress
     from importer.run import run_import, validate_file
@@ -48,12 +53,12 @@ _LAZY = {
     "run_import": "importer.run",
     "validate_file": "importer.run",
     "plan_file": "importer.plan",
-    "process_drop_folder": "importer.drop",
-    "watch": "importer.drop",
-    "DropConfig": "importer.drop_config",
-    "load_drop_config": "importer.drop_config",
-    "DropResult": "importer.drop_result",
-    "FileResult": "importer.drop_result",
+    "process_drop_folder": "importer.drop._folder",
+    "watch": "importer.drop._folder",
+    "DropConfig": "importer.drop._config",
+    "load_drop_config": "importer.drop._config",
+    "DropResult": "importer.drop._result",
+    "FileResult": "importer.drop._result",
 }
 
 

@@ -54,7 +54,7 @@ class ApiSettings:
         token: the OAuth bearer token. Never logged, printed or written to any file.
         timeout: seconds for one HTTP request (connect, read, write).
         concurrency: a ceiling on requests in flight at once; below it the run finds the
-            server's pace itself (``importer.pace``).
+            server's pace itself (``importer.send``).
         max_rps: a ceiling on requests per second (``None``: none); below it the rate is
             learned from the server's 429s.
         retry: the retry policy for transient failures.

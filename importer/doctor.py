@@ -18,11 +18,11 @@ from typing import Any
 
 import httpx
 
-from importer.client import KantataClient
+from importer.api import KantataClient
 from importer.config import ApiSettings
 from importer.errors import ApiError, FatalApiError
-from importer.holdings import LISTS_UNKNOWN, Holdings, organizations_of
 from importer.result import EXIT_OK, EXIT_REFUSED
+from importer.send import LISTS_UNKNOWN, Holdings, organizations_of
 
 __all__ = ["EXIT_NOT_READY", "DoctorReport", "check_account"]
 

@@ -1,5 +1,5 @@
 """Pre-flight: ``importer run`` without writing. What the run would do with each row, asked of
-the server with the same batched look-ups and the same classification (``importer.holdings``).
+the server with the same batched look-ups and the same classification (``importer.send``).
 
 Each row gets an ``action``: one of the plan's four words, ``new``, ``exists``, ``differs``,
 ``missing reference`` — or ``invalid`` when it fails validation. Against an unchanged server
@@ -22,27 +22,17 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from importer.client import KantataClient
+from importer.api import KantataClient
 from importer.config import ApiSettings, ImportOptions
-from importer.csv_write import frame_csv_text
 from importer.digest import sha256_file
-from importer.holdings import (
-    DIFFERS,
-    EXISTS,
-    MISSING,
-    NEW,
-    PLAN_WORDS,
-    Holdings,
-    classify,
-    organizations_of,
-)
-from importer.intake import Intake
-from importer.load import Table
-from importer.outcomes import STAGE_REMOTE, STAGE_VALIDATION
+from importer.read import Table
 from importer.report import (
+    STAGE_REMOTE,
+    STAGE_VALIDATION,
     SUMMARY_FILE,
     ReportWriter,
     escape_labels,
+    frame_csv_text,
     make_out_dir,
     output_labels,
     private_opener,
@@ -55,10 +45,17 @@ from importer.result import (
     ProgressCallback,
     summary_record,
 )
-from importer.validate_table import (
-    check_input,
-    errors_report,
+from importer.send import (
+    DIFFERS,
+    EXISTS,
+    MISSING,
+    NEW,
+    PLAN_WORDS,
+    Holdings,
+    classify,
+    organizations_of,
 )
+from importer.validate import Intake, check_input, errors_report
 
 __all__ = ["DIFFERS", "EXISTS", "INVALID", "MISSING", "NEW", "PLAN_FILE", "plan_file"]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from importer.load import SourceInfo
+    from importer.read import SourceInfo
 
 EXIT_OK = 0
 EXIT_ROWS_FAILED = 1

@@ -19,28 +19,21 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from importer.batch import iter_batches
-from importer.client import KantataClient
+from importer.api import KantataClient
 from importer.config import ApiSettings, ImportOptions
 from importer.digest import sha256_file
-from importer.dispatch import send_all
 from importer.errors import ApiError, Cancelled, FatalApiError
-from importer.headers import display_fields
-from importer.intake import name_lookups, origin_digest
-from importer.journal import JOURNAL_FILE, ROW_IN_FLIGHT, Journal
-from importer.outcomes import (
-    CREATED,
-    EXISTED,
-    MOVED,
+from importer.read import display_fields
+from importer.report import (
+    PAYLOADS_FILE,
     STAGE_NOT_PROCESSED,
     STAGE_REMOTE,
     STAGE_VALIDATION,
-    Outcomes,
-)
-from importer.pace import describe as describe_pace
-from importer.report import (
-    PAYLOADS_FILE,
+    STATUS_CREATED,
+    STATUS_EXISTED,
+    STATUS_MOVED,
     SUMMARY_FILE,
+    Outcomes,
     ReportWriter,
     make_out_dir,
     private_opener,
@@ -56,12 +49,16 @@ from importer.result import (
     ProgressCallback,
     summary_record,
 )
-from importer.validate_table import (
+from importer.send import JOURNAL_FILE, ROW_IN_FLIGHT, Journal, iter_batches, send_all
+from importer.send import describe as describe_pace
+from importer.validate import (
     check_input,
     default_out_dir,
     errors_report,
     intake_for,
+    name_lookups,
     open_input,
+    origin_digest,
     validate_table,
 )
 
@@ -387,9 +384,9 @@ def _counts(final: pd.DataFrame, rows: int, valid: int, *, dry_run: bool) -> dic
     counts = {
         "rows": rows,
         "valid": valid,
-        "created": int((status == CREATED).sum()),
-        "already_existed": int((status == EXISTED).sum()),
-        "moved": int((status == MOVED).sum()),
+        "created": int((status == STATUS_CREATED).sum()),
+        "already_existed": int((status == STATUS_EXISTED).sum()),
+        "moved": int((status == STATUS_MOVED).sum()),
         "failed_validation": int(np.sum(stage == STAGE_VALIDATION)),
         "failed_remote": int(np.sum(stage == STAGE_REMOTE)),
         "not_processed": int(np.sum(stage == STAGE_NOT_PROCESSED)),

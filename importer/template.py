@@ -22,11 +22,10 @@ from openpyxl.styles import Font
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from importer.client import KantataClient
+from importer.api import KantataClient
 from importer.config import ApiSettings
 from importer.errors import InputError
-from importer.lookups import Organization, Resolver
-from importer.schema_file import load_row_schema
+from importer.validate import Organization, Resolver, load_row_schema
 
 __all__ = ["MEMBERS_SHEET", "write_template"]
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import httpx
 
-from importer.client import KantataClient, Membership
+from importer.api import KantataClient, Membership
 from importer.config import ApiSettings
 from importer.errors import (
     Cancelled,
@@ -36,13 +36,6 @@ from importer.errors import (
     JournalError,
     OutcomeUnknownError,
     RejectedBatchError,
-)
-from importer.journal import (
-    JOURNAL_FILE,
-    ROW_CREATED,
-    ROW_IN_FLIGHT,
-    ROW_MOVED,
-    RunLock,
 )
 from importer.report import private_opener, write_json
 from importer.result import (
@@ -54,6 +47,7 @@ from importer.result import (
     Progress,
     ProgressCallback,
 )
+from importer.send import JOURNAL_FILE, ROW_CREATED, ROW_IN_FLIGHT, ROW_MOVED, RunLock
 
 __all__ = ["UNDO_FILE", "UNDO_JOURNAL", "UNDO_SUMMARY", "undo_run"]
 

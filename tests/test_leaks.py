@@ -13,8 +13,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from importer.cli import app
-from importer.redact import FRAGMENT, register_secret, server_text
+from importer.api import server_text
+from importer.api._redact import FRAGMENT, register_secret
+from importer.cli._app import app
 from importer.sandbox import SandboxConfig, SandboxServer
 
 from .conftest import HEADER, big_seed, write_xlsx

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from importer import run_import
-from importer.cli import app
+from importer.cli._app import app
 from importer.config import ApiSettings, ImportOptions
 from importer.errors import InputError
 from importer.plan import plan_file

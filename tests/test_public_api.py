@@ -14,8 +14,7 @@ def test_every_public_name_resolves() -> None:
 
 
 def test_drop_and_plan_are_reachable_from_the_package() -> None:
-    from importer.drop import process_drop_folder
-    from importer.drop_config import load_drop_config
+    from importer.drop import load_drop_config, process_drop_folder
     from importer.plan import plan_file
 
     assert importer.process_drop_folder is process_drop_folder

@@ -294,8 +294,7 @@ def test_drop_folder_config_chooses_what_to_do_with_differing_rows(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     """differs = "move" in importer.toml moves the member, as run --move does."""
-    from importer.drop import process_drop_folder
-    from importer.drop_config import load_drop_config
+    from importer.drop import load_drop_config, process_drop_folder
 
     root = tmp_path / "drop"
     (root / "inbox").mkdir(parents=True)

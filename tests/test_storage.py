@@ -31,7 +31,7 @@ def _one_line(result: object) -> str:
 
 
 def _invoke(*args: str) -> object:
-    from importer.cli import app
+    from importer.cli._app import app
 
     return runner.invoke(app, list(args))
 
@@ -106,7 +106,7 @@ def test_file_size_limit_exits_2(tmp_path: Path) -> None:
         "import resource, signal, sys\n"
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))\n"
-        "from importer.cli import main\n"
+        "from importer.cli._app import main\n"
         "sys.argv = ['importer', *sys.argv[1:]]\n"
         "main()\n"
     )
@@ -178,7 +178,7 @@ def test_fifo_input_is_refused_not_waited_on(name: str, tmp_path: Path) -> None:
 
 def _wide_workbook(path: Path, rows: int) -> Path:
     """A small .xlsx whose sheet unpacks to ~0.5 KB a row (packs ~100x)."""
-    from importer.xlsx_write import XlsxSheetWriter
+    from importer.report._xlsx import XlsxSheetWriter
 
     columns = ["geography_id", "department_id", "member_id", "member_type", "note"]
     with XlsxSheetWriter(path, "Members", columns, numeric=()) as writer:
@@ -215,7 +215,7 @@ def test_workbook_needing_more_memory_than_allowed_is_refused_before_reading(
 
 def test_default_memory_budget_is_2_gb_or_a_quarter_of_the_memory() -> None:
     """The default budget never exceeds 2 GB nor a quarter of the machine's memory."""
-    from importer.load import memory_budget
+    from importer.read._load import memory_budget
 
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     assert 0 < memory_budget() <= min(2 << 30, total // 4)

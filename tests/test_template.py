@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from importer import InputError, run_import
-from importer.cli import app
+from importer.cli._app import app
 from importer.config import ApiSettings
 from importer.sandbox import SandboxServer
 from importer.template import write_template

@@ -55,7 +55,7 @@ def wait_for_run(client: TestClient, rid: str, timeout: float = 60) -> dict[str,
 
 def cli_errors_csv(edited: Path, out: Path) -> bytes:
     """``importer run edited --out out`` against a fresh sandbox; the errors.csv it writes."""
-    from importer.cli import app
+    from importer.cli._app import app
 
     with SandboxServer(SandboxConfig()) as server:
         result = CliRunner().invoke(

@@ -21,9 +21,17 @@ or from a shell: ``importer sandbox --port 8765 --rate 10`` (or ``python -m impo
 
 from __future__ import annotations
 
-from .knobs import BULK_MODES, KNOB_NAMES, KNOB_SPECS, Counters, Knobs, KnobSpec, SandboxConfig
-from .server import SandboxServer, serve_forever
-from .store import bundled_seed
+from importer.sandbox._knobs import (
+    BULK_MODES,
+    KNOB_NAMES,
+    KNOB_SPECS,
+    Counters,
+    Knobs,
+    KnobSpec,
+    SandboxConfig,
+)
+from importer.sandbox._server import SandboxServer, serve_forever
+from importer.sandbox._store import bundled_seed
 
 __all__ = [
     "BULK_MODES",

@@ -1,7 +1,7 @@
 """Every call the web page makes into the library, in one place.
 
 The page does what the CLI does, through the same functions: ``plan_file`` for "check against
-the server", ``run_import`` for "send", the header matching of ``importer.headers`` for the
+the server", ``run_import`` for "send", the header matching of ``importer.read`` for the
 column mapping, and the row checks of ``importer.validate`` (the ones ``validate_file`` runs on
 each chunk) for the grid and its cell edits. Nothing else in ``importer.web`` imports the
 pipeline.
@@ -29,22 +29,31 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from importer._table import MAX_CELL_BYTES
 from importer.config import ApiSettings, ImportOptions
 from importer.errors import ImporterError, InputError
 from importer.excel import TEXT_SUFFIXES, WORKBOOK_SUFFIXES
-from importer.headers import HeaderMap, display_fields, match_headers
-from importer.intake import name_lookups, read_intake
-from importer.load import (
-    DEFAULT_MAX_BYTES,
-    CellNote,
-)
 from importer.plan import PLAN_FILE, plan_file
+from importer.read import (
+    DEFAULT_MAX_BYTES,
+    MAX_CELL_BYTES,
+    CellNote,
+    HeaderMap,
+    display_fields,
+    match_headers,
+)
 from importer.result import ImportResult, Progress
 from importer.run import run_import
-from importer.schema_file import load_row_schema
-from importer.validate import CheckedChunk, DuplicateTracker, check_chunk, finish_chunk
-from importer.validate_table import open_input, with_cell_notes
+from importer.validate import (
+    CheckedChunk,
+    DuplicateTracker,
+    check_chunk,
+    finish_chunk,
+    load_row_schema,
+    name_lookups,
+    open_input,
+    read_intake,
+    with_cell_notes,
+)
 
 __all__ = [
     "ALLOWED_SUFFIXES",
@@ -68,7 +77,7 @@ __all__ = [
     "write_working_copy",
 ]
 
-#: File types accepted, as the CLI's (``importer.load``).
+#: File types accepted, as the CLI's (``importer.read``).
 ALLOWED_SUFFIXES = frozenset({*TEXT_SUFFIXES, *WORKBOOK_SUFFIXES})
 #: The mapping choice that leaves a column out of the import.
 IGNORE = "ignore"

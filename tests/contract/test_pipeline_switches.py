@@ -18,8 +18,7 @@ import pandas as pd
 import pytest
 
 from importer import ImportOptions, run_import
-from importer.drop import process_drop_folder
-from importer.drop_config import DropConfig
+from importer.drop import DropConfig, process_drop_folder
 from importer.plan import plan_file
 from importer.run import Progress
 from importer.sandbox import SandboxConfig, SandboxServer

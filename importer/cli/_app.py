@@ -1,0 +1,897 @@
+"""The ``importer`` command: a thin layer over the library (``importer.run``).
+
+Each command parses options, builds the config, calls one library function, prints, and maps
+``ImporterError`` to an exit code: 0 all rows created/valid, 1 some rows failed, 2 the input could
+not be read, 3 the server refused the run (token, unreachable).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import json
+import os
+import signal
+import sqlite3
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from importer.cli._options import (
+    AddOpt,
+    BaseUrlOpt,
+    InsecureOpt,
+    MapFileOpt,
+    MoveOpt,
+    SandboxOpt,
+    ServerTimeLimitOpt,
+    TokenFileOpt,
+    api_settings,
+    differs_mode,
+    mapping_from,
+)
+from importer.config import (
+    DEFAULT_BASE_URL,
+    TOKEN_ENV,
+    ApiSettings,
+    ImportOptions,
+)
+from importer.errors import ImporterError, InputError, damaged_journal_message, printable
+
+if TYPE_CHECKING:
+    from importer.result import ImportResult
+    from importer.result import Progress as ProgressEvent
+
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # never print locals (the token) in a traceback
+    help="Load spreadsheets of organization memberships into Kantata OX.",
+)
+err = Console(stderr=True)
+out = Console()
+
+FileArg = Annotated[Path, typer.Argument(help="CSV/TSV/TXT, XLSX/XLSM, XLS or ODS file.")]
+OutOpt = Annotated[
+    Path | None,
+    typer.Option("--out", help="Results folder (default: <file name>-results next to the file)."),
+]
+SheetOpt = Annotated[
+    str | None, typer.Option("--sheet", help="Worksheet (default: the first visible one).")
+]
+MapOpt = Annotated[
+    list[str] | None,
+    typer.Option("--map", help='Header mapping, e.g. "Dept=department_id,Who=member_id".'),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")]
+HeaderRowOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--header-row",
+        min=1,
+        help="Row holding the column names, as Excel numbers it (default: found in rows 1-20).",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
+MaxRowsOpt = Annotated[
+    int, typer.Option("--max-rows", min=1, help="Refuse an input with more data rows than this.")
+]
+MaxFileMbOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-file-mb", min=1, help="Refuse a larger input, in MB (default 1024 text, 200 Excel)."
+    ),
+]
+
+
+MaxMemoryMbOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-memory-mb",
+        min=1,
+        help="Memory a workbook read may need, in MB (default: 2048, or 1/4 of RAM if less).",
+    ),
+]
+
+
+def _limits(max_rows: int, max_file_mb: int | None, max_memory_mb: int | None) -> dict[str, Any]:
+    """ImportOptions' size limits from --max-rows / --max-file-mb / --max-memory-mb."""
+    return {
+        "max_rows": max_rows,
+        "max_file_bytes": max_file_mb << 20 if max_file_mb else None,
+        "max_memory_mb": max_memory_mb,
+    }
+
+
+class _Bar:
+    """A progress bar that appears only once a run has taken more than a moment."""
+
+    def __init__(self, quiet: bool, delay: float = 1.5) -> None:
+        self.quiet = quiet
+        self.delay = delay
+        self.t0 = time.monotonic()
+        self.bar: Progress | None = None
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if self.quiet or time.monotonic() - self.t0 < self.delay:
+            return
+        if self.bar is None:
+            self.bar = Progress(
+                TextColumn("{task.description:>9}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[pace]}"),  # while sending: the pace found so far
+                console=err,
+                transient=True,
+            )
+            self.bar.start()
+        if event.phase not in self.tasks:
+            self.tasks[event.phase] = self.bar.add_task(event.phase, total=event.total, pace="")
+        self.bar.update(
+            self.tasks[event.phase], completed=event.done, total=event.total, pace=event.pace
+        )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _print_result(result: ImportResult, *, quiet: bool, as_json: bool) -> None:
+    if as_json:
+        out.print_json(json.dumps(result.summary, default=str))
+    if quiet or as_json:
+        # Quiet silences progress and tables, never why a run stopped.
+        if result.fatal:
+            err.print(f"error: {result.fatal}", markup=False, highlight=False, soft_wrap=True)
+        return
+    for note in result.summary.get("notes", ()):
+        err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+    where = result.summary.get("input", {}).get("path") or result.summary.get("results", "")
+    table = Table(title=f"{result.summary['command']}: {where}")
+    table.add_column("outcome")
+    table.add_column("rows", justify="right")
+    for key, value in result.counts.items():
+        table.add_row(key.replace("_", " "), f"{value:,}")
+    err.print(table)
+    if result.fatal:
+        err.print(f"[bold red]stopped:[/] {escape(printable(result.fatal))}")
+    for name, path in sorted(result.files.items()):
+        err.print(f"  {name:<14} {path}")
+
+
+EXIT_INTERRUPTED_CODE = 130
+
+
+@contextmanager
+def _stop_on_signals(quiet: bool) -> Iterator[threading.Event]:
+    """First Ctrl-C/SIGTERM: stop sending, finish requests in flight, write results.
+
+    A second Ctrl-C interrupts at once (the run journal still lets a re-run recover).
+    """
+    cancel = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if cancel.is_set():
+            # The second one stops at once, whatever is running: the journal's committed records
+            # let the same command recover, exactly as after kill -9.
+            err.print("stopped at once; run the same command again to resume")
+            os._exit(EXIT_INTERRUPTED_CODE)
+        cancel.set()
+        if not quiet:
+            err.print("stopping: waiting for requests in flight, then writing results ...")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield cancel
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield cancel
+    finally:
+        if not cancel.is_set():  # once stopping, a further signal still means "stop at once"
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+
+def storage_message(exc: OSError | sqlite3.Error) -> str:
+    """One line for a file the run could not write or read: which one, and what to do."""
+    if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+        return damaged_journal_message("the run journal (journal.sqlite in the --out folder)", exc)
+    path = getattr(exc, "filename", None)
+    where = f"{path}: " if path else ""
+    number = getattr(exc, "errno", None)
+    full = number in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) or "full" in str(exc)
+    if full:
+        what = "the disk is full (or a file-size limit was reached)"
+        todo = "free some space or choose another --out folder, then run the same command again"
+    elif number in (errno.EACCES, errno.EPERM, errno.EROFS):
+        what = "cannot write here (permission denied or a read-only disk)"
+        todo = "choose a writable --out folder"
+    elif number in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        what = "a file stands where a folder is needed (or a folder where a file is)"
+        todo = "choose another --out folder"
+    else:
+        what = getattr(exc, "strerror", None) or str(exc)
+        todo = "check the --out folder and run the same command again"
+    return f"{where}{what}; {todo}"
+
+
+def _fail(exc: ImporterError) -> typer.Exit:
+    err.print(f"error: {printable(str(exc))}", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(exc.exit_code)
+
+
+@dataclass
+class _Job:
+    """One ``validate``/``run``/``plan`` invocation: its progress bar, resources and result."""
+
+    bar: _Bar
+    stack: ExitStack
+    announce: bool
+    result: ImportResult | None = None
+
+    def api(self, *, required: bool, **options: Any) -> ApiSettings | None:
+        """The API settings from the command's options (see ``cli_api.api_settings``)."""
+        return api_settings(self.stack, err, announce=self.announce, required=required, **options)
+
+
+def _streaming_pool() -> None:
+    """The CLI's choice, for its own process: pyarrow's jemalloc pool (see importer.read).
+    The library never changes the process-wide pool by itself."""
+    from importer.read import use_streaming_pool
+
+    use_streaming_pool()
+
+
+@contextmanager
+def _job(*, quiet: bool, as_json: bool, reads: bool = False) -> Iterator[_Job]:
+    """Run a command's body: a library error becomes one line and its exit code; on success
+    the summary is printed and the process exits with the result's code. ``reads``: the command
+    reads an input file, so this process takes pyarrow's streaming memory pool first."""
+    if reads:
+        _streaming_pool()
+    job = _Job(_Bar(quiet or as_json), ExitStack(), announce=not (quiet or as_json))
+    with job.stack:
+        try:
+            yield job
+        except ImporterError as exc:
+            raise _fail(exc) from None
+        except (OSError, sqlite3.Error) as exc:
+            raise _fail(InputError(storage_message(exc))) from None
+        finally:
+            job.bar.close()
+    assert job.result is not None, "the command set no result"
+    _print_result(job.result, quiet=quiet, as_json=as_json)
+    raise typer.Exit(job.result.exit_code)
+
+
+@app.command()
+def validate(
+    file: FileArg,
+    out_dir: OutOpt = None,
+    sheet: SheetOpt = None,
+    mapping: MapOpt = None,
+    map_file: MapFileOpt = None,
+    header_row: HeaderRowOpt = None,
+    remote: Annotated[
+        bool, typer.Option("--remote", help="Also ask the server what a run would do (= plan).")
+    ] = False,
+    base_url: BaseUrlOpt = None,
+    token_file: TokenFileOpt = None,
+    sandbox: SandboxOpt = False,
+    insecure: InsecureOpt = False,
+    max_rows: MaxRowsOpt = 5_000_000,
+    max_file_mb: MaxFileMbOpt = None,
+    max_memory_mb: MaxMemoryMbOpt = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check every row; write errors.csv and summary.json.
+
+    No network, unless the file has name columns (department, member_email ...: resolved to IDs
+    with the API token) or --remote is given (then as plan: also ask what a run would do).
+
+    Example: importer validate people.xlsx --sheet Members
+    """
+    from importer.plan import plan_file
+    from importer.run import validate_file
+
+    with _job(quiet=quiet, as_json=as_json, reads=True) as job:
+        options = ImportOptions(
+            sheet=sheet,
+            mapping=mapping_from(mapping, map_file),
+            header_row=header_row,
+            **_limits(max_rows, max_file_mb, max_memory_mb),
+        )
+        api = job.api(
+            required=remote,
+            sandbox=sandbox,
+            base_url=base_url,
+            token_file=token_file,
+            insecure=insecure,
+        )
+        if remote and api is not None:
+            job.result = plan_file(
+                file,
+                api=api,
+                out_dir=out_dir,
+                options=options,
+                progress=job.bar,
+                command="validate --remote",
+            )
+        else:
+            job.result = validate_file(
+                file, out_dir=out_dir, options=options, progress=job.bar, api=api
+            )
+
+
+@app.command()
+def run(
+    file: FileArg,
+    out_dir: OutOpt = None,
+    sheet: SheetOpt = None,
+    mapping: MapOpt = None,
+    map_file: MapFileOpt = None,
+    header_row: HeaderRowOpt = None,
+    base_url: BaseUrlOpt = None,
+    token_file: TokenFileOpt = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=100)] = 100,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency", min=1, max=32, help="Ceiling on requests in flight (found below it)."
+        ),
+    ] = 16,
+    max_rps: Annotated[
+        float | None,
+        typer.Option("--max-rps", help="Ceiling on requests/s (the rate is learned below it)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Do everything but send; write payloads.jsonl.")
+    ] = False,
+    sandbox: SandboxOpt = False,
+    insecure: InsecureOpt = False,
+    restart: Annotated[
+        bool,
+        typer.Option("--restart", help="Discard the --out folder's run journal; do not resume."),
+    ] = False,
+    move: MoveOpt = False,
+    add: AddOpt = False,
+    server_time_limit: ServerTimeLimitOpt = 180.0,
+    max_rows: MaxRowsOpt = 5_000_000,
+    max_file_mb: MaxFileMbOpt = None,
+    max_memory_mb: MaxMemoryMbOpt = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate FILE, write what its valid rows need (create, or move with --move), write a
+    result for every row. Rows identical to what the server holds cost no write.
+
+    Example: KANTATA_API_TOKEN=... importer run people.xlsx --out results/
+    """
+
+    from importer.run import run_import
+
+    with _job(quiet=quiet, as_json=as_json, reads=True) as job:
+        if sandbox and not dry_run:
+            # A sandbox is fresh each time: its results can never be resumed against it.
+            restart = True
+            if not (quiet or as_json):
+                err.print("sandbox: a fresh server, so this run starts over in its results folder")
+        options = ImportOptions(
+            sheet=sheet,
+            mapping=mapping_from(mapping, map_file),
+            header_row=header_row,
+            batch_size=batch_size,
+            dry_run=dry_run,
+            restart=restart,
+            differs=differs_mode(move, add),
+            **_limits(max_rows, max_file_mb, max_memory_mb),
+        )
+        found = job.api(
+            required=not dry_run,
+            sandbox=sandbox,
+            base_url=base_url,
+            token_file=token_file,
+            insecure=insecure,
+        )
+        api = dataclasses.replace(
+            found or ApiSettings(base_url=base_url or DEFAULT_BASE_URL, insecure=insecure),
+            concurrency=concurrency,
+            max_rps=max_rps,
+            server_time_limit=server_time_limit,
+        )
+        cancel = job.stack.enter_context(_stop_on_signals(quiet or as_json))
+        job.result = run_import(
+            file, out_dir=out_dir, options=options, api=api, progress=job.bar, cancel=cancel
+        )
+
+
+@app.command()
+def plan(
+    file: FileArg,
+    out_dir: OutOpt = None,
+    sheet: SheetOpt = None,
+    mapping: MapOpt = None,
+    map_file: MapFileOpt = None,
+    header_row: HeaderRowOpt = None,
+    base_url: BaseUrlOpt = None,
+    token_file: TokenFileOpt = None,
+    sandbox: SandboxOpt = False,
+    insecure: InsecureOpt = False,
+    move: MoveOpt = False,
+    add: AddOpt = False,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Say what run would do with each row (new, exists, differs, missing reference, invalid);
+    write nothing. Same look-ups and words as run.
+
+    Writes plan.csv (every row), errors.csv (rows that would fail) and summary.json.
+    Example: KANTATA_API_TOKEN=... importer plan people.xlsx --move
+    """
+    from importer.plan import plan_file
+
+    with _job(quiet=quiet, as_json=as_json, reads=True) as job:
+        options = ImportOptions(
+            sheet=sheet,
+            mapping=mapping_from(mapping, map_file),
+            header_row=header_row,
+            differs=differs_mode(move, add),
+        )
+        api = job.api(
+            required=True,
+            sandbox=sandbox,
+            base_url=base_url,
+            token_file=token_file,
+            insecure=insecure,
+        )
+        assert api is not None  # required=True: a missing token has exited already
+        job.result = plan_file(file, api=api, out_dir=out_dir, options=options, progress=job.bar)
+
+
+@app.command()
+def undo(
+    results: Annotated[Path, typer.Argument(help="The results folder of the run to reverse.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only say what would be undone (undo-plan.csv).")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Undo rows whose membership has changed since the run too."),
+    ] = False,
+    base_url: BaseUrlOpt = None,
+    token_file: TokenFileOpt = None,
+    insecure: InsecureOpt = False,
+    server_time_limit: ServerTimeLimitOpt = 180.0,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Reverse a run: delete the memberships it created, move back the ones it moved.
+
+    Rows whose membership changed since the run are refused (--force to undo them anyway);
+    resumable and exactly once like run. Writes undo.csv and undo-summary.json.
+    Example: KANTATA_API_TOKEN=... importer undo people.xlsx-results --dry-run
+    """
+    from importer.undo import undo_run
+
+    with _job(quiet=quiet, as_json=as_json) as job:
+        api = job.api(
+            required=True,
+            sandbox=False,
+            base_url=base_url,
+            token_file=token_file,
+            insecure=insecure,
+        )
+        assert api is not None
+        api = dataclasses.replace(api, server_time_limit=server_time_limit)
+        cancel = job.stack.enter_context(_stop_on_signals(quiet or as_json))
+        job.result = undo_run(
+            results, api=api, dry_run=dry_run, force=force, progress=job.bar, cancel=cancel
+        )
+
+
+@app.command()
+def doctor(
+    base_url: BaseUrlOpt = None,
+    token_file: TokenFileOpt = None,
+    sandbox: SandboxOpt = False,
+    insecure: InsecureOpt = False,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check an account before the first import, read-only: the token, both organization trees,
+    whether member-id lists are honoured, several memberships per member, latency, 429s.
+
+    Exit 0 ready, 2 not ready (no organizations of a type), 3 token or server failed.
+    Example: KANTATA_API_TOKEN=... importer doctor
+    """
+    from importer.doctor import check_account
+
+    with ExitStack() as stack:
+        try:
+            api = api_settings(
+                stack,
+                err,
+                sandbox=sandbox,
+                base_url=base_url,
+                token_file=token_file,
+                insecure=insecure,
+                announce=not (quiet or as_json),
+                required=True,
+            )
+            assert api is not None
+            report = check_account(api)
+        except ImporterError as exc:
+            raise _fail(exc) from None
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    elif not quiet:
+        for line in report.lines():
+            err.print(line, markup=False, highlight=False)
+    if quiet and report.problems:
+        for problem in report.problems:
+            err.print(f"error: {problem}", markup=False, highlight=False)
+    raise typer.Exit(report.exit_code)
+
+
+@app.command()
+def template(
+    path: Annotated[Path, typer.Argument(help="The .xlsx workbook to write.")],
+    ids: Annotated[
+        bool, typer.Option("--ids", help="ID headers (geography_id ...) instead of names.")
+    ] = False,
+    base_url: BaseUrlOpt = None,
+    token_file: TokenFileOpt = None,
+    sandbox: SandboxOpt = False,
+    insecure: InsecureOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Write a workbook to fill in, with the right headers and a member_type dropdown.
+
+    With a token, it also lists the geographies and departments with their IDs.
+
+    Example: KANTATA_API_TOKEN=... importer template members.xlsx
+    """
+    from importer.template import write_template
+
+    with ExitStack() as stack:
+        try:
+            api = api_settings(
+                stack,
+                err,
+                sandbox=sandbox,
+                base_url=base_url,
+                token_file=token_file,
+                insecure=insecure,
+                announce=not quiet,
+                required=False,
+            )
+            written = write_template(path, api=api, ids=ids)
+        except ImporterError as exc:
+            raise _fail(exc) from None
+    if not quiet:
+        lists = "with the organization lists" if api else "(no token: no organization lists)"
+        err.print(f"template written: {written} {lists}", markup=False, soft_wrap=True)
+
+
+@app.command(name="sandbox")
+def sandbox_cmd(
+    port: Annotated[int, typer.Option("--port", help="0 = a free port.")] = 8765,
+    seed: Annotated[
+        Path | None, typer.Option("--seed", help="Seed JSON (default: the bundled one).")
+    ] = None,
+    db: Annotated[str, typer.Option("--db", help="SQLite file (default: in memory).")] = ":memory:",
+    token: Annotated[
+        str | None, typer.Option("--token", help="Bearer token to accept (default: random).")
+    ] = None,
+    random_seed: Annotated[
+        int | None, typer.Option("--random-seed", help="Make the random faults repeatable.")
+    ] = None,
+    max_per_page: Annotated[
+        int, typer.Option("--max-per-page", help="Largest per_page/limit honoured.")
+    ] = 200,
+    rate: Annotated[
+        float | None, typer.Option("--rate", help="Requests/s (all requests) before 429; off.")
+    ] = None,
+    workspaces_rate: Annotated[
+        float | None,
+        typer.Option(
+            "--workspaces-rate",
+            help="Requests/s on /workspaces before 429 (a guess: the real figure is unpublished).",
+        ),
+    ] = 5.0,
+    retry_after: Annotated[
+        bool, typer.Option("--retry-after/--no-retry-after", help="Send Retry-After with a 429.")
+    ] = True,
+    retry_after_s: Annotated[
+        float | None,
+        typer.Option("--retry-after-s", help="Force the Retry-After value (e.g. 100000)."),
+    ] = None,
+    fail_rate: Annotated[float, typer.Option("--fail-rate", help="Fraction answered 503.")] = 0.0,
+    drop_after_commit: Annotated[
+        float, typer.Option("--drop-after-commit", help="Fraction of writes whose reply is lost.")
+    ] = 0.0,
+    latency_ms: Annotated[float, typer.Option("--latency-ms", help="Added latency.")] = 0.0,
+    commit_delay_ms: Annotated[
+        float, typer.Option("--commit-delay-ms", help="A write takes this long to commit.")
+    ] = 0.0,
+    request_time_limit_s: Annotated[
+        float,
+        typer.Option("--request-time-limit-s", help="The server ends a request after this (503)."),
+    ] = 180.0,
+    bulk_mode: Annotated[
+        str,
+        typer.Option(
+            "--bulk-mode", help="Bulk create with bad objects: atomic | partial | partial-error."
+        ),
+    ] = "atomic",
+    memberships_per_member: Annotated[
+        str,
+        typer.Option(
+            "--memberships-per-member",
+            help="one (a second membership is refused as taken) | many (accepted; primary field).",
+        ),
+    ] = "one",
+    member_id_lists: Annotated[
+        str,
+        typer.Option(
+            "--member-id-lists", help="member_id=1,2 in GET: honoured | ignored | refused."
+        ),
+    ] = "honoured",
+    validation_status: Annotated[
+        int, typer.Option("--validation-status", help="Status of validation errors: 422 | 400.")
+    ] = 422,
+    omit_created: Annotated[
+        float,
+        typer.Option("--omit-created", help="Fraction of created objects left out of a 200."),
+    ] = 0.0,
+    trickle_s: Annotated[
+        float, typer.Option("--trickle-s", help="Send reply bodies one byte every N seconds.")
+    ] = 0.0,
+    echo_token: Annotated[
+        bool, typer.Option("--echo-token", help="Error messages quote the bearer token.")
+    ] = False,
+    redirect: Annotated[
+        bool, typer.Option("--redirect", help="Answer every API request 301 to itself.")
+    ] = False,
+) -> None:
+    """Run a local Kantata sandbox on 127.0.0.1 until Ctrl-C.
+
+    By default it follows KANTATA_API.md; each switch selects a behaviour the reference leaves
+    open, or a fault. The same switches can be changed at runtime: POST /_sandbox/knobs.
+
+    Example: importer sandbox --port 8765 --rate 5 --fail-rate 0.1
+    """
+    import errno
+
+    from importer.sandbox import SandboxConfig, serve_forever
+
+    try:
+        config = SandboxConfig(
+            port=port,
+            db_path=db,
+            seed=seed,
+            token=token,
+            random_seed=random_seed,
+            max_per_page=max_per_page,
+            rate=rate,
+            workspaces_rate=workspaces_rate,
+            retry_after=retry_after,
+            retry_after_s=retry_after_s,
+            fail_rate=fail_rate,
+            drop_after_commit=drop_after_commit,
+            latency_ms=latency_ms,
+            commit_delay_ms=commit_delay_ms,
+            request_time_limit_s=request_time_limit_s,
+            bulk_mode=bulk_mode,
+            memberships_per_member=memberships_per_member,
+            member_id_lists=member_id_lists,
+            validation_status=validation_status,
+            omit_created=omit_created,
+            trickle_s=trickle_s,
+            echo_token=echo_token,
+            redirect=redirect,
+        )
+        serve_forever(config)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            message = f"sandbox: port {port} is busy; try --port 0 (a free port)"
+        else:
+            message = f"sandbox: {exc}"
+        err.print(message, markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except ValueError as exc:  # a bad switch value, an invalid seed
+        err.print(f"sandbox: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _default_work_dir() -> Path:
+    import os
+
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "kantata-importer" / "web"
+
+
+@app.command(name="serve")
+def serve_cmd(
+    port: Annotated[int, typer.Option("--port", help="Loopback port (default 0: a free one).")] = 0,
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="Open the page in the default browser.")
+    ] = False,
+    work_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--work-dir",
+            help="Uploads, edits and runs (default: $XDG_DATA_HOME/kantata-importer/web).",
+        ),
+    ] = None,
+    base_url: BaseUrlOpt = None,
+    token_file: TokenFileOpt = None,
+    sandbox: SandboxOpt = False,
+    insecure: InsecureOpt = False,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=100)] = 100,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=32)] = 4,
+    max_rps: Annotated[
+        float | None, typer.Option("--max-rps", help="Client-side request rate ceiling.")
+    ] = None,
+) -> None:
+    """Serve a local web page to upload, fix, check and send a file (127.0.0.1 only).
+
+    Prints the page's address, which holds a secret key; nothing is opened unless --open.
+    Example: KANTATA_API_TOKEN=... importer serve --open
+    """
+    try:
+        from importer.web import WebConfig, bind_loopback, serve
+    except ImportError as exc:  # the optional extra is not installed
+        err.print(
+            f"error: importer serve needs the web extra ({exc.name}): "
+            "pip install 'kantata-importer[web]'",
+            markup=False,
+        )
+        raise typer.Exit(2) from None
+
+    with ExitStack() as stack:
+        try:
+            found = api_settings(
+                stack,
+                err,
+                sandbox=sandbox,
+                base_url=base_url,
+                token_file=token_file,
+                insecure=insecure,
+                announce=True,
+                required=False,
+            )
+        except ImporterError as exc:
+            raise _fail(exc) from None
+        api = (
+            dataclasses.replace(found, concurrency=concurrency, max_rps=max_rps) if found else None
+        )
+        if api is None:
+            err.print(f"no API token ({TOKEN_ENV}): files can be checked but not sent")
+        try:
+            sock = bind_loopback(port)
+        except OSError as exc:
+            raise _fail(InputError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}")) from None
+        config = WebConfig(
+            work_dir=work_dir or _default_work_dir(),
+            api=api,
+            port=sock.getsockname()[1],
+            batch_size=batch_size,
+        )
+        url = config.url()
+        out.print(url, markup=False, highlight=False, soft_wrap=True)
+        err.print(f"working folder: {config.work_dir}; Ctrl-C stops", markup=False)
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(url)
+        serve(config, sock=sock)
+
+
+@app.command(name="drop")
+def drop_cmd(
+    folder: Annotated[Path, typer.Argument(help="Drop folder: files arrive in FOLDER/inbox.")],
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML config (default: FOLDER/importer.toml).")
+    ] = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Keep running, polling the inbox.")
+    ] = False,
+    log_file: Annotated[
+        Path | None, typer.Option("--log-file", help="Append the JSON lines here, not stdout.")
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Only problems on stderr (for cron mail).")
+    ] = False,
+) -> None:
+    """Import every complete file in FOLDER/inbox once; one JSON line per file.
+
+    Exit code: 0 every file imported (or nothing to do), 1 a file failed or had failed rows,
+    2 bad configuration, 3 the server refused (token, unreachable), 130 interrupted.
+    Example (cron): importer drop /srv/hr-drop --quiet --log-file /var/log/importer-drop.jsonl
+    """
+    from importer.drop import (
+        FileResult,
+        ensure_layout,
+        load_drop_config,
+        process_drop_folder,
+        write_json_line,
+    )
+    from importer.drop import watch as watch_folder
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            settings = load_drop_config(folder, path=config)
+            ensure_layout(folder)
+        for w in caught:
+            warning = printable(str(w.message))
+            err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+        with ExitStack() as stack:
+            log = stack.enter_context(log_file.open("a", encoding="utf-8")) if log_file else None
+
+            def on_file(record: FileResult) -> None:
+                write_json_line(record, log or sys.stdout)
+                if not quiet or record.outcome not in ("imported", "duplicate"):
+                    err.print(record.describe(), markup=False, highlight=False, soft_wrap=True)
+
+            cancel = stack.enter_context(_stop_on_signals(quiet))
+            _streaming_pool()
+            run_pass = watch_folder if watch else process_drop_folder
+            result = run_pass(folder, config=settings, cancel=cancel, on_file=on_file)
+    except ImporterError as exc:
+        raise _fail(exc) from None
+    except OSError as exc:  # the drop folder itself: permissions, a full disk ...
+        raise _fail(InputError(f"{folder}: {exc}")) from None
+    if not quiet and result.lock_owner:
+        state = "busy: held" if result.busy else "took over a stale lock left"
+        line = printable(f"{folder}: {state} by {result.lock_owner}")
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
+    if not quiet and result.waiting:
+        waiting = printable(", ".join(result.waiting))
+        err.print(f"waiting (still being written): {waiting}", markup=False, soft_wrap=True)
+    raise typer.Exit(result.exit_code)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    code: int | str | None = 0
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        code = 130
+    except SystemExit as exc:
+        code = exc.code
+    # Results are written and the journal committed. A request still in flight on a worker
+    # thread (after Ctrl-C) must not hold the process up at exit, nor leave a window in which a
+    # further Ctrl-C meets Python's default handler during interpreter shutdown.
+    if isinstance(code, str):
+        err.print(code)
+        code = 1
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate()[1:]):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code or 0)
+    sys.exit(code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

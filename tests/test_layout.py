@@ -1,0 +1,68 @@
+"""The package layout: each package's ``__all__`` is sorted and importable, no module imports a
+private name of another package, and importing a package stays light."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parent.parent / "importer"
+PACKAGES = sorted(p.name for p in PKG.iterdir() if p.is_dir() and (p / "__init__.py").exists())
+
+
+@pytest.mark.parametrize("name", ["importer", *(f"importer.{p}" for p in PACKAGES)])
+def test_every_package_exports_a_sorted_all_of_resolvable_names(name: str) -> None:
+    """``__all__`` is sorted, and each name in it resolves (as httpx tests its exports)."""
+    module = importlib.import_module(name)
+    exported = module.__all__
+    assert exported == sorted(exported, key=_isort_key)
+    for member in exported:
+        assert getattr(module, member) is not None, f"{name}.{member}"
+
+
+def _isort_key(name: str) -> tuple[int, str]:
+    """The order ruff keeps ``__all__`` in (RUF022): CONSTANTS, then Classes, then functions."""
+    return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name)
+
+
+def _package_of(module: str) -> str:
+    parts = module.split(".")
+    return ".".join(parts[:2]) if len(parts) >= 2 and parts[1] in PACKAGES else "importer"
+
+
+def _private_imports() -> list[str]:
+    found = []
+    for path in sorted(PKG.rglob("*.py")):
+        rel = path.relative_to(PKG.parent).with_suffix("")
+        here = _package_of(".".join(rel.parts))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom) or node.level or not node.module:
+                continue
+            if not node.module.startswith("importer"):
+                continue
+            target = _package_of(node.module)
+            if target == here:
+                continue
+            inner = node.module[len(target) :].split(".")
+            names = [a.name for a in node.names]
+            if any(p.startswith("_") for p in inner if p) or any(n.startswith("_") for n in names):
+                found.append(f"{rel}: from {node.module} import {', '.join(names)}")
+    return found
+
+
+def test_no_module_imports_a_private_name_of_another_package() -> None:
+    """Across packages only the package's names are used, never ``_module`` or ``_name``."""
+    assert _private_imports() == []
+
+
+@pytest.mark.parametrize("name", ["importer", *(f"importer.{p}" for p in PACKAGES)])
+def test_importing_a_package_stays_lazy(name: str) -> None:
+    """Importing a package (not using it) imports neither pandas nor pandera."""
+    code = f"import sys, {name}; print('pandas' in sys.modules, 'pandera' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
