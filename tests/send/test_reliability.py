@@ -57,7 +57,13 @@ def test_3000_rows_through_503s_lost_replies_and_rate_limit(
     """20 % 503s, 10 % replies lost after commit, 429 + Retry-After: all created exactly once."""
     volume_sandbox.set_knobs(fail_rate=0.2, drop_after_commit=0.1, rate=40)
     src = volume_file(tmp_path)
-    result = run_import(src, out_dir=tmp_path / "out", api=settings_for(volume_sandbox))
+    # 150 creates: a 10 % drop rate cannot miss them all (30 creates of 100 did, 1 run in ~25).
+    result = run_import(
+        src,
+        out_dir=tmp_path / "out",
+        api=settings_for(volume_sandbox),
+        options=ImportOptions(batch_size=20),
+    )
     assert result.exit_code == 0, result.summary
     assert_each_once(volume_sandbox, N)
     success = read(tmp_path / "out" / "success.csv")
