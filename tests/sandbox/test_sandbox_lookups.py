@@ -14,42 +14,7 @@ from hypothesis import strategies as st
 from importer.sandbox import SandboxConfig, SandboxServer, bundled_seed
 from importer.sandbox._make_seed import render
 
-TOKEN = "test-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def m(geo: Any, dept: Any, member: Any, kind: Any = "User") -> dict[str, Any]:
-    """One membership object as a client sends it."""
-    return {"geography_id": geo, "department_id": dept, "member_id": member, "member_type": kind}
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxConfig(token=TOKEN)) as server:
-        yield server
-
-
-@pytest.fixture
-def client(sandbox: SandboxServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sandbox.base_url, headers=AUTH, verify=False) as http:
-        yield http
-
-
-def create(client: httpx.Client, *objects: dict[str, Any], **params: str) -> httpx.Response:
-    return client.post(
-        "/organization_memberships", params=params, json={"organization_memberships": list(objects)}
-    )
-
-
-def messages(response: httpx.Response) -> list[str]:
-    body = response.json()
-    assert set(body) == {"errors"}
-    return [error["message"] for error in body["errors"]]
-
-
-def stored(sandbox: SandboxServer) -> set[tuple[str, str]]:
-    return {(row["member_type"], row["member_id"]) for row in sandbox.memberships()}
-
+from .conftest import AUTH, TOKEN, create, m, messages, stored
 
 # -- listing memberships ------------------------------------------------------------------------
 
