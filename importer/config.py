@@ -59,11 +59,11 @@ class ApiSettings:
             learned from the server's 429s.
         retry: the retry policy for transient failures.
         insecure: allow plain ``http://`` to a host that is not loopback.
-        server_time_limit: seconds after which the server itself ends a request (KANTATA_API.md §
-            Basics: 3 minutes). A write is declared "in doubt" only after waiting this long for
-            its reply, and a row in doubt is re-sent only once this long has passed since its
-            request left (the server can no longer be executing it) and a look-up made after
-            that moment shows it absent.
+        server_time_limit: seconds after which the server itself ends a request
+            (docs/kantata-api.md § Basics: 3 minutes). A write is declared "in doubt" only after
+            waiting this long for its reply, and a row in doubt is re-sent only once this long has
+            passed since its request left (the server can no longer be executing it) and a
+            look-up made after that moment shows it absent.
     """
 
     base_url: str = DEFAULT_BASE_URL

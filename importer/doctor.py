@@ -1,7 +1,7 @@
 """``importer doctor``: a read-only check of an account before the first import.
 
 It proves the token works (``GET /users/me``), counts the organizations of each tree, and finds
-out what the API reference leaves undocumented but an import depends on (KANTATA_API.md § Not
+out what the API reference leaves undocumented but an import depends on (docs/kantata-api.md § Not
 documented): whether membership look-ups honour a list of member ids, and whether the account
 holds several memberships per member (the primary-organization feature). It also reports the
 latency it saw and any 429 / ``Retry-After``. Only GET requests are sent (about five).

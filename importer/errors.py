@@ -90,7 +90,7 @@ class RejectedBatchError(ApiError):
     """The server refused the request (400/404/409/422 ...).
 
     ``messages`` are its own words; ``fields`` the ``field`` of each error where the server gave
-    one (KANTATA_API.md § Basics: validation errors carry a ``field``), else "".
+    one (docs/kantata-api.md § Basics: validation errors carry a ``field``), else "".
     """
 
     def __init__(

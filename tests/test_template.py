@@ -49,7 +49,7 @@ def test_template_with_token_lists_organizations(api: ApiSettings, tmp_path: Pat
         "Professional Services",
         "Company > Professional Services > Service Operations",
     )
-    assert not depts[-1][4]  # names are unique on an account (KANTATA_API.md § Lookups)
+    assert not depts[-1][4]  # names are unique on an account (docs/kantata-api.md § Lookups)
     assert [r[1] for r in wb["Geographies"].iter_rows(min_row=2, values_only=True)][:2] == [
         "Global",
         "EMEA",

@@ -1,6 +1,6 @@
 """The Kantata OX API client (httpx, sync, thread-safe; the transport is injectable).
 
-It speaks the API as ``../shared/KANTATA_API.md`` documents it, and nothing else:
+It speaks the API as ``docs/kantata-api.md`` documents it, and nothing else:
 
 * every membership create, update and listing asks for ``include=department,geography`` (the
   only way the reply carries ``department_id``/``geography_id``), and a reply without them is
@@ -58,8 +58,8 @@ from importer.send import ConcurrencyLimit
 
 USER_AGENT = "kantata-importer/0.1"
 MEMBERSHIPS = "organization_memberships"
-INCLUDE_ORGS = "department,geography"  # KANTATA_API.md § The organization membership object
-PER_PAGE = 200  # KANTATA_API.md § Response format: per_page maximum 200
+INCLUDE_ORGS = "department,geography"  # docs/kantata-api.md § The organization membership object
+PER_PAGE = 200  # docs/kantata-api.md § Response format: per_page maximum 200
 ONLY_MAX = 200  # ids per ``only=`` / ``by_email_addresses=`` request
 MEMBER_TYPES = ("User", "Workspace")
 LOOKUPS_IN_FLIGHT = 8  # look-up requests at once (within --concurrency)
@@ -208,7 +208,7 @@ def human_seconds(seconds: float) -> str:
 def _errors(body: bytes, status: int, reason: str) -> tuple[list[str], list[str]]:
     """The server's own words and fields (``errors[].message``/``.field``), secrets removed.
 
-    KANTATA_API.md § Basics: errors are ``{"errors": [{"type", "message", "field"?}]}``.
+    docs/kantata-api.md § Basics: errors are ``{"errors": [{"type", "message", "field"?}]}``.
     """
     try:
         data = json.loads(body)
@@ -277,8 +277,8 @@ class KantataClient:
         install_log_redaction()
         self.cancel = cancel or threading.Event()
         self.limiter = limiter or RateLimiter(settings.max_rps, sleep=self.wait)
-        # ``/workspaces`` has its own, stricter limit on the real API (KANTATA_API.md § Lookups):
-        # its requests also pass a limiter of their own, which learns that limit.
+        # ``/workspaces`` has its own, stricter limit on the real API: its requests also pass a
+        # limiter of their own, which learns that limit (docs/kantata-api.md § Lookups).
         self.workspaces_limiter = RateLimiter(settings.max_rps, sleep=self.wait)
         # How many requests may be in flight (learned; ``settings.concurrency`` is the ceiling):
         # the send pool asks it before starting each request.
@@ -675,7 +675,7 @@ class _Overdue(Exception):
     """A reply that did not finish in time (or grew past any sensible size)."""
 
 
-# Default filters hide people the importer must see (KANTATA_API.md § Lookups).
+# Default filters hide people the importer must see (docs/kantata-api.md § Lookups).
 LIST_PARAMS: dict[str, dict[str, str]] = {
     "users": {"on_my_account": "true", "show_disabled": "true", "include": "account_membership"},
     "workspaces": {"include_archived": "true"},

@@ -673,7 +673,7 @@ def sandbox_cmd(
 ) -> None:
     """Run a local Kantata sandbox on 127.0.0.1 until Ctrl-C.
 
-    By default it follows KANTATA_API.md; each switch selects a behaviour the reference leaves
+    By default it follows docs/kantata-api.md; each switch selects a behaviour the reference leaves
     open, or a fault. The same switches can be changed at runtime: POST /_sandbox/knobs.
 
     Example: importer sandbox --port 8765 --rate 5 --fail-rate 0.1

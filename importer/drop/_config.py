@@ -90,7 +90,7 @@ class DropConfig:
         concurrency: requests in flight at once.
         max_rps: client-side ceiling on requests per second (``None``: none).
         server_time_limit: seconds after which the server itself ends a request (see
-            ``ApiSettings.server_time_limit``; KANTATA_API.md § Basics: 3 minutes).
+            ``ApiSettings.server_time_limit``; docs/kantata-api.md § Basics: 3 minutes).
         batch_size: objects per bulk request, 1..100.
         differs: what to do with a row whose member holds another membership: ``report``
             (default), ``move`` or ``add`` (as ``importer run --move`` / ``--add``).

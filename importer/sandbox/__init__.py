@@ -1,7 +1,7 @@
 """A local Kantata OX sandbox: a real HTTP server standing in for the API.
 
 For demos, tests and rehearsals of an import. Faithful to the documented API
-(``/work/shared/KANTATA_API.md``): bearer-token auth, string ids in responses, ``results`` in the
+(``docs/kantata-api.md``): bearer-token auth, string ids in responses, ``results`` in the
 server's sort order (newest first, never the request order), the documented errors shape, bulk
 creates of up to 100 objects, default filters on users and workspaces, ``department_id``/
 ``geography_id`` only when included. Switches (``KNOB_SPECS``: config fields and runtime knobs)

@@ -5,7 +5,7 @@ Per request, in this order: ``redirect`` -> 301; ``latency_ms`` sleep; ``fail_ra
 bearer-token check -> 401; then the endpoint. A write waits ``commit_delay_ms`` before it
 commits; whatever would finish after ``request_time_limit_s`` is abandoned and answered 503.
 ``/_sandbox/*`` control endpoints need the token but skip the knobs and the counters, so tests and
-curl users can always read them. Facts cited as "§ ..." are sections of KANTATA_API.md.
+curl users can always read them. Facts cited as "§ ..." are sections of docs/kantata-api.md.
 """
 
 from __future__ import annotations

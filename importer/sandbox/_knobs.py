@@ -34,7 +34,7 @@ class KnobSpec:
 
 
 # Every runtime switch, in the order ``importer sandbox --help`` lists them. The reference
-# (KANTATA_API.md) is silent on each behaviour a "choice"/"bool" switch selects.
+# (docs/kantata-api.md) is silent on each behaviour a "choice"/"bool" switch selects.
 KNOB_SPECS: tuple[KnobSpec, ...] = (
     KnobSpec("rate", None, "rate", "requests/s over all requests before 429", optional=True),
     KnobSpec(

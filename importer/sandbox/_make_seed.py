@@ -4,7 +4,7 @@ The project's sample spreadsheets reference these ids, so the data is fixed: no 
 fixed lists and arithmetic. Regenerate with ``python -m importer.sandbox``; check the
 committed file is current with ``python -m importer.sandbox --check``.
 
-- Geographies 101..108 and Departments 201..210; names unique on the account (KANTATA_API.md §
+- Geographies 101..108 and Departments 201..210; names unique on the account (docs/kantata-api.md §
   Lookups), 209 "Operations" and 210 "Service Operations" both match ``matching=operations``.
 - Users 10001..10200 with distinct names and ``first.last@acme.example`` emails, all sharing a
   project with the token's user (``current_user_id`` 10001, served by ``GET /users/me``).

@@ -19,7 +19,9 @@ TAKEN = "Member has already been taken"
 
 @dataclass(frozen=True)
 class Problem:
-    """One validation error: the field it concerns (KANTATA_API.md § Basics) and the message."""
+    """One validation error: the field it concerns and the message.
+
+    docs/kantata-api.md § Basics."""
 
     field: str
     message: str

@@ -22,8 +22,8 @@ from importer.sandbox._rules import NewMembership, Problem, check_batch, check_u
 
 Row = dict[str, Any]
 SEED_TIME = "2024-01-01T00:00:00Z"
-MAX_ORGANIZATIONS = 400  # KANTATA_API.md § Lookups: "at most 400 organizations"
-# Words `matching` ignores on workspaces (KANTATA_API.md § Lookups: "stop words ignored").
+MAX_ORGANIZATIONS = 400  # docs/kantata-api.md § Lookups: "at most 400 organizations"
+# Words `matching` ignores on workspaces (docs/kantata-api.md § Lookups: "stop words ignored").
 STOP_WORDS = frozenset(
     ["a", "an", "and", "at", "by", "for", "in", "of", "on", "or", "the", "to", "with"]
 )

@@ -1,4 +1,4 @@
-"""Request parameters in, response bodies out: the API's JSON shapes (KANTATA_API.md).
+"""Request parameters in, response bodies out: the API's JSON shapes (docs/kantata-api.md).
 
 Every list, show and write response has the documented shape: ``count``, ``meta`` (page info),
 ``results`` (``{key, id}`` references in the server's sort order), the objects indexed by string
@@ -20,7 +20,7 @@ from importer.sandbox._store import Row
 
 DEFAULT_PER_PAGE = 20
 MAX_LIST_VALUES = 1000
-MAX_EMAILS = 200  # KANTATA_API.md § Lookups: by_email_addresses, "up to 200"
+MAX_EMAILS = 200  # docs/kantata-api.md § Lookups: by_email_addresses, "up to 200"
 TIME_FILTERS = ("created_after", "created_before", "updated_after", "updated_before")
 ACCOUNT_MEMBERSHIP_OFFSET = 700000  # account membership ids: user id + this
 
@@ -225,7 +225,7 @@ def _text(value: Any) -> str | None:
 
 
 def membership_json(row: Row, wanted: set[str], *, with_primary: bool) -> dict[str, Any]:
-    """KANTATA_API.md § The organization membership object: ``department_id``/``geography_id``
+    """docs/kantata-api.md § The organization membership object: ``department_id``/``geography_id``
     only when included, ``primary`` only on accounts with the primary-organization feature."""
     obj: dict[str, Any] = {
         "id": str(row["id"]),

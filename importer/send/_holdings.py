@@ -7,7 +7,7 @@ costs fewer requests:
   page says how many there are), or
 * look the members up by ``member_id``: a comma list of 200 ids a request when the server honours
   such a list, else one member a request. Whether it does is *not documented*
-  (KANTATA_API.md § Updating and deleting), so it is probed at the start of the run with two
+  (docs/kantata-api.md § Updating and deleting), so it is probed at the start of the run with two
   members known to hold memberships: both found and nothing else means honoured.
 
 Whatever the strategy, every object a filtered listing returns is checked against what was asked:
@@ -353,7 +353,7 @@ def classify(
 
 def organizations_of(client: KantataClient) -> dict[int, tuple[str, str]]:
     """Every organization of the account, id -> (type, name): one paged listing (at most 400
-    organizations, KANTATA_API.md § Lookups: 2 pages of 200)."""
+    organizations, docs/kantata-api.md § Lookups: 2 pages of 200)."""
     out: dict[int, tuple[str, str]] = {}
     for page in client.pages("organizations"):
         for key, obj in objects_in(page, "organizations").items():

@@ -10,7 +10,7 @@ reference sheets. Every request is a GET through ``KantataClient.pages``:
   disabled users (``show_disabled=true``), so a disabled user is named as such, not "not found";
 * workspaces by title: looked up one by one (``matching=``, archived ones included) while that
   takes fewer requests than listing them all, otherwise listed page by page. ``/workspaces`` has
-  its own, stricter rate limit (KANTATA_API.md § Lookups): never one request per row.
+  its own, stricter rate limit (docs/kantata-api.md § Lookups): never one request per row.
 """
 
 from __future__ import annotations

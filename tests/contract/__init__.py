@@ -1,1 +1,1 @@
-"""Contract tests: the sandbox against /work/shared/KANTATA_API.md, fact by fact."""
+"""Contract tests: the sandbox against docs/kantata-api.md, fact by fact."""

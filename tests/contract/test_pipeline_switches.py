@@ -1,5 +1,5 @@
 """The whole pipeline against the sandbox's defaults, each undocumented behaviour flipped alone,
-and the two combinations that matter most (KANTATA_API.md § Not documented — design for both).
+and the two combinations that matter most (docs/kantata-api.md § Not documented — design for both).
 
 Each scenario runs, over real HTTP: ``plan`` then ``run`` of a file with names (emails,
 department names, a workspace title) and IDs, with rows that exist, differ, are new or refer to

@@ -1,8 +1,8 @@
-"""The sandbox follows KANTATA_API.md to the letter: one test per documented fact.
+"""The sandbox follows docs/kantata-api.md to the letter: one test per documented fact.
 
-Plain httpx over real HTTP against a :class:`SandboxServer`. Each docstring names the section of
-KANTATA_API.md it checks; facts from the published OpenAPI files name the file. Switches for what
-the reference leaves open are tested both ways at the end.
+Plain httpx over real HTTP against a :class:`SandboxServer`. Each docstring names the section
+of docs/kantata-api.md it checks; facts from the published OpenAPI files name the file. Switches
+for what the reference leaves open are tested both ways at the end.
 """
 
 from __future__ import annotations
@@ -64,14 +64,16 @@ def ids(body: dict[str, Any]) -> list[str]:
 def test_bad_or_missing_token_is_the_oauth_401(
     sandbox: SandboxServer, headers: dict[str, str]
 ) -> None:
-    """KANTATA_API.md § Basics: a bad or missing token -> 401 with the exact oauth error body."""
+    """A bad or missing token -> 401 with the exact oauth error body.
+
+    docs/kantata-api.md § Basics."""
     response = httpx.get(f"{sandbox.base_url}/users", headers=headers)
     assert response.status_code == 401
     assert response.json() == {"errors": [{"type": "oauth", "message": "Invalid OAuth 2 Request"}]}
 
 
 def test_ids_are_strings_in_responses(client: httpx.Client) -> None:
-    """KANTATA_API.md § Basics: IDs are integers in requests and strings in responses."""
+    """docs/kantata-api.md § Basics: IDs are integers in requests and strings in responses."""
     body = create(client, m(10030), include="geography,department").json()
     obj = body["organization_memberships"][body["results"][0]["id"]]
     assert all(
@@ -80,7 +82,7 @@ def test_ids_are_strings_in_responses(client: httpx.Client) -> None:
 
 
 def test_validation_error_carries_field(client: httpx.Client) -> None:
-    """KANTATA_API.md § Basics: a validation error carries a `field` (e.g. geography_id)."""
+    """docs/kantata-api.md § Basics: a validation error carries a `field` (e.g. geography_id)."""
     response = create(client, m(10030, geo=999999))
     assert response.status_code == 422
     (error,) = response.json()["errors"]
@@ -90,7 +92,7 @@ def test_validation_error_carries_field(client: httpx.Client) -> None:
 
 
 def test_errors_are_always_the_errors_shape(client: httpx.Client) -> None:
-    """KANTATA_API.md § Basics: errors are always {"errors": [{"type", "message", ...}]}."""
+    """docs/kantata-api.md § Basics: errors are always {"errors": [{"type", "message", ...}]}."""
     for response in (
         client.get("/organization_memberships/123456789"),
         client.get("/organization_memberships", params={"per_page": "x"}),
@@ -103,7 +105,9 @@ def test_errors_are_always_the_errors_shape(client: httpx.Client) -> None:
 
 
 def test_unknown_query_parameters_are_ignored(client: httpx.Client) -> None:
-    """KANTATA_API.md § Basics (a Rails API): an unknown parameter changes nothing, never a 4xx."""
+    """An unknown parameter changes nothing, never a 4xx.
+
+    docs/kantata-api.md § Basics (a Rails API)."""
     plain = client.get("/organization_memberships").json()
     odd = client.get("/organization_memberships", params={"colour": "red", "member": "1"})
     assert odd.status_code == 200
@@ -111,7 +115,7 @@ def test_unknown_query_parameters_are_ignored(client: httpx.Client) -> None:
 
 
 def test_deeply_nested_body_is_a_400(client: httpx.Client) -> None:
-    """KANTATA_API.md § Basics: errors shape; a deeply nested body is a 400, never a 500."""
+    """docs/kantata-api.md § Basics: errors shape; a deeply nested body is a 400, never a 500."""
     body = b"[" * 100_000 + b"]" * 100_000
     response = client.post("/organization_memberships", content=body)
     assert response.status_code == 400
@@ -119,7 +123,7 @@ def test_deeply_nested_body_is_a_400(client: httpx.Client) -> None:
 
 
 def test_huge_body_is_refused_from_content_length(sandbox: SandboxServer) -> None:
-    """KANTATA_API.md § Basics: a body over 10 MB is refused (400) before it is read."""
+    """docs/kantata-api.md § Basics: a body over 10 MB is refused (400) before it is read."""
     with socket.create_connection(("127.0.0.1", sandbox.port), timeout=5) as sock:
         sock.sendall(
             b"POST /api/v1/organization_memberships HTTP/1.1\r\nHost: x\r\n"
@@ -131,7 +135,9 @@ def test_huge_body_is_refused_from_content_length(sandbox: SandboxServer) -> Non
 
 
 def test_server_ends_a_slow_write_at_the_time_limit() -> None:
-    """KANTATA_API.md § Basics: a request is ended server-side at the limit; nothing commits."""
+    """A request is ended server-side at the limit; nothing commits.
+
+    docs/kantata-api.md § Basics."""
     config = SandboxConfig(token=TOKEN, request_time_limit_s=0.3, commit_delay_ms=600)
     with SandboxServer(config) as server, httpx.Client(base_url=server.base_url, headers=AUTH) as c:
         started = time.perf_counter()
@@ -142,7 +148,7 @@ def test_server_ends_a_slow_write_at_the_time_limit() -> None:
 
 
 def test_a_write_finished_before_the_limit_commits() -> None:
-    """KANTATA_API.md § Basics: a write completed before the time limit is committed."""
+    """docs/kantata-api.md § Basics: a write completed before the time limit is committed."""
     config = SandboxConfig(token=TOKEN, request_time_limit_s=1.0, commit_delay_ms=100)
     with SandboxServer(config) as server, httpx.Client(base_url=server.base_url, headers=AUTH) as c:
         assert create(c, m(10030)).status_code == 200
@@ -150,7 +156,7 @@ def test_a_write_finished_before_the_limit_commits() -> None:
 
 
 def test_request_time_limit_defaults_to_three_minutes() -> None:
-    """KANTATA_API.md § Basics: every request times out server-side after 3 minutes."""
+    """docs/kantata-api.md § Basics: every request times out server-side after 3 minutes."""
     assert SandboxConfig().request_time_limit_s == 180
 
 
@@ -158,7 +164,9 @@ def test_request_time_limit_defaults_to_three_minutes() -> None:
 
 
 def test_list_response_shape(client: httpx.Client) -> None:
-    """KANTATA_API.md § Response format: count, meta, results [{key,id}], objects by string id."""
+    """Count, meta, results [{key,id}], objects by string id.
+
+    docs/kantata-api.md § Response format."""
     body = client.get("/organizations", params={"per_page": 5}).json()
     assert set(body) == {"count", "meta", "results", "organizations"}
     assert body["meta"] == {"count": 18, "page_count": 4, "page_number": 1, "page_size": 5}
@@ -169,14 +177,16 @@ def test_list_response_shape(client: httpx.Client) -> None:
 
 
 def test_results_are_in_server_order_not_request_order(client: httpx.Client) -> None:
-    """KANTATA_API.md § Response format: results follow the server's sort order (newest first)."""
+    """Results follow the server's sort order (newest first).
+
+    docs/kantata-api.md § Response format."""
     body = create(client, m(10030), m(10031), m(10032)).json()
     members = [body["organization_memberships"][i]["member_id"] for i in ids(body)]
     assert members == ["10032", "10031", "10030"]
 
 
 def test_per_page_defaults_to_20_and_caps_at_200(client: httpx.Client) -> None:
-    """KANTATA_API.md § Response format: per_page default 20, maximum 200."""
+    """docs/kantata-api.md § Response format: per_page default 20, maximum 200."""
     assert len(client.get("/users").json()["results"]) == 20
     body = client.get("/users", params={"per_page": 500}).json()
     assert body["meta"]["page_size"] == 200
@@ -184,7 +194,7 @@ def test_per_page_defaults_to_20_and_caps_at_200(client: httpx.Client) -> None:
 
 
 def test_page_numbers(client: httpx.Client) -> None:
-    """KANTATA_API.md § Response format: page (default 1) walks the listing."""
+    """docs/kantata-api.md § Response format: page (default 1) walks the listing."""
     first = client.get("/organizations", params={"per_page": 10}).json()
     second = client.get("/organizations", params={"per_page": 10, "page": 2}).json()
     assert second["meta"]["page_number"] == 2
@@ -194,7 +204,7 @@ def test_page_numbers(client: httpx.Client) -> None:
 
 
 def test_limit_and_offset(client: httpx.Client) -> None:
-    """KANTATA_API.md § Response format: limit/offset page a listing too."""
+    """docs/kantata-api.md § Response format: limit/offset page a listing too."""
     all_ids = ids(client.get("/organizations", params={"per_page": 50}).json())
     body = client.get("/organizations", params={"limit": 4, "offset": 3}).json()
     assert ids(body) == all_ids[3:7]
@@ -202,14 +212,18 @@ def test_limit_and_offset(client: httpx.Client) -> None:
 
 
 def test_only_returns_just_those_ids_without_404(client: httpx.Client) -> None:
-    """KANTATA_API.md § Response format: only=1,2,3 returns those ids, no 404 for an absent one."""
+    """Only=1,2,3 returns those ids, no 404 for an absent one.
+
+    docs/kantata-api.md § Response format."""
     response = client.get("/organizations", params={"only": "105,202,999999"})
     assert response.status_code == 200
     assert sorted(ids(response.json())) == ["105", "202"]
 
 
 def test_default_filters_apply_to_only(client: httpx.Client) -> None:
-    """KANTATA_API.md § Response format: an object hidden by a default filter is simply absent."""
+    """An object hidden by a default filter is simply absent.
+
+    docs/kantata-api.md § Response format."""
     assert ids(client.get("/users", params={"only": f"{ME},{OFF_PROJECT},{DISABLED}"}).json()) == [
         str(ME)
     ]
@@ -220,21 +234,21 @@ def test_default_filters_apply_to_only(client: httpx.Client) -> None:
 
 
 def test_single_create(client: httpx.Client) -> None:
-    """KANTATA_API.md § The endpoint: the single form {"organization_membership": {...}}."""
+    """docs/kantata-api.md § The endpoint: the single form {"organization_membership": {...}}."""
     response = client.post("/organization_memberships", json={"organization_membership": m(10030)})
     assert response.status_code == 200
     assert response.json()["count"] == 1
 
 
 def test_bulk_create_up_to_100(client: httpx.Client) -> None:
-    """KANTATA_API.md § The endpoint: bulk up to 100 objects under the plural key."""
+    """docs/kantata-api.md § The endpoint: bulk up to 100 objects under the plural key."""
     response = create(client, *(m(10030 + i) for i in range(100)))
     assert response.status_code == 200
     assert response.json()["count"] == 100
 
 
 def test_bulk_over_100_is_refused(sandbox: SandboxServer, client: httpx.Client) -> None:
-    """KANTATA_API.md § The endpoint: more than 100 objects in one request is refused."""
+    """docs/kantata-api.md § The endpoint: more than 100 objects in one request is refused."""
     response = create(client, *(m(10030 + i) for i in range(101)))
     assert response.status_code == 400
     assert len(sandbox.memberships()) == 5
@@ -242,7 +256,9 @@ def test_bulk_over_100_is_refused(sandbox: SandboxServer, client: httpx.Client) 
 
 @pytest.mark.parametrize("missing", ["geography_id", "department_id", "member_id", "member_type"])
 def test_all_four_fields_are_required(client: httpx.Client, missing: str) -> None:
-    """KANTATA_API.md § The endpoint: all four fields are required (the error names the field)."""
+    """All four fields are required (the error names the field).
+
+    docs/kantata-api.md § The endpoint."""
     obj = m(10030)
     del obj[missing]
     response = create(client, obj)
@@ -251,7 +267,7 @@ def test_all_four_fields_are_required(client: httpx.Client, missing: str) -> Non
 
 
 def test_member_type_user_or_workspace(client: httpx.Client) -> None:
-    """KANTATA_API.md § The endpoint: member_type is User or Workspace."""
+    """docs/kantata-api.md § The endpoint: member_type is User or Workspace."""
     assert create(client, m(50001, kind="Workspace")).status_code == 200
     refused = create(client, m(10030, kind="Team"))
     assert refused.status_code == 422
@@ -262,7 +278,9 @@ def test_member_type_user_or_workspace(client: httpx.Client) -> None:
 
 
 def test_department_and_geography_ids_only_when_included(client: httpx.Client) -> None:
-    """KANTATA_API.md § The organization membership object: department_id only when included."""
+    """Department_id only when included.
+
+    docs/kantata-api.md § The organization membership object."""
     plain = client.get("/organization_memberships", params={"only": "9001"}).json()
     assert set(plain["organization_memberships"]["9001"]) == {
         "id",
@@ -279,7 +297,7 @@ def test_department_and_geography_ids_only_when_included(client: httpx.Client) -
 
 
 def test_include_side_loads_organizations(client: httpx.Client) -> None:
-    """KANTATA_API.md § The endpoint: include=department,geography side-loads organizations."""
+    """docs/kantata-api.md § The endpoint: include=department,geography side-loads organizations."""
     body = create(client, m(10030), include="department,geography").json()
     obj = body["organization_memberships"][ids(body)[0]]
     assert (obj["geography_id"], obj["department_id"]) == (str(UK), str(ENGINEERING))
@@ -287,7 +305,7 @@ def test_include_side_loads_organizations(client: httpx.Client) -> None:
 
 
 def test_primary_absent_without_the_feature(client: httpx.Client) -> None:
-    """KANTATA_API.md § The organization membership object: primary only with the feature."""
+    """docs/kantata-api.md § The organization membership object: primary only with the feature."""
     body = create(client, m(10030)).json()
     assert "primary" not in body["organization_memberships"][ids(body)[0]]
 
@@ -296,7 +314,9 @@ def test_primary_absent_without_the_feature(client: httpx.Client) -> None:
 
 
 def test_show_a_membership(client: httpx.Client) -> None:
-    """KANTATA_API.md § Updating and deleting: a membership is addressed by id; unknown -> 404."""
+    """A membership is addressed by id; unknown -> 404.
+
+    docs/kantata-api.md § Updating and deleting."""
     body = client.get("/organization_memberships/9001", params={"include": "department"}).json()
     assert ids(body) == ["9001"]
     assert body["organization_memberships"]["9001"]["department_id"] == str(ENGINEERING)
@@ -304,7 +324,7 @@ def test_show_a_membership(client: httpx.Client) -> None:
 
 
 def test_put_moves_a_membership(client: httpx.Client) -> None:
-    """KANTATA_API.md § Updating and deleting: PUT moves a member, returns the object."""
+    """docs/kantata-api.md § Updating and deleting: PUT moves a member, returns the object."""
     body = create(client, m(10030)).json()
     new_id = ids(body)[0]
     before = body["organization_memberships"][new_id]["updated_at"]
@@ -321,7 +341,9 @@ def test_put_moves_a_membership(client: httpx.Client) -> None:
 
 
 def test_put_validates_with_field(client: httpx.Client) -> None:
-    """KANTATA_API.md § Basics/§ Updating: a bad organization in a PUT is a validation error."""
+    """A bad organization in a PUT is a validation error.
+
+    docs/kantata-api.md § Basics/§ Updating."""
     response = client.put(
         "/organization_memberships/9001",
         json={"organization_membership": {"department_id": UK}},
@@ -331,7 +353,7 @@ def test_put_validates_with_field(client: httpx.Client) -> None:
 
 
 def test_put_unknown_id_is_404(client: httpx.Client) -> None:
-    """KANTATA_API.md § Updating and deleting: PUT on an unknown id -> 404."""
+    """docs/kantata-api.md § Updating and deleting: PUT on an unknown id -> 404."""
     response = client.put(
         "/organization_memberships/424242", json={"organization_membership": {"geography_id": UK}}
     )
@@ -339,7 +361,7 @@ def test_put_unknown_id_is_404(client: httpx.Client) -> None:
 
 
 def test_delete_is_204_without_body(sandbox: SandboxServer, client: httpx.Client) -> None:
-    """KANTATA_API.md § Updating and deleting: DELETE -> 204, no body; unknown id -> 404."""
+    """docs/kantata-api.md § Updating and deleting: DELETE -> 204, no body; unknown id -> 404."""
     response = client.delete("/organization_memberships/9001")
     assert response.status_code == 204
     assert response.content == b""
@@ -362,14 +384,14 @@ def test_delete_is_204_without_body(sandbox: SandboxServer, client: httpx.Client
 def test_membership_filters(
     client: httpx.Client, params: dict[str, str], expected: list[str]
 ) -> None:
-    """KANTATA_API.md § Updating and deleting: the GET /organization_memberships filters."""
+    """docs/kantata-api.md § Updating and deleting: the GET /organization_memberships filters."""
     response = client.get("/organization_memberships", params=params)
     assert response.status_code == 200
     assert ids(response.json()) == expected
 
 
 def test_created_after_finds_new_memberships(client: httpx.Client) -> None:
-    """KANTATA_API.md § Updating and deleting: created_after/updated_after filter by time."""
+    """docs/kantata-api.md § Updating and deleting: created_after/updated_after filter by time."""
     create(client, m(10030))
     body = client.get("/organization_memberships", params={"created_after": "2025-01-01"}).json()
     assert [o["member_id"] for o in body["organization_memberships"].values()] == ["10030"]
@@ -379,7 +401,9 @@ def test_created_after_finds_new_memberships(client: httpx.Client) -> None:
 
 
 def test_organization_fields(client: httpx.Client) -> None:
-    """KANTATA_API.md § Lookups: organization fields id, name, parent_id, ancestor_ids, type..."""
+    """Organization fields id, name, parent_id, ancestor_ids, type...
+
+    docs/kantata-api.md § Lookups."""
     org = client.get("/organizations", params={"only": "105"}).json()["organizations"]["105"]
     assert set(org) == {
         "id",
@@ -398,14 +422,14 @@ def test_organization_fields(client: httpx.Client) -> None:
 
 
 def test_organization_type_filter(client: httpx.Client) -> None:
-    """KANTATA_API.md § Lookups: filter `type` (Geography or Department)."""
+    """docs/kantata-api.md § Lookups: filter `type` (Geography or Department)."""
     body = client.get("/organizations", params={"type": "Geography", "per_page": 50}).json()
     assert body["count"] == 8
     assert {o["type"] for o in body["organizations"].values()} == {"Geography"}
 
 
 def test_organization_matching(client: httpx.Client) -> None:
-    """KANTATA_API.md § Lookups: `matching` finds names "like" the text."""
+    """docs/kantata-api.md § Lookups: `matching` finds names "like" the text."""
     body = client.get("/organizations", params={"matching": "operations"}).json()
     assert sorted(o["name"] for o in body["organizations"].values()) == [
         "Operations",
@@ -415,7 +439,9 @@ def test_organization_matching(client: httpx.Client) -> None:
 
 
 def test_organization_order(client: httpx.Client) -> None:
-    """KANTATA_API.md § Lookups: order alphabetical:asc by default; created_at also accepted."""
+    """Order alphabetical:asc by default; created_at also accepted.
+
+    docs/kantata-api.md § Lookups."""
     body = client.get("/organizations", params={"per_page": 50}).json()
     names = [body["organizations"][i]["name"] for i in ids(body)]
     assert names == sorted(names)
@@ -425,7 +451,7 @@ def test_organization_order(client: httpx.Client) -> None:
 
 
 def test_all_organizations_in_two_pages_of_200(tmp_path: Path) -> None:
-    """KANTATA_API.md § Lookups: at most 400 organizations, two pages of 200 fetch them all."""
+    """docs/kantata-api.md § Lookups: at most 400 organizations, two pages of 200 fetch them all."""
     seed = json.loads(bundled_seed().read_text(encoding="utf-8"))
     seed["organizations"] += [
         {"id": 1000 + i, "name": f"Team {i}", "type": "Department", "parent_id": 201}
@@ -446,7 +472,7 @@ def test_all_organizations_in_two_pages_of_200(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("problem", ["duplicate names", "401 organizations"])
 def test_seed_refused_if_no_real_account_could_hold_it(tmp_path: Path, problem: str) -> None:
-    """KANTATA_API.md § Lookups: names unique on the account; at most 400 organizations."""
+    """docs/kantata-api.md § Lookups: names unique on the account; at most 400 organizations."""
     seed = json.loads(bundled_seed().read_text(encoding="utf-8"))
     if problem == "duplicate names":
         seed["organizations"][-1]["name"] = seed["organizations"][-2]["name"]
@@ -462,7 +488,7 @@ def test_seed_refused_if_no_real_account_could_hold_it(tmp_path: Path, problem: 
 
 
 def test_bundled_seed_names_are_unique() -> None:
-    """KANTATA_API.md § Lookups: organization names are unique on the account."""
+    """docs/kantata-api.md § Lookups: organization names are unique on the account."""
     names = [o["name"] for o in json.loads(bundled_seed().read_text())["organizations"]]
     assert len(names) == len(set(names))
 
@@ -471,7 +497,7 @@ def test_bundled_seed_names_are_unique() -> None:
 
 
 def test_users_default_to_those_sharing_a_project(client: httpx.Client) -> None:
-    """KANTATA_API.md § Lookups: by default only users who share a project with the caller."""
+    """docs/kantata-api.md § Lookups: by default only users who share a project with the caller."""
     default = client.get("/users", params={"per_page": 200}).json()
     assert str(OFF_PROJECT) not in ids(default)
     mine = client.get("/users", params={"per_page": 200, "on_my_account": "true"}).json()
@@ -480,7 +506,7 @@ def test_users_default_to_those_sharing_a_project(client: httpx.Client) -> None:
 
 
 def test_disabled_users_hidden_unless_show_disabled(client: httpx.Client) -> None:
-    """KANTATA_API.md § Lookups: disabled users are hidden unless show_disabled=true."""
+    """docs/kantata-api.md § Lookups: disabled users are hidden unless show_disabled=true."""
     by_id = {"only": str(DISABLED)}
     assert ids(client.get("/users", params=by_id).json()) == []
     assert ids(client.get("/users", params={**by_id, "show_disabled": "true"}).json()) == [
@@ -492,7 +518,9 @@ def test_disabled_users_hidden_unless_show_disabled(client: httpx.Client) -> Non
 
 
 def test_user_fields(client: httpx.Client) -> None:
-    """KANTATA_API.md § Lookups: users have id, full_name, email_address (nothing undocumented)."""
+    """Users have id, full_name, email_address (nothing undocumented).
+
+    docs/kantata-api.md § Lookups."""
     user = client.get("/users", params={"only": "10002"}).json()["users"]["10002"]
     assert set(user) == {"id", "full_name", "email_address"}
 
@@ -523,12 +551,14 @@ def test_include_account_membership(client: httpx.Client) -> None:
     ],
 )
 def test_user_filters(client: httpx.Client, params: dict[str, str], expected: list[str]) -> None:
-    """KANTATA_API.md § Lookups: by_email_address (exact), by_email_addresses, by_full_name, ..."""
+    """By_email_address (exact), by_email_addresses, by_full_name, ...
+
+    docs/kantata-api.md § Lookups."""
     assert ids(client.get("/users", params=params).json()) == expected
 
 
 def test_by_email_addresses_up_to_200(client: httpx.Client) -> None:
-    """KANTATA_API.md § Lookups: by_email_addresses takes up to 200 addresses."""
+    """docs/kantata-api.md § Lookups: by_email_addresses takes up to 200 addresses."""
     emails = [f"u{i}@x.example" for i in range(201)]
     ok = client.get("/users", params={"by_email_addresses": ",".join(emails[:200])})
     assert ok.status_code == 200
@@ -546,7 +576,7 @@ def test_users_me(client: httpx.Client) -> None:
 
 
 def test_archived_workspaces_excluded_by_default(client: httpx.Client) -> None:
-    """KANTATA_API.md § Lookups: archived projects excluded unless include_archived=true."""
+    """docs/kantata-api.md § Lookups: archived projects excluded unless include_archived=true."""
     params = {"per_page": 200}
     assert client.get("/workspaces", params=params).json()["count"] == 40
     assert (
@@ -559,7 +589,7 @@ def test_archived_workspaces_excluded_by_default(client: httpx.Client) -> None:
 
 
 def test_workspace_fields(client: httpx.Client) -> None:
-    """KANTATA_API.md § Lookups: workspaces have id, title (+ documented basics)."""
+    """docs/kantata-api.md § Lookups: workspaces have id, title (+ documented basics)."""
     body = client.get("/workspaces", params={"only": "50001"}).json()
     assert set(body["workspaces"]["50001"]) == {"id", "title", "created_at", "updated_at"}
 
@@ -576,19 +606,19 @@ def test_workspace_fields(client: httpx.Client) -> None:
 def test_workspace_matching_starts_each_word(
     client: httpx.Client, text: str, expected: list[str]
 ) -> None:
-    """KANTATA_API.md § Lookups: matching starts each word (any case), stop words ignored."""
+    """docs/kantata-api.md § Lookups: matching starts each word (any case), stop words ignored."""
     body = client.get("/workspaces", params={"matching": text, "order": "title:asc"}).json()
     assert sorted(ids(body)) == sorted(expected)
 
 
 def test_workspace_search(client: httpx.Client) -> None:
-    """KANTATA_API.md § Lookups: search as free text, or title:'Acme'."""
+    """docs/kantata-api.md § Lookups: search as free text, or title:'Acme'."""
     assert ids(client.get("/workspaces", params={"search": "title:'Acme'"}).json()) == ["50036"]
     assert ids(client.get("/workspaces", params={"search": "rebrand"}).json()) == ["50036"]
 
 
 def test_workspaces_default_order_updated_at_desc(client: httpx.Client) -> None:
-    """KANTATA_API.md § Lookups: workspaces order by updated_at:desc by default."""
+    """docs/kantata-api.md § Lookups: workspaces order by updated_at:desc by default."""
     body = client.get("/workspaces", params={"per_page": 50}).json()
     stamps = [body["workspaces"][i]["updated_at"] for i in ids(body)]
     assert stamps == sorted(stamps, reverse=True)
@@ -596,13 +626,15 @@ def test_workspaces_default_order_updated_at_desc(client: httpx.Client) -> None:
 
 
 def test_matching_title_is_not_a_parameter(client: httpx.Client) -> None:
-    """KANTATA_API.md § Lookups: matching_title is no filter: ignored, everything returned."""
+    """docs/kantata-api.md § Lookups: matching_title is no filter: ignored, everything returned."""
     body = client.get("/workspaces", params={"matching_title": "Acme"}).json()
     assert body["count"] == 40
 
 
 def test_workspaces_have_their_own_rate_limit(sandbox: SandboxServer, client: httpx.Client) -> None:
-    """KANTATA_API.md § Basics: GET /workspaces has its own, stricter limit (others unaffected)."""
+    """GET /workspaces has its own, stricter limit (others unaffected).
+
+    docs/kantata-api.md § Basics."""
     sandbox.set_knobs(workspaces_rate=1)
     assert client.get("/workspaces").status_code == 200
     assert client.get("/workspaces").status_code == 429
@@ -821,7 +853,7 @@ def test_switch_latency(sandbox: SandboxServer, client: httpx.Client, latency: i
 def test_show_route_404s_for_an_object_hidden_by_a_default_filter(
     client: httpx.Client, path: str, hidden: int, unhide: dict[str, str]
 ) -> None:
-    """KANTATA_API.md § Response format: a hidden object is absent: a show route then 404s."""
+    """docs/kantata-api.md § Response format: a hidden object is absent: a show route then 404s."""
     assert client.get(f"{path}/{hidden}").status_code == 404
     shown = client.get(f"{path}/{hidden}", params=unhide)
     assert shown.status_code == 200
@@ -829,7 +861,7 @@ def test_show_route_404s_for_an_object_hidden_by_a_default_filter(
 
 
 def test_a_read_slower_than_the_time_limit_is_ended(sandbox: SandboxServer) -> None:
-    """KANTATA_API.md § Basics: the server ends any request (reads too) at its time limit."""
+    """docs/kantata-api.md § Basics: the server ends any request (reads too) at its time limit."""
     sandbox.set_knobs(request_time_limit_s=0.2, latency_ms=2000)
     started = time.perf_counter()
     response = httpx.get(f"{sandbox.base_url}/users", headers=AUTH)

@@ -74,7 +74,7 @@ def one_line(text: str) -> str:
 
 
 def listing(key: str, objects: list[dict[str, Any]]) -> httpx.Response:
-    """A documented list reply (KANTATA_API.md § Response format), one page."""
+    """A documented list reply (docs/kantata-api.md § Response format), one page."""
     return httpx.Response(
         200,
         json={

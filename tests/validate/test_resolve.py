@@ -71,7 +71,7 @@ def test_unknown_and_ambiguous_names_are_row_errors_listing_candidates(
 ) -> None:
     """No match, several matches, a name from the other tree: each row says what to choose.
 
-    Organization names are unique on an account (KANTATA_API.md § Lookups); a workspace title
+    Organization names are unique on an account (docs/kantata-api.md § Lookups); a workspace title
     is not, archived workspaces included: 50043 (archived) is another "Website Redesign".
     """
     src = write_csv(
