@@ -72,6 +72,7 @@ _SCALARS: dict[str, tuple[type, float | None]] = {
     "poll_seconds": (float, 0.1),
     "insecure": (bool, None),
     "max_memory_mb": (int, 1),
+    "read_timeout": (float, 0.001),
 }
 _KNOWN = (*_SCALARS, "mapping")
 
@@ -100,6 +101,7 @@ class DropConfig:
         insecure: allow plain ``http://`` to a host that is not loopback.
         retry: the retry policy for transient failures.
         max_memory_mb: what reading a workbook may need, in MB (``ImportOptions``).
+        read_timeout: seconds a workbook read may take (``ImportOptions``).
         source: the config file that was read, if any.
     """
 
@@ -118,6 +120,7 @@ class DropConfig:
     insecure: bool = False
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_memory_mb: int | None = None
+    read_timeout: float | None = None
     source: Path | None = None
 
     def __post_init__(self) -> None:
@@ -151,6 +154,7 @@ class DropConfig:
             mapping=dict(self.mapping),
             batch_size=self.batch_size,
             max_memory_mb=self.max_memory_mb,
+            read_timeout=self.read_timeout,
             header_row=self.header_row,
             differs=self.differs,
         )

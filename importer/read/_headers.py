@@ -16,13 +16,14 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from importer.errors import InputError
+from importer.read._table import HeaderScorer, normalise_header
 from importer.validate import RowSchemaSpec, load_row_schema
 
 __all__ = [
@@ -35,16 +36,9 @@ __all__ = [
     "read_mapping_file",
 ]
 
-_SEPARATORS = re.compile(r"[\s_\-]+")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
 _CUTOFF = 0.75  # below: a guess more often wrong than right; suggest --map instead
 _SHOWN = 2
-
-
-def normalise_header(text: str) -> str:
-    """Casefolded, stripped (also of BOM and NBSP), with ``_``/``-``/space runs as one ``_``."""
-    cleaned = text.replace("\ufeff", "").strip().casefold()
-    return _SEPARATORS.sub("_", cleaned)
 
 
 def _known_names(spec: RowSchemaSpec) -> dict[str, str]:
@@ -58,23 +52,11 @@ def _known_names(spec: RowSchemaSpec) -> dict[str, str]:
     return known
 
 
-def header_scorer(mapping: Mapping[str, str] | None = None) -> Callable[[Sequence[str]], int]:
+def header_scorer(mapping: Mapping[str, str] | None = None) -> HeaderScorer:
     """A function telling how many schema columns a row's cells name (by name, alias or
     ``mapping`` key): the header row below a title or a date line is the one naming the most."""
     known = _known_names(load_row_schema())
-    mapped = {normalise_header(k) for k in mapping or {}}
-
-    def score(cells: Sequence[str]) -> int:
-        named: set[str] = set()
-        for cell in cells:
-            text = normalise_header(cell)
-            if text in mapped:
-                named.add("map:" + text)
-            elif text in known:
-                named.add(known[text])
-        return len(named)
-
-    return score
+    return HeaderScorer(dict(known), frozenset(normalise_header(k) for k in mapping or {}))
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,9 @@ from importer.errors import InputError
 from importer.excel import TEXT_SUFFIXES, WORKBOOK_SUFFIXES
 from importer.read import _delimited as _delimited
 from importer.read import _excel as _excel
+from importer.read import _isolate as _isolate
 from importer.read._headers import header_scorer
+from importer.read._isolate import default_read_timeout
 from importer.read._table import (
     DEFAULT_MAX_ROWS,
     CellNote,
@@ -58,7 +60,15 @@ from importer.read._table import (
     looks_like_text,
 )
 
-__all__ = ["DEFAULT_MAX_ROWS", "CellNote", "SourceInfo", "Table", "memory_budget", "open_table"]
+__all__ = [
+    "DEFAULT_MAX_ROWS",
+    "CellNote",
+    "SourceInfo",
+    "Table",
+    "default_read_timeout",
+    "memory_budget",
+    "open_table",
+]
 
 DEFAULT_MAX_BYTES = {"csv": 1 << 30, "xlsx": 200 << 20, "xls": 200 << 20, "ods": 200 << 20}
 DEFAULT_MAX_MEMORY = 2 << 30  # the most a workbook read may need by default (--max-memory-mb)
@@ -76,6 +86,8 @@ def open_table(
     max_memory: int | None = None,
     header_row: int | None = None,
     score: HeaderScore | None = None,
+    read_timeout: float | None = None,
+    isolate: bool = True,
 ) -> Table:
     """Open a .csv/.tsv/.txt text file or an .xlsx/.xlsm/.xls/.ods workbook.
 
@@ -86,11 +98,19 @@ def open_table(
     many schema columns it names; default: the bundled schema's names and aliases), or the first
     non-blank row when none names any. Raises :class:`InputError` (one line naming the file and
     sheet) when the file cannot be read or breaks a limit.
+
+    A workbook is read in a child process (:mod:`importer.read._isolate`) that is stopped after
+    ``read_timeout`` seconds (default: :func:`default_read_timeout` of the file's size) and may
+    grow by ``max_memory`` bytes at most; a reader that hangs, explodes or crashes ends in an
+    InputError too. ``isolate=False`` reads it in this process instead, unguarded (benchmarks
+    compare the two). ``score`` must then be picklable, as :func:`header_scorer`'s scorer is.
     """
     if header_row is not None and header_row < 1:
         raise ValueError(f"header_row must be at least 1, not {header_row}")
     if score is None:
         score = header_scorer()
+    if read_timeout is not None and not read_timeout > 0:
+        raise ValueError(f"read_timeout must be positive, not {read_timeout}")
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, not {chunk_rows}")
     if max_rows < 1 or (max_bytes is not None and max_bytes < 1):
@@ -128,17 +148,33 @@ def open_table(
             path=str(p),
         )
     # Each reader owns its format's branch: text is streamed, a workbook's sheet read once.
-    opener = _delimited.open_table if fmt == "csv" else _excel.open_table
-    return opener(
+    max_unpacked = UNPACK_FACTOR * limit
+    memory = max_memory if max_memory is not None else memory_budget()
+    if fmt == "csv" or not isolate:
+        opener = _delimited.open_table if fmt == "csv" else _excel.open_table
+        return opener(
+            p,
+            fmt,
+            sheet=sheet,
+            chunk_rows=chunk_rows,
+            max_rows=max_rows,
+            max_unpacked=max_unpacked,
+            max_memory=memory,
+            header_row=header_row,
+            score=score,
+        )
+    book = _isolate.read_sheet_isolated(
         p,
         fmt,
-        sheet=sheet,
-        chunk_rows=chunk_rows,
-        max_rows=max_rows,
-        max_unpacked=UNPACK_FACTOR * limit,
-        max_memory=max_memory if max_memory is not None else memory_budget(),
+        sheet,
+        max_unpacked=max_unpacked,
         header_row=header_row,
         score=score,
+        max_memory=memory,
+        timeout=read_timeout if read_timeout is not None else default_read_timeout(size),
+    )
+    return _excel.sheet_table(
+        p, fmt, book, header_row=header_row, chunk_rows=chunk_rows, max_rows=max_rows
     )
 
 

@@ -5,18 +5,22 @@ that the readers and ``importer.read`` import it, and not each other)."""
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from importer.errors import InputError
 from importer.excel import EXCEL_COLUMNS
 from importer.read._prefetch import Prefetch
+
+if TYPE_CHECKING:  # pandas is imported where frames are made: a workbook's reader child needs none
+    import pandas as pd
 
 DEFAULT_MAX_ROWS = 5_000_000
 MAX_HEADER_CELLS = EXCEL_COLUMNS
@@ -149,8 +153,38 @@ def looks_like_text(head: bytes) -> bool:
     return False
 
 
+_SEPARATORS = re.compile(r"[\s_\-]+")
+
+
+def normalise_header(text: str) -> str:
+    """Casefolded, stripped (also of BOM and NBSP), with ``_``/``-``/space runs as one ``_``."""
+    cleaned = text.replace("\ufeff", "").strip().casefold()
+    return _SEPARATORS.sub("_", cleaned)
+
+
 #: Rates a row as a header: how many schema columns its cells name.
 HeaderScore = Callable[[Sequence[str]], int]
+
+
+@dataclass(frozen=True)
+class HeaderScorer:
+    """The usual :data:`HeaderScore` (``importer.read.header_scorer`` makes it): plain data, so
+    that a workbook's reader child can take it, and cheap to import there."""
+
+    known: dict[str, str]  # normalised name or alias -> schema column
+    mapped: frozenset[str]  # normalised ``mapping`` keys
+
+    def __call__(self, cells: Sequence[str]) -> int:
+        named: set[str] = set()
+        for cell in cells:
+            text = normalise_header(cell)
+            if text in self.mapped:
+                named.add("map:" + text)
+            elif text in self.known:
+                named.add(self.known[text])
+        return len(named)
+
+
 HEADER_SEARCH_ROWS = 20  # the header row is looked for among this many first rows
 
 
@@ -297,6 +331,8 @@ def rechunk(batches: Iterator[Batch], chunk_rows: int) -> Iterator[Batch]:
 
 def to_frame(cells: pa.Table, rows: np.ndarray, labels: list[str]) -> pd.DataFrame:
     """A DataFrame of ``str`` columns labelled ``labels`` and indexed by ``source_row``."""
+    import pandas as pd
+
     frame: pd.DataFrame = cells.rename_columns(
         [f"f{i}" for i in range(cells.num_columns)]
     ).to_pandas()
