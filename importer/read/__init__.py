@@ -7,6 +7,8 @@ importing the package costs nothing and no import cycle can form between package
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from importer.read._footer import footer_rows, is_footer
+    from importer.read._header_row import HeaderChoice, choose_header_row
     from importer.read._headers import (
         HeaderMap,
         display_fields,
@@ -17,9 +19,17 @@ if TYPE_CHECKING:
     from importer.read._load import DEFAULT_MAX_BYTES, open_table
     from importer.read._memory import use_streaming_pool
     from importer.read._prefetch import Prefetch
+    from importer.read._suggest import ColumnSuggestion, is_hr_number, suggest_columns
     from importer.read._table import MAX_CELL_BYTES, CellNote, SourceInfo, Table
 
 _LAZY: dict[str, str] = {
+    "footer_rows": "importer.read._footer",
+    "is_footer": "importer.read._footer",
+    "ColumnSuggestion": "importer.read._suggest",
+    "HeaderChoice": "importer.read._header_row",
+    "choose_header_row": "importer.read._header_row",
+    "is_hr_number": "importer.read._suggest",
+    "suggest_columns": "importer.read._suggest",
     "CellNote": "importer.read._table",
     "DEFAULT_MAX_BYTES": "importer.read._load",
     "HeaderMap": "importer.read._headers",
@@ -48,14 +58,21 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "MAX_CELL_BYTES",
     "CellNote",
+    "ColumnSuggestion",
+    "HeaderChoice",
     "HeaderMap",
     "Prefetch",
     "SourceInfo",
     "Table",
+    "choose_header_row",
     "display_fields",
+    "footer_rows",
     "header_scorer",
+    "is_footer",
+    "is_hr_number",
     "match_headers",
     "open_table",
     "read_mapping_file",
+    "suggest_columns",
     "use_streaming_pool",
 ]

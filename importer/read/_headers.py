@@ -13,16 +13,21 @@ returned in ``HeaderMap.names`` and resolved to IDs by ``importer.validate``.
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from importer.errors import InputError
+from importer.read._header_row import HeaderChoice
+
+if TYPE_CHECKING:
+    from importer.read._suggest import ColumnSuggestion
 from importer.validate import RowSchemaSpec, load_row_schema
 
 __all__ = [
@@ -35,26 +40,31 @@ __all__ = [
     "read_mapping_file",
 ]
 
-_SEPARATORS = re.compile(r"[\s_\-]+")
+_SEPARATORS = re.compile(r"[\s_\-.:/()\[\]]+")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
-_CUTOFF = 0.75  # below: a guess more often wrong than right; suggest --map instead
 _SHOWN = 2
 
 
 def normalise_header(text: str) -> str:
-    """Casefolded, stripped (also of BOM and NBSP), with ``_``/``-``/space runs as one ``_``."""
-    cleaned = text.replace("\ufeff", "").strip().casefold()
-    return _SEPARATORS.sub("_", cleaned)
+    """Casefolded, without accents, stripped (also of BOM and NBSP), with runs of spaces and
+    ``_ - . : /`` and brackets as one ``_`` (``"Work Contact: Work Email"`` is
+    ``work_contact_work_email``, ``"Ubicación"`` is ``ubicacion``)."""
+    cleaned = text.replace("\ufeff", "")
+    for _ in range(2):  # casefolding may make letters that decompose, and the other way round
+        cleaned = unicodedata.normalize("NFKD", cleaned).casefold()
+        cleaned = "".join(c for c in cleaned if not unicodedata.combining(c))
+    return _SEPARATORS.sub("_", cleaned).strip("_")
 
 
-def _known_names(spec: RowSchemaSpec) -> dict[str, str]:
-    """Normalised column names and aliases -> the column (or name column) they name."""
-    known: dict[str, str] = {}
+def _known_names(spec: RowSchemaSpec) -> dict[str, tuple[str, int]]:
+    """Normalised column names and aliases -> (the column or name column they name, rank): the
+    name itself is rank 0, its aliases 1, 2 ... in the schema's order (earlier wins a clash)."""
+    known: dict[str, tuple[str, int]] = {}
     targets = [(c.name, c.aliases) for c in spec.columns]
     targets += [(a.name, a.aliases) for a in spec.alternates]
     for name, aliases in targets:
-        for text in (name, *aliases):
-            known.setdefault(normalise_header(text), name)
+        for rank, text in enumerate((name, *aliases)):
+            known.setdefault(normalise_header(text), (name, rank))
     return known
 
 
@@ -71,7 +81,7 @@ def header_scorer(mapping: Mapping[str, str] | None = None) -> Callable[[Sequenc
             if text in mapped:
                 named.add("map:" + text)
             elif text in known:
-                named.add(known[text])
+                named.add(known[text][0])
         return len(named)
 
     return score
@@ -84,6 +94,7 @@ class HeaderMap:
     columns: dict[str, str]  # canonical column name -> the file's header label
     extras: tuple[str, ...]  # the file's other header labels, in file order
     names: dict[str, str] = field(default_factory=dict)  # name column -> the file's header label
+    notes: tuple[str, ...] = ()  # choices made: "took 'Location' for geography, not 'Country'"
 
 
 def field_label(header: str, name: str) -> str:
@@ -118,39 +129,24 @@ def match_headers(
     where: str,
     mapping: Mapping[str, str] | None = None,
     required: Sequence[str] | None = None,
+    samples: Sequence[Sequence[str]] = (),
+    header: HeaderChoice | None = None,
 ) -> HeaderMap:
     """Match ``headers`` (labels as in the chunks) to the schema; raise InputError if impossible.
 
     ``where`` names the file (and sheet) in messages. ``mapping`` maps file headers to column
     names (ID or name columns) explicitly. ``required`` defaults to the schema's required
-    columns; a required ID column is also satisfied by a name column standing in for it.
+    columns; a required ID column is also satisfied by a name column standing in for it. When
+    two headers match one column by alias, the alias listed first in the schema wins (a note
+    in ``HeaderMap.notes`` says so). ``samples`` (the first data rows) and ``header`` (how the
+    header row was found) make the message for a missing column say what to do: which column
+    holds it (judged from its values, see :func:`importer.read.suggest_columns`), or which row
+    to try with ``--header-row``.
     """
     spec = load_row_schema()
-    names = (*spec.column_names, *(a.name for a in spec.alternates))
     if required is None:
         required = [c.name for c in spec.columns if c.required]
-    known = _known_names(spec)
-
-    found: dict[str, str] = {}
-    for header, name in _explicit(headers, mapping or {}, names, where).items():
-        found[name] = header
-    explicit = set(found.values())
-    auto: dict[str, str] = {}
-    for header in headers:
-        if header in explicit:
-            continue
-        match = known.get(normalise_header(header))
-        if match is None or match in found:
-            continue  # unknown, or chosen by the user's mapping: an extra column
-        name = match
-        if name in auto:
-            raise InputError(
-                f"{where}: columns {auto[name]!r} and {header!r} both match {name}; "
-                "rename or remove one of them, or map one explicitly"
-            )
-        auto[name] = header
-    found.update(auto)
-
+    found, notes = _match(headers, mapping or {}, where)
     if not found:
         _reject_data_row(headers, where, spec.column_names)
     missing = [
@@ -159,13 +155,65 @@ def match_headers(
         if name not in found and not any(alt in found for alt in spec.stand_ins(name))
     ]
     if missing:
-        raise InputError(_missing_message(missing, headers, where, spec))
+        raise InputError(_missing_message(missing, headers, where, spec, samples, header, mapping))
     columns = {name: found[name] for name in spec.column_names if name in found}
     named = {a.name: found[a.name] for a in spec.alternates if a.name in found}
     used = {*columns.values(), *named.values()}
     return HeaderMap(
-        columns=columns, extras=tuple(h for h in headers if h not in used), names=named
+        columns=columns,
+        extras=tuple(h for h in headers if h not in used),
+        names=named,
+        notes=notes,
     )
+
+
+def _match(
+    headers: Sequence[str], mapping: Mapping[str, str], where: str
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """{column: file header} by the user's mapping, then by name or alias; and the notes."""
+    spec = load_row_schema()
+    names = (*spec.column_names, *(a.name for a in spec.alternates))
+    known = _known_names(spec)
+    found: dict[str, str] = {}
+    for header, name in _explicit(headers, mapping, names, where).items():
+        found[name] = header
+    explicit = set(found.values())
+    auto: dict[str, tuple[str, int]] = {}
+    notes: list[str] = []
+    for header in headers:
+        match = known.get(normalise_header(header)) if header not in explicit else None
+        if match is None or match[0] in found:
+            continue  # unknown, or chosen by the user's mapping: an extra column
+        name, rank = match
+        if name in auto:
+            other, other_rank = auto[name]
+            if rank == other_rank:
+                raise InputError(
+                    f"{where}: columns {other!r} and {header!r} both match {name}; rename or "
+                    f'remove one of them, or choose one with --map "{other}={name}"'
+                )
+            kept, left = (other, header) if other_rank < rank else (header, other)
+            notes.append(
+                f'took {kept!r} for {name}, not {left!r} (choose with --map "{left}={name}")'
+            )
+            if other_rank < rank:
+                continue
+        auto[name] = (header, rank)
+    found.update({name: header for name, (header, _) in auto.items()})
+    return found, tuple(notes)
+
+
+def match_headers_quietly(headers: Sequence[str], mapping: Mapping[str, str]) -> dict[str, str]:
+    """{file header: column} as :func:`match_headers` matches them, never raising (a broken
+    mapping is left out)."""
+    try:
+        found, _ = _match(headers, mapping, "")
+    except InputError:
+        try:
+            found, _ = _match(headers, {}, "")
+        except InputError:
+            return {}
+    return {header: name for name, header in found.items()}
 
 
 def read_mapping_file(path: str | Path) -> dict[str, str]:
@@ -208,16 +256,6 @@ def read_mapping_file(path: str | Path) -> dict[str, str]:
             f"mapping file {p.name}: unknown section {unknown[0]!r} (only [columns])", path=str(p)
         )
     return {str(k): str(v).strip() for k, v in columns.items()}
-
-
-def _aliases(spec: RowSchemaSpec) -> dict[str, tuple[str, ...]]:
-    """Each column's name and aliases and those of its name columns, normalised (suggestions)."""
-    out: dict[str, tuple[str, ...]] = {}
-    for c in spec.columns:
-        texts = [c.name, *c.aliases]
-        texts += [t for a in c.alternates for t in (a.name, *a.aliases)]
-        out[c.name] = tuple(normalise_header(t) for t in texts)
-    return out
 
 
 def _explicit(
@@ -277,35 +315,65 @@ def _reject_data_row(headers: Sequence[str], where: str, names: Sequence[str]) -
 
 
 def _missing_message(
-    missing: Sequence[str], headers: Sequence[str], where: str, spec: RowSchemaSpec
+    missing: Sequence[str],
+    headers: Sequence[str],
+    where: str,
+    spec: RowSchemaSpec,
+    samples: Sequence[Sequence[str]],
+    header: HeaderChoice | None,
+    mapping: Mapping[str, str] | None,
 ) -> str:
-    aliases = _aliases(spec)
+    """One line: what is missing, the headers found (and on which row), and what to do."""
+    # suggest_columns builds on this module's matching: imported here, not at the top.
+    from importer.read._suggest import suggest_columns
+
     quoted = ", ".join(
         repr(m) + (f" (or {' / '.join(map(repr, alts))})" if (alts := spec.stand_ins(m)) else "")
         for m in missing
     )
     noun = "column" if len(missing) == 1 else "columns"
     listing = ", ".join(repr(h) for h in headers) if headers else "none"
-    hints = []
+    on_row = f" on row {header.row}" if header is not None and header.row != 1 else ""
+    todo: list[str] = []
+    if header is not None and header.hint:
+        todo.append(header.hint)
+    families = {m: (m, *spec.stand_ins(m)) for m in missing}
+    suggestions = suggest_columns(headers, samples, mapping=mapping)
+    maps: list[str] = []
+    covered: set[str] = set()
+    for s in suggestions:
+        family = next((f for f, members in families.items() if s.column in members), None)
+        if s.column is None or s.sure or family is None:
+            continue
+        covered.update(f for f, members in families.items() if s.column in members)
+        todo.append(f"{s.header!r} {s.reason}")
+        maps.append(f"{s.header}={s.column}")
+    if maps:
+        todo[-1] += f': if so, --map "{",".join(maps)}"'  # the last reason: one sentence
     for name in missing:
-        best = _closest(name, headers, aliases.get(name, (name,)))
-        hints.append(
-            f'closest match for {name}: {best!r} (if so: --map "{best}={name}")'
-            if best
-            else f'no close match for {name} (name the column that holds it: --map "Header={name}")'
-        )
-    return f"{where}: missing required {noun} {quoted}; headers found: {listing}; " + "; ".join(
-        hints
+        if name in covered or (name == "member_type" and "member_id" in missing):
+            continue
+        todo.append(_what_to_add(name, suggestions, spec))
+    return f"{where}: missing required {noun} {quoted}; headers found{on_row}: {listing}; " + (
+        "; ".join(todo)
     )
 
 
-def _closest(name: str, headers: Sequence[str], targets: Sequence[str]) -> str | None:
-    best: tuple[float, str] | None = None
-    for header in headers:
-        text = normalise_header(header)
-        if not text:
-            continue
-        ratio = max(difflib.SequenceMatcher(None, text, t).ratio() for t in targets)
-        if ratio >= _CUTOFF and (best is None or ratio > best[0]):
-            best = (ratio, header)
-    return best[1] if best else None
+def _what_to_add(name: str, suggestions: Sequence[ColumnSuggestion], spec: RowSchemaSpec) -> str:
+    """The advice for a missing column nothing in the file holds."""
+    from importer.read._suggest import HR_NUMBER_REASON
+
+    if name == "member_id":
+        hr = [s.header for s in suggestions if s.reason == HR_NUMBER_REASON]
+        said = f"{hr[0]!r} is an HR number, not a Kantata user id: " if hr else ""
+        return (
+            f"{said}add a column of the users' e-mail addresses (member_email) or of their "
+            'Kantata user ids (member_id), or name it with --map "Header=member_email"'
+        )
+    names = [a for a in spec.stand_ins(name) if a != "member_email"]
+    if names and name != "member_type":
+        return (
+            f'name the column that holds {name}: --map "Header={names[0]}" for names, '
+            f'--map "Header={name}" for Kantata ids'
+        )
+    return f'name the column that holds {name}: --map "Header={name}"'
