@@ -27,13 +27,15 @@ from importer.read import (
     open_table,
 )
 from importer.report import Outcomes, ReportWriter
-from importer.validate._intake import Intake, name_lookups, read_intake
-from importer.validate._rows import (
+from importer.validate import (
     CheckedChunk,
     DuplicateTracker,
+    Intake,
     check_chunk,
     finish_chunk,
+    name_lookups,
     no_valid_rows,
+    read_intake,
 )
 
 

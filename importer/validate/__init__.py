@@ -5,7 +5,13 @@ Everything else in this package is private (``_name.py``).
 
 from importer.validate._intake import Intake, name_lookups, origin_digest, read_intake
 from importer.validate._lookups import Organization, Resolver
-from importer.validate._rows import CheckedChunk, DuplicateTracker, check_chunk, finish_chunk
+from importer.validate._rows import (
+    CheckedChunk,
+    DuplicateTracker,
+    check_chunk,
+    finish_chunk,
+    no_valid_rows,
+)
 
 __all__ = [
     "CheckedChunk",
@@ -16,6 +22,7 @@ __all__ = [
     "check_chunk",
     "finish_chunk",
     "name_lookups",
+    "no_valid_rows",
     "origin_digest",
     "read_intake",
 ]
