@@ -23,12 +23,11 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from importer.errors import InputError
+from importer.core import InputError, RowSchemaSpec, load_row_schema
 from importer.read._header_row import HeaderChoice
 
 if TYPE_CHECKING:
     from importer.read._suggest import ColumnSuggestion
-from importer.validate import RowSchemaSpec, load_row_schema
 
 __all__ = [
     "HeaderMap",

@@ -23,9 +23,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from importer.core import RowSchemaSpec, load_row_schema
 from importer.read._header_row import EMAIL, NUMBER, TEXT, cell_kind
 from importer.read._headers import match_headers_quietly, normalise_header
-from importer.validate import RowSchemaSpec, load_row_schema
 
 __all__ = ["ColumnSuggestion", "is_hr_number", "suggest_columns"]
 

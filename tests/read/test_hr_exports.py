@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from importer import ApiSettings, run_import
 from importer.cli._app import app
-from importer.errors import InputError
+from importer.core import InputError
 from importer.read import choose_header_row, header_scorer, match_headers, suggest_columns
 from importer.sandbox import SandboxServer
 
