@@ -15,9 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from importer import ApiSettings, run_import
+from importer import ApiSettings
 from importer.cli._app import app
 from importer.core import InputError
+from importer.jobs import run_import
 from importer.read import choose_header_row, header_scorer, match_headers, suggest_columns
 from importer.sandbox import SandboxServer
 
