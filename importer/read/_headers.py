@@ -15,19 +15,16 @@ from __future__ import annotations
 
 import re
 import tomllib
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from importer.core import InputError, RowSchemaSpec, load_row_schema
 from importer.read._header_row import HeaderChoice
-
-if TYPE_CHECKING:
-    from importer.read._suggest import ColumnSuggestion
+from importer.read._names import known_names, match_labels, normalise_header
+from importer.read._suggest import HR_NUMBER_REASON, ColumnSuggestion, suggest_columns
 
 __all__ = [
     "HeaderMap",
@@ -39,38 +36,14 @@ __all__ = [
     "read_mapping_file",
 ]
 
-_SEPARATORS = re.compile(r"[\s_\-.:/()\[\]]+")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
 _SHOWN = 2
-
-
-def normalise_header(text: str) -> str:
-    """Casefolded, without accents, stripped (also of BOM and NBSP), with runs of spaces and
-    ``_ - . : /`` and brackets as one ``_`` (``"Work Contact: Work Email"`` is
-    ``work_contact_work_email``, ``"Ubicación"`` is ``ubicacion``)."""
-    cleaned = text.replace("\ufeff", "")
-    for _ in range(2):  # casefolding may make letters that decompose, and the other way round
-        cleaned = unicodedata.normalize("NFKD", cleaned).casefold()
-        cleaned = "".join(c for c in cleaned if not unicodedata.combining(c))
-    return _SEPARATORS.sub("_", cleaned).strip("_")
-
-
-def _known_names(spec: RowSchemaSpec) -> dict[str, tuple[str, int]]:
-    """Normalised column names and aliases -> (the column or name column they name, rank): the
-    name itself is rank 0, its aliases 1, 2 ... in the schema's order (earlier wins a clash)."""
-    known: dict[str, tuple[str, int]] = {}
-    targets = [(c.name, c.aliases) for c in spec.columns]
-    targets += [(a.name, a.aliases) for a in spec.alternates]
-    for name, aliases in targets:
-        for rank, text in enumerate((name, *aliases)):
-            known.setdefault(normalise_header(text), (name, rank))
-    return known
 
 
 def header_scorer(mapping: Mapping[str, str] | None = None) -> Callable[[Sequence[str]], int]:
     """A function telling how many schema columns a row's cells name (by name, alias or
     ``mapping`` key): the header row below a title or a date line is the one naming the most."""
-    known = _known_names(load_row_schema())
+    known = known_names(load_row_schema())
     mapped = {normalise_header(k) for k in mapping or {}}
 
     def score(cells: Sequence[str]) -> int:
@@ -145,7 +118,7 @@ def match_headers(
     spec = load_row_schema()
     if required is None:
         required = [c.name for c in spec.columns if c.required]
-    found, notes = _match(headers, mapping or {}, where)
+    found, notes = match_labels(headers, mapping or {}, where)
     if not found:
         _reject_data_row(headers, where, spec.column_names)
     missing = [
@@ -164,55 +137,6 @@ def match_headers(
         names=named,
         notes=notes,
     )
-
-
-def _match(
-    headers: Sequence[str], mapping: Mapping[str, str], where: str
-) -> tuple[dict[str, str], tuple[str, ...]]:
-    """{column: file header} by the user's mapping, then by name or alias; and the notes."""
-    spec = load_row_schema()
-    names = (*spec.column_names, *(a.name for a in spec.alternates))
-    known = _known_names(spec)
-    found: dict[str, str] = {}
-    for header, name in _explicit(headers, mapping, names, where).items():
-        found[name] = header
-    explicit = set(found.values())
-    auto: dict[str, tuple[str, int]] = {}
-    notes: list[str] = []
-    for header in headers:
-        match = known.get(normalise_header(header)) if header not in explicit else None
-        if match is None or match[0] in found:
-            continue  # unknown, or chosen by the user's mapping: an extra column
-        name, rank = match
-        if name in auto:
-            other, other_rank = auto[name]
-            if rank == other_rank:
-                raise InputError(
-                    f"{where}: columns {other!r} and {header!r} both match {name}; rename or "
-                    f'remove one of them, or choose one with --map "{other}={name}"'
-                )
-            kept, left = (other, header) if other_rank < rank else (header, other)
-            notes.append(
-                f'took {kept!r} for {name}, not {left!r} (choose with --map "{left}={name}")'
-            )
-            if other_rank < rank:
-                continue
-        auto[name] = (header, rank)
-    found.update({name: header for name, (header, _) in auto.items()})
-    return found, tuple(notes)
-
-
-def match_headers_quietly(headers: Sequence[str], mapping: Mapping[str, str]) -> dict[str, str]:
-    """{file header: column} as :func:`match_headers` matches them, never raising (a broken
-    mapping is left out)."""
-    try:
-        found, _ = _match(headers, mapping, "")
-    except InputError:
-        try:
-            found, _ = _match(headers, {}, "")
-        except InputError:
-            return {}
-    return {header: name for name, header in found.items()}
 
 
 def read_mapping_file(path: str | Path) -> dict[str, str]:
@@ -257,49 +181,6 @@ def read_mapping_file(path: str | Path) -> dict[str, str]:
     return {str(k): str(v).strip() for k, v in columns.items()}
 
 
-def _explicit(
-    headers: Sequence[str], mapping: Mapping[str, str], names: Sequence[str], where: str
-) -> dict[str, str]:
-    """The user's mapping resolved to {file header label: column name}, checked."""
-    resolved: dict[str, str] = {}
-    by_target: dict[str, str] = {}
-    listing = ", ".join(repr(h) for h in headers)
-    for source, target in mapping.items():
-        name = target.strip()
-        if name not in names:
-            name = next((n for n in names if normalise_header(n) == normalise_header(name)), "")
-        if not name:
-            raise InputError(
-                f"column mapping {source!r} -> {target!r}: unknown column {target!r}; "
-                f"columns are {', '.join(names)}"
-            )
-        header = _find_header(source, headers)
-        if header is None:
-            raise InputError(
-                f"column mapping {source!r} -> {target!r}: {where} has no header {source!r}; "
-                f"headers found: {listing}"
-            )
-        if name in by_target and by_target[name] != header:
-            raise InputError(
-                f"column mapping: both {by_target[name]!r} and {header!r} are mapped to {name}"
-            )
-        if resolved.get(header, name) != name:
-            raise InputError(
-                f"column mapping: {header!r} is mapped to both {resolved[header]} and {name}"
-            )
-        by_target[name] = header
-        resolved[header] = name
-    return resolved
-
-
-def _find_header(source: str, headers: Sequence[str]) -> str | None:
-    if source in headers:
-        return source
-    wanted = normalise_header(source)
-    candidates = [h for h in headers if normalise_header(h) == wanted]
-    return candidates[0] if len(candidates) == 1 else None
-
-
 def _reject_data_row(headers: Sequence[str], where: str, names: Sequence[str]) -> None:
     """Raise when the header row is evidently a data row (mostly numbers, nothing matches)."""
     cells = [h for h in headers if h.strip() and not re.fullmatch(r"column_\d+", h)]
@@ -323,9 +204,6 @@ def _missing_message(
     mapping: Mapping[str, str] | None,
 ) -> str:
     """One line: what is missing, the headers found (and on which row), and what to do."""
-    # suggest_columns builds on this module's matching: imported here, not at the top.
-    from importer.read._suggest import suggest_columns
-
     quoted = ", ".join(
         repr(m) + (f" (or {' / '.join(map(repr, alts))})" if (alts := spec.stand_ins(m)) else "")
         for m in missing
@@ -360,7 +238,6 @@ def _missing_message(
 
 def _what_to_add(name: str, suggestions: Sequence[ColumnSuggestion], spec: RowSchemaSpec) -> str:
     """The advice for a missing column nothing in the file holds."""
-    from importer.read._suggest import HR_NUMBER_REASON
 
     if name == "member_id":
         hr = [s.header for s in suggestions if s.reason == HR_NUMBER_REASON]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from importer.core import RowSchemaSpec, load_row_schema
 from importer.read._header_row import EMAIL, NUMBER, TEXT, cell_kind
-from importer.read._headers import match_headers_quietly, normalise_header
+from importer.read._names import match_headers_quietly, normalise_header
 
 __all__ = ["ColumnSuggestion", "is_hr_number", "suggest_columns"]
 
