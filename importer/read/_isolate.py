@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import importer
-from importer.errors import InputError
+from importer.core import InputError
 from importer.read._child import COMMAND, FRAME, ROW, Job
 from importer.read._table import HeaderScore
 

@@ -32,7 +32,7 @@ def test_a_workbook_that_hangs_its_reader_goes_to_failed_and_the_next_file_is_im
     os.utime(inbox / "broken.ods", (1_000_000_000, 1_000_000_000))  # the oldest: taken first
     write_csv(inbox / "next.csv", [[105, 202, m, "User"] for m in range(10010, 10015)])
     proc = subprocess.run(
-        [sys.executable, "-m", "importer", "drop", str(tmp_path), "--quiet"],
+        [sys.executable, "-m", "importer.cli", "drop", str(tmp_path), "--quiet"],
         env={**os.environ, "KANTATA_API_TOKEN": sandbox.token},
         capture_output=True,
         text=True,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from importer.errors import InputError
+from importer.core import InputError
 from importer.read import open_table
 from importer.read._isolate import read_sheet_isolated, retire_idle_children
 
@@ -34,9 +34,9 @@ BOMB_ROWS = (
 
 
 def cli(*args: str, timeout: float = HARD_KILL_S) -> subprocess.CompletedProcess[str]:
-    """``python -m importer ARGS`` in a subprocess, killed after ``timeout`` seconds."""
+    """``python -m importer.cli ARGS`` in a subprocess, killed after ``timeout`` seconds."""
     return subprocess.run(
-        [sys.executable, "-m", "importer", *args],
+        [sys.executable, "-m", "importer.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -15,11 +15,11 @@ import openpyxl
 import pytest
 from typer.testing import CliRunner
 
-from importer import ApiSettings, run_import
+from importer import ApiSettings
 from importer.cli._app import app
-from importer.errors import InputError
+from importer.core import InputError
+from importer.jobs import default_out_dir, run_import
 from importer.sandbox import SandboxConfig, SandboxServer
-from importer.validate import default_out_dir
 
 from ..conftest import settings_for, write_csv
 
@@ -51,7 +51,7 @@ def test_retries_never_print_on_stderr(tmp_path: Path) -> None:
             [
                 sys.executable,
                 "-m",
-                "importer",
+                "importer.cli",
                 "run",
                 str(src),
                 "-q",
@@ -157,14 +157,15 @@ def test_header_below_a_title_and_date_line_is_found(tmp_path: Path, merged_titl
     code, stderr, summary, errors = _validate([str(src), "--out", str(tmp_path / "o")])
     assert code == 1, stderr
     assert summary["input"]["header_row"] == 3  # type: ignore[index]
-    assert summary["notes"] == ["header found on row 3"]
+    assert summary["notes"] == ["header found on row 3: it names 4 expected columns"]
+    assert summary["input"]["header_reason"] == "row 3: it names 4 expected columns"  # type: ignore[index]
     assert summary["counts"] == {"rows": 3, "valid": 2, "failed_validation": 1}
     bad = list(csv.DictReader(io.StringIO(errors)))
     assert [(r["source_row"], r["error_message"]) for r in bad] == [
         ("5", "member_id must be a whole number, got 'ten'")
     ]
     table = runner.invoke(app, ["validate", str(src), "--out", str(tmp_path / "p")])
-    assert "note: header found on row 3" in table.stderr
+    assert "note: header found on row 3: it names 4 expected columns" in table.stderr
 
 
 def test_header_below_a_title_in_csv_and_header_row_option(tmp_path: Path) -> None:
@@ -252,7 +253,7 @@ def test_instructions_sheet_first_with_two_candidates_names_sheet_option(tmp_pat
 
 def test_error_field_names_the_files_header_once(api: ApiSettings, tmp_path: Path) -> None:
     """error_field is the person's header (schema column in brackets), never doubled."""
-    from importer import validate_file
+    from importer.jobs import validate_file
 
     src = write_csv(
         tmp_path / "people.csv",
@@ -276,7 +277,7 @@ def test_error_field_names_the_files_header_once(api: ApiSettings, tmp_path: Pat
 
 def test_names_as_people_type_them_are_matched(api: ApiSettings, tmp_path: Path) -> None:
     """`Name <address>`, mailto:, no-break and double spaces, trailing dots all resolve."""
-    from importer import validate_file
+    from importer.jobs import validate_file
 
     src = tmp_path / "people.csv"
     rows = [
@@ -350,8 +351,7 @@ def test_merged_cells_formulas_and_totals_row(tmp_path: Path) -> None:
 
 def test_name_lookups_report_progress(tmp_path: Path) -> None:
     """While names are looked up, progress says what (users) and how many are done."""
-    from importer import validate_file
-    from importer.result import Progress
+    from importer.jobs import Progress, validate_file
 
     emails = ["olivia.smith", "liam.tanaka", "amara.cohen", "noah.singh"]
     src = write_csv(
@@ -462,7 +462,7 @@ def test_sheet_option_on_the_instructions_names_the_sheet_to_use(tmp_path: Path)
     assert code == 2
     assert stderr.strip() == (
         "error: book.xlsx, sheet 'Instructions' has no header row with the expected columns in "
-        "its first 20 rows; sheet 'Members' has: use --sheet 'Members'"
+        "its first 30 rows; sheet 'Members' has: use --sheet 'Members'"
     )
 
 
@@ -476,4 +476,4 @@ def test_unknown_header_is_not_displaced_by_a_data_row(tmp_path: Path) -> None:
     code, stderr, _, _ = _validate([str(src), "--out", str(tmp_path / "o")])
     assert code == 2
     assert "headers found: 'Org Unit', 'Dep', 'Who', 'Kind'" in stderr
-    assert '--map "Header=member_id"' in stderr
+    assert '--map "Header=member_email"' in stderr
