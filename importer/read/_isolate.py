@@ -101,15 +101,24 @@ def read_sheet_isolated(
         data = pickle.dumps(job)
     except (pickle.PicklingError, AttributeError, TypeError) as exc:
         raise TypeError(f"the header scorer must be picklable to read a workbook: {exc}") from exc
-    child = _take()
-    reading = _Reading(job, timeout, child)
-    try:
-        book = reading.run(data)
-    except BaseException:
-        (_give_back if reading.done else _retire)(child)
-        raise
-    _give_back(child)
-    return book
+    deadline = time.monotonic() + timeout
+    while True:
+        child = _take()
+        reading = _Reading(job, timeout, deadline, child)
+        try:
+            book = reading.run(data)
+        except _Gone:  # a waiting child that died meanwhile: another one, within the deadline
+            _retire(child)
+            continue
+        except BaseException:
+            (_give_back if reading.done else _retire)(child)
+            raise
+        _give_back(child)
+        return book
+
+
+class _Gone(Exception):
+    """A child kept from an earlier read was gone before it said a word about this one."""
 
 
 # -- the children -------------------------------------------------------------------------------
@@ -259,14 +268,18 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 class _Reading:
     """One read by one child, watched until its deadline."""
 
-    def __init__(self, job: Job, timeout: float, child: _Child) -> None:
+    def __init__(self, job: Job, timeout: float, deadline: float, child: _Child) -> None:
         self.job = job
         self.timeout = timeout
         self.child = child
         self.where = job.path.name if job.sheet is None else f"{job.path.name}, sheet {job.sheet!r}"
-        self.deadline = time.monotonic() + timeout
+        self.deadline = deadline
         self.timed_out = False
+        self.heard = False  # the child sent a frame about this read
         self.done = False  # the child answered in full and waits for another read
+        # A frame longer than the child could hold is no frame of ours (2 GiB without a cap).
+        self.max_frame = job.max_memory or 2 << 30
+        self.poll = select.poll()
 
     def run(self, job: bytes) -> Any:
         stdout = self.child.process.stdout
@@ -276,10 +289,13 @@ class _Reading:
                 self.child.send(b"J", job)
             except (BrokenPipeError, OSError):
                 raise EOFError from None
+            self.poll.register(stdout.fileno(), select.POLLIN)
             book = self._receive(stdout.fileno())
             self._done(stdout.fileno())
             return book
         except EOFError:
+            if not self.heard and not self.timed_out and self.child.reads:
+                raise _Gone from None
             raise self._failure() from None
 
     def _done(self, fd: int) -> None:
@@ -293,6 +309,9 @@ class _Reading:
 
     def _frame(self, fd: int) -> tuple[bytes, memoryview]:
         kind, length = FRAME.unpack(self._exactly(fd, FRAME.size))
+        self.heard = True
+        if length > self.max_frame:
+            raise EOFError
         return kind, self._exactly(fd, length)
 
     def _exactly(self, fd: int, size: int) -> memoryview:
@@ -301,7 +320,7 @@ class _Reading:
         got = 0
         while got < size:
             left = self.deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
+            if left <= 0 or not self.poll.poll(math.ceil(left * 1000)):
                 self.timed_out = True
                 raise EOFError
             n = os.readv(fd, [buffer[got:]])

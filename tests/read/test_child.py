@@ -224,3 +224,18 @@ def test_workbooks_read_alike_in_the_child_and_in_process(tmp_path: Path) -> Non
     [a], [b] = list(here.chunks()), list(there.chunks())
     assert a.equals(b)
     assert list(a.index) == list(b.index) == [4, 5]
+
+
+def test_a_waiting_child_that_died_is_replaced(tmp_path: Path) -> None:
+    """The child kept after a good read is killed while it waits: the next read gets a new one
+    (a good file is never refused for its reader's death)."""
+    good = write_xlsx(tmp_path / "good.xlsx", {"M": [["member_id"], [1], [2]]})
+    retire_idle_children()
+    before = set(children_of(os.getpid()))
+    assert sum(len(c) for c in open_table(good).chunks()) == 2
+    [waiting] = set(children_of(os.getpid())) - before
+    os.kill(waiting, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while alive(waiting) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sum(len(c) for c in open_table(good).chunks()) == 2
