@@ -170,9 +170,7 @@ def open_table(
     return Table(info, lambda: read_batches(p, layout), chunk_rows, max_rows)
 
 
-def first_rows(
-    p: Path, *, limit: int, header_row: int | None, score: HeaderScore
-) -> FirstRows:
+def first_rows(p: Path, *, limit: int, header_row: int | None, score: HeaderScore) -> FirstRows:
     """The first ``limit`` records of a text file, cut by the delimiter :func:`inspect` finds
     for the header it takes (``header_row``, or the one ``score`` rates highest)."""
     layout = inspect(p, header_row=header_row, score=score)

@@ -183,9 +183,7 @@ def read_sheet(
     data, rows = drop_blank_rows(data, rows)
     headers = tuple(labels[i] for i in keep)
     kept = [n for n in cell_notes if n.label in headers]
-    return SheetData(
-        chosen, book.sheets, headers, data, rows, header_index + 1, notes, tuple(kept)
-    )
+    return SheetData(chosen, book.sheets, headers, data, rows, header_index + 1, notes, tuple(kept))
 
 
 def first_rows(

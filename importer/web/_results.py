@@ -81,9 +81,7 @@ def _named(name: str, noun: str, ident: str) -> str:
     return name or (f"{noun} {ident}" if ident else "")
 
 
-def outcomes(
-    results: Path, chosen: dict[str, str], ignored: list[dict[str, Any]]
-) -> pd.DataFrame:
+def outcomes(results: Path, chosen: dict[str, str], ignored: list[dict[str, Any]]) -> pd.DataFrame:
     """Every row of a run, in row order: row, outcome (words), membership, message, who, where,
     and ``undone`` (True for the rows an undo changed back). ``ignored``: the rows the person
     left out (``row``, ``who``, ``where``), which the results files do not hold."""

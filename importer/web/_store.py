@@ -116,10 +116,15 @@ class Run:
         if state not in _BUSY_STATES:
             return state, False
         probe = FolderLock(self.locks / f"{self.meta['upload']}.lock")
-        if probe.acquire():  # nobody holds it: the process that ran this one ended mid-way
+        if not probe.acquire():
+            return state, True  # going on in another process
+        try:  # it ended in another process (which saved it before letting go), or died mid-way
+            self.meta = read_json(self.folder / _RUN_META)
+            self._outcomes = None
+        finally:
             probe.release()
-            return "interrupted", False
-        return state, True
+        state = str(self.meta.get("state"))
+        return ("interrupted" if state in _BUSY_STATES else state), False
 
     def status(self) -> dict[str, Any]:
         pace = 0.0

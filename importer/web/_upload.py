@@ -118,12 +118,13 @@ class Upload:
                 self.first, self.sheet_note = _checks.preview(
                     self.input, self.meta.get("sheet"), self.meta.get("header_row")
                 )
+                self.meta.update(sheet=self.first.sheet, sheets=list(self.first.sheets))
+                self.save()
                 source = _checks.read_source(self.input, self.first.sheet, self.first.header_row)
             except ImporterError as exc:
                 self.error = self._plain(str(exc))
                 return
             self.error = None
-            self.meta.update(sheet=source.sheet, sheets=list(self.first.sheets))
             self.source = source
             self._apply_edits()
             self.suggested = _checks.suggested_mapping(source.headers)
