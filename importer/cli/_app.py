@@ -1,4 +1,4 @@
-"""The ``importer`` command: a thin layer over the library (``importer.run``).
+"""The ``importer`` command: a thin layer over the library (``importer.jobs``).
 
 Each command parses options, builds the config, calls one library function, prints, and maps
 ``ImporterError`` to an exit code: 0 all rows created/valid, 1 some rows failed, 2 the input could
@@ -43,17 +43,20 @@ from importer.cli._options import (
     differs_mode,
     mapping_from,
 )
-from importer.config import (
+from importer.core import (
     DEFAULT_BASE_URL,
     TOKEN_ENV,
     ApiSettings,
+    ImporterError,
     ImportOptions,
+    InputError,
+    damaged_journal_message,
+    printable,
 )
-from importer.errors import ImporterError, InputError, damaged_journal_message, printable
 
 if TYPE_CHECKING:
-    from importer.result import ImportResult
-    from importer.result import Progress as ProgressEvent
+    from importer.jobs import ImportResult
+    from importer.jobs import Progress as ProgressEvent
 
 
 app = typer.Typer(
@@ -308,8 +311,7 @@ def validate(
 
     Example: importer validate people.xlsx --sheet Members
     """
-    from importer.plan import plan_file
-    from importer.run import validate_file
+    from importer.jobs import plan_file, validate_file
 
     with _job(quiet=quiet, as_json=as_json, reads=True) as job:
         options = ImportOptions(
@@ -385,7 +387,7 @@ def run(
     Example: KANTATA_API_TOKEN=... importer run people.xlsx --out results/
     """
 
-    from importer.run import run_import
+    from importer.jobs import run_import
 
     with _job(quiet=quiet, as_json=as_json, reads=True) as job:
         if sandbox and not dry_run:
@@ -445,7 +447,7 @@ def plan(
     Writes plan.csv (every row), errors.csv (rows that would fail) and summary.json.
     Example: KANTATA_API_TOKEN=... importer plan people.xlsx --move
     """
-    from importer.plan import plan_file
+    from importer.jobs import plan_file
 
     with _job(quiet=quiet, as_json=as_json, reads=True) as job:
         options = ImportOptions(
@@ -488,7 +490,7 @@ def undo(
     resumable and exactly once like run. Writes undo.csv and undo-summary.json.
     Example: KANTATA_API_TOKEN=... importer undo people.xlsx-results --dry-run
     """
-    from importer.undo import undo_run
+    from importer.jobs import undo_run
 
     with _job(quiet=quiet, as_json=as_json) as job:
         api = job.api(
@@ -521,7 +523,7 @@ def doctor(
     Exit 0 ready, 2 not ready (no organizations of a type), 3 token or server failed.
     Example: KANTATA_API_TOKEN=... importer doctor
     """
-    from importer.doctor import check_account
+    from importer.jobs import check_account
 
     with ExitStack() as stack:
         try:
@@ -568,7 +570,7 @@ def template(
 
     Example: KANTATA_API_TOKEN=... importer template members.xlsx
     """
-    from importer.template import write_template
+    from importer.jobs import write_template
 
     with ExitStack() as stack:
         try:

@@ -11,17 +11,17 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from importer.config import (
+from importer.core import (
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
     TOKEN_ENV,
     ApiSettings,
+    InputError,
     parse_mapping,
     read_token,
 )
-from importer.errors import InputError
+from importer.jobs import EXIT_REFUSED
 from importer.read import read_mapping_file
-from importer.result import EXIT_REFUSED
 
 BaseUrlOpt = Annotated[
     str | None,

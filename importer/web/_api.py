@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from importer.errors import ImporterError
+from importer.core import ImporterError
 from importer.web import _checks
 from importer.web._store import Busy, NotFound, Store
 from importer.web._upload import VIEWS, Upload

@@ -26,7 +26,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from importer.config import ApiSettings
+from importer.core import ApiSettings
 from importer.web import _api, _pages
 from importer.web._store import Store
 

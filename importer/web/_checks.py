@@ -18,9 +18,15 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from importer.config import ApiSettings, ImportOptions
-from importer.errors import ImporterError, InputError
-from importer.excel import TEXT_SUFFIXES, WORKBOOK_SUFFIXES
+from importer.core import (
+    TEXT_SUFFIXES,
+    WORKBOOK_SUFFIXES,
+    ApiSettings,
+    ImporterError,
+    ImportOptions,
+    InputError,
+)
+from importer.jobs import open_input, with_cell_notes
 from importer.read import (
     DEFAULT_MAX_BYTES,
     MAX_CELL_BYTES,
@@ -38,9 +44,7 @@ from importer.validate import (
     check_chunk,
     finish_chunk,
     name_lookups,
-    open_input,
     read_intake,
-    with_cell_notes,
 )
 from importer.web._words import IGNORE, needed_words, plain
 

@@ -16,12 +16,8 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from importer.config import ApiSettings, ImportOptions
-from importer.plan import DIFFERS, EXISTS, INVALID, MISSING, NEW, PLAN_FILE, plan_file
-from importer.report import STAGE_REMOTE
-from importer.result import ImportResult, Progress
-from importer.run import run_import
-from importer.undo import undo_run
+from importer.core import DIFFERS, EXISTS, MISSING, NEW, STAGE_REMOTE, ApiSettings, ImportOptions
+from importer.jobs import PLAN_FILE, ImportResult, Progress, plan_file, run_import, undo_run
 from importer.web._checks import library_mapping
 from importer.web._results import read_csv, who_and_where
 from importer.web._words import plain
@@ -100,7 +96,6 @@ def _grouped(out: Path, differs: str) -> pd.DataFrame:
     else:
         group[action == DIFFERS] = "elsewhere"
     group[(action == MISSING) | ((action == DIFFERS) & fails & (differs != "report"))] = "fail"
-    group[action == INVALID] = "invalid"
     frame["group"] = group
     held = frame.get("existing_membership_id", pd.Series("", index=frame.index))
     frame["detail"] = [

@@ -13,7 +13,7 @@ Layout (all private to the user, 0700)::
     WORK/locks/<upload id>.lock       held while a run or an undo of that upload goes on
     WORK/locks/<upload id>.run        which run that is
 
-The lock is the results folder's lock of ``importer run`` (:class:`importer.lock.FolderLock`, a
+The lock is the results folder's lock of ``importer run`` (:class:`importer.core.FolderLock`, a
 ``flock`` the kernel releases however its holder ends): two tabs, two windows or two
 ``importer serve`` processes on one working folder cannot send the same upload twice at once.
 
@@ -34,10 +34,8 @@ from typing import Any
 
 import pandas as pd
 
-from importer.config import ApiSettings
-from importer.errors import ImporterError, InputError
-from importer.lock import FolderLock
-from importer.result import ImportResult, Progress
+from importer.core import ApiSettings, FolderLock, ImporterError, InputError
+from importer.jobs import ImportResult, Progress
 from importer.web import _jobs, _results
 from importer.web._files import new_id, now, private_dir, read_json, write_json
 from importer.web._upload import Upload

@@ -20,8 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from importer.config import ApiSettings, ImportOptions
-from importer.errors import ImporterError, InputError
+from importer.core import ApiSettings, ImporterError, ImportOptions, InputError
 from importer.read import FirstRows
 from importer.web import _checks, _jobs
 from importer.web._files import private_dir, write_json

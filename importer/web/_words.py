@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from importer.validate import load_row_schema
+from importer.core import load_row_schema
 
 __all__ = [
     "IGNORE",

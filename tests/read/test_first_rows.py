@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from importer.errors import InputError
+from importer.core import InputError
 from importer.read import first_rows, open_table
 
 from ..conftest import write_xlsx

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from importer.config import ApiSettings
+from importer.core import ApiSettings
 from importer.sandbox import SandboxConfig, SandboxServer
 
 CHROMIUM = "/usr/bin/chromium"

@@ -290,7 +290,7 @@ def test_columns_show_friendly_targets_and_the_clis_suggestions(
 ) -> None:
     """Each file column has examples and the CLI's match pre-chosen; targets have names a person
     reads ("Department (name)"); every schema column has one."""
-    from importer.validate import load_row_schema
+    from importer.core import load_row_schema
     from importer.web._words import TARGETS
 
     client, _ = web
@@ -699,7 +699,7 @@ def test_another_process_sending_the_upload_is_seen_and_waited_for(tmp_path: Pat
         assert wait_for_run(two, rid)["state"] == "finished"
     lock = tmp_path / "work" / "locks" / f"{uid}.lock"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from importer.lock import FolderLock;"
+        [sys.executable, "-c", "import sys, time; from importer.core import FolderLock;"
          f"l = FolderLock({str(lock)!r}); assert l.acquire(); print('held', flush=True);"
          "sys.stdin.read()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
@@ -873,7 +873,7 @@ def test_importer_serve_prints_a_loopback_url_that_signs_in(tmp_path: Path) -> N
     import httpx
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "importer", "serve", "--sandbox", "--work-dir", str(tmp_path)],
+        [sys.executable, "-m", "importer.cli", "serve", "--sandbox", "--work-dir", str(tmp_path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

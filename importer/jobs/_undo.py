@@ -29,16 +29,15 @@ from pathlib import Path
 import httpx
 
 from importer.api import KantataClient, Membership
-from importer.config import ApiSettings
-from importer.errors import (
+from importer.core import (
+    ApiSettings,
     Cancelled,
     FatalApiError,
     JournalError,
     OutcomeUnknownError,
     RejectedBatchError,
 )
-from importer.report import private_opener, write_json
-from importer.result import (
+from importer.jobs._result import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_REFUSED,
@@ -47,6 +46,7 @@ from importer.result import (
     Progress,
     ProgressCallback,
 )
+from importer.report import private_opener, write_json
 from importer.send import JOURNAL_FILE, ROW_CREATED, ROW_IN_FLIGHT, ROW_MOVED, RunLock
 
 __all__ = ["UNDO_FILE", "UNDO_JOURNAL", "UNDO_SUMMARY", "undo_run"]
