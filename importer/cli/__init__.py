@@ -4,9 +4,6 @@
 (``_name.py``).
 """
 
-from importer.cli._app import main, sandbox_cmd
+from importer.cli._app import main
 
-__all__ = [
-    "main",
-    "sandbox_cmd",
-]
+__all__ = ["main"]

@@ -35,6 +35,13 @@ from importer.core._excel import (
     TEXT_SUFFIXES,
     WORKBOOK_SUFFIXES,
 )
+from importer.core._exit import (
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_ROWS_FAILED,
+)
 from importer.core._lock import FolderLock
 from importer.core._settings import (
     BASE_URL_ENV,
@@ -81,6 +88,11 @@ __all__ = [
     "EXCEL_COLUMNS",
     "EXCEL_ROWS",
     "EXISTS",
+    "EXIT_INPUT",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_REFUSED",
+    "EXIT_ROWS_FAILED",
     "FORMULA_START",
     "MAX_BATCH",
     "MISSING",

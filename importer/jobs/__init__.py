@@ -7,18 +7,10 @@ front-ends (``cli``, ``web``, ``drop``) call these and nothing below them. Every
 this package is private (``_name.py``).
 """
 
+from importer.core import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, EXIT_ROWS_FAILED
 from importer.jobs._doctor import check_account
 from importer.jobs._plan import PLAN_FILE, plan_file
-from importer.jobs._result import (
-    EXIT_INPUT,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_REFUSED,
-    EXIT_ROWS_FAILED,
-    ImportResult,
-    Progress,
-    ProgressCallback,
-)
+from importer.jobs._result import ImportResult, Progress, ProgressCallback
 from importer.jobs._run import run_import, validate_file
 from importer.jobs._table import default_out_dir, open_input, with_cell_notes
 from importer.jobs._template import write_template

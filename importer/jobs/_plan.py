@@ -26,6 +26,8 @@ from importer.api import KantataClient
 from importer.core import (
     DIFFERS,
     EXISTS,
+    EXIT_OK,
+    EXIT_ROWS_FAILED,
     MISSING,
     NEW,
     PLAN_WORDS,
@@ -35,13 +37,7 @@ from importer.core import (
     ImportOptions,
     sha256_file,
 )
-from importer.jobs._result import (
-    EXIT_OK,
-    EXIT_ROWS_FAILED,
-    ImportResult,
-    ProgressCallback,
-    summary_record,
-)
+from importer.jobs._result import ImportResult, ProgressCallback, summary_record
 from importer.jobs._table import check_input, errors_report
 from importer.read import Table
 from importer.report import (

@@ -22,6 +22,10 @@ import pandas as pd
 from importer.api import KantataClient
 from importer.api import describe as describe_pace
 from importer.core import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_ROWS_FAILED,
     STAGE_NOT_PROCESSED,
     STAGE_REMOTE,
     STAGE_VALIDATION,
@@ -35,16 +39,7 @@ from importer.core import (
     ImportOptions,
     sha256_file,
 )
-from importer.jobs._result import (
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_REFUSED,
-    EXIT_ROWS_FAILED,
-    ImportResult,
-    Progress,
-    ProgressCallback,
-    summary_record,
-)
+from importer.jobs._result import ImportResult, Progress, ProgressCallback, summary_record
 from importer.jobs._table import (
     check_input,
     default_out_dir,

@@ -30,6 +30,10 @@ import httpx
 
 from importer.api import KantataClient, Membership
 from importer.core import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_ROWS_FAILED,
     ApiSettings,
     Cancelled,
     FatalApiError,
@@ -37,15 +41,7 @@ from importer.core import (
     OutcomeUnknownError,
     RejectedBatchError,
 )
-from importer.jobs._result import (
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_REFUSED,
-    EXIT_ROWS_FAILED,
-    ImportResult,
-    Progress,
-    ProgressCallback,
-)
+from importer.jobs._result import ImportResult, Progress, ProgressCallback
 from importer.report import private_opener, write_json
 from importer.send import JOURNAL_FILE, ROW_CREATED, ROW_IN_FLIGHT, ROW_MOVED, RunLock
 
