@@ -3,9 +3,9 @@
     python benchmarks/web_latency.py
 
 Uploads a generated CSV (2 % bad rows), then times 50 grid pages at random offsets (all rows and
-rows with problems), 50 cell edits at random rows, and 5 each of the column tools (fill down, find
-and replace changing 98,000 cells of a column, each checking every row again). Prints medians, p90 and
-maxima (README figures).
+rows with problems), 50 cell edits at random rows, and 5 each of the column tools (fill down;
+find and replace changing 98,000 cells of a column; each checks every row again). Prints
+medians, p90 and maxima (README figures).
 """
 
 from __future__ import annotations
