@@ -168,6 +168,7 @@ def plan_file(
             "total": time.perf_counter() - t0,
         },
         started=started,
+        notes=(*table.footer_notes, *intake.headers.notes),
         extra={
             "base_url": api.base_url,
             "requests_by_kind": lookups,

@@ -32,8 +32,8 @@ import python_calamine
 
 from importer.core import InputError
 from importer.read import _zipguard as _zipguard
+from importer.read._header_row import HEADER_SEARCH_ROWS, HeaderChoice
 from importer.read._table import (
-    HEADER_SEARCH_ROWS,
     CellNote,
     FirstRows,
     HeaderScore,
@@ -44,9 +44,9 @@ from importer.read._table import (
     check_header,
     drop_blank_rows,
     header_labels,
-    header_note,
     looks_like_text,
     pick_header,
+    sample_rows,
     too_many_rows,
 )
 
@@ -85,6 +85,8 @@ class SheetData:
     header_row: int = 1
     notes: tuple[str, ...] = ()
     cell_notes: tuple[CellNote, ...] = ()
+    header: HeaderChoice | None = None
+    samples: tuple[tuple[str, ...], ...] = ()
 
 
 def open_table(
@@ -119,8 +121,10 @@ def open_table(
         encoding=None,
         delimiter=None,
         header_row=book.header_row,
-        notes=book.notes + header_note(book.header_row, header_row),
+        notes=book.notes,
         cell_notes=book.cell_notes,
+        header=book.header,
+        samples=book.samples,
     )
     if book.cells.num_rows > max_rows:
         raise too_many_rows(info.where, max_rows, p)
@@ -141,7 +145,7 @@ def read_sheet(
 
     ``max_unpacked`` bounds what a zip-based workbook may unpack to (see :mod:`_zipguard`);
     ``max_memory`` what reading its sheet may need, estimated from the unpacked size.
-    The header row is found as :func:`importer.read.pick_header` says. When no sheet was asked
+    The header row is found as :func:`importer.read.choose_header_row` says. When no sheet was asked
     for and the first visible one has no row naming a schema column (an "Instructions" sheet),
     the only other sheet that has one is read instead (a note says so); when several have one,
     an InputError asks for ``--sheet``.
@@ -159,14 +163,16 @@ def read_sheet(
                 f"{HEADER_SEARCH_ROWS} rows; sheet {others[0]!r} has: use --sheet {others[0]!r}",
                 path=str(path),
             )
-    header_index = pick_header(first_rows, rate, header_row, where, path)
-    assert header_index is not None  # the sheet is not blank
+    choice = pick_header(first_rows, rate, header_row, where, path)
+    assert choice is not None  # the sheet is not blank
+    header_index = choice.row - 1
+    notes = book.notes + ((choice.note,) if choice.note else ())
     header = first_rows[header_index]
     check_header(header, where, path)
     labels = header_labels(header, positions)
     data = cells.slice(header_index + 1)
     rows = np.arange(header_index + 2, header_index + 2 + data.num_rows, dtype=np.int64)
-    scans, notes = book.scans, book.notes
+    scans = book.scans
     scan = _zipguard.sheet_scan(path, scans, chosen) if scans else None
     cell_notes: list[CellNote] = []
     if scan is not None and (scan.merges or scan.uncalculated):
@@ -183,7 +189,10 @@ def read_sheet(
     data, rows = drop_blank_rows(data, rows)
     headers = tuple(labels[i] for i in keep)
     kept = [n for n in cell_notes if n.label in headers]
-    return SheetData(chosen, book.sheets, headers, data, rows, header_index + 1, notes, tuple(kept))
+    samples = tuple(tuple(r[i] for i in keep) for r in sample_rows(first_rows, choice.row))
+    return SheetData(
+        chosen, book.sheets, headers, data, rows, choice.row, notes, tuple(kept), choice, samples
+    )
 
 
 def first_rows(
@@ -202,16 +211,17 @@ def first_rows(
     book = _load_sheet(path, fmt, sheet, max_unpacked, header_row, score, max_memory)
     search = max(HEADER_SEARCH_ROWS, limit, header_row or 0)
     rows = [[str(v) for v in r.values()] for r in book.cells.slice(0, search).to_pylist()]
-    header_index = pick_header(rows, score, header_row, book.where, path)
-    assert header_index is not None  # the sheet is not blank
+    choice = pick_header(rows, score, header_row, book.where, path)
+    assert choice is not None  # the sheet is not blank
     return FirstRows(
         path=path,
         format=fmt,
         sheet=book.sheet,
         sheets=book.sheets,
         rows=tuple(tuple(r) for r in rows[:limit]),
-        header_row=header_index + 1,
-        notes=book.notes,
+        header_row=choice.row,
+        notes=book.notes + ((choice.note,) if choice.note else ()),
+        header=choice,
     )
 
 

@@ -47,10 +47,10 @@ from pathlib import Path
 from importer.core import TEXT_SUFFIXES, WORKBOOK_SUFFIXES, InputError
 from importer.read import _delimited as _delimited
 from importer.read import _excel as _excel
+from importer.read._header_row import HEADER_SEARCH_ROWS
 from importer.read._headers import header_scorer
 from importer.read._table import (
     DEFAULT_MAX_ROWS,
-    HEADER_SEARCH_ROWS,
     CellNote,
     FirstRows,
     HeaderScore,

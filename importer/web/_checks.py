@@ -31,12 +31,14 @@ from importer.read import (
     DEFAULT_MAX_BYTES,
     MAX_CELL_BYTES,
     CellNote,
+    ColumnSuggestion,
     FirstRows,
     HeaderMap,
     display_fields,
     first_rows,
     match_headers,
     missing_columns,
+    suggest_columns,
 )
 from importer.validate import (
     CheckedChunk,
@@ -51,17 +53,18 @@ from importer.web._words import IGNORE, needed_words, plain
 __all__ = [
     "ALLOWED_SUFFIXES",
     "MAX_CELL_BYTES",
+    "PREVIEW_LIMIT",
     "PREVIEW_ROWS",
     "Checked",
     "Source",
+    "auto_mapping",
     "check_rows",
     "ignored_labels",
     "library_mapping",
     "max_upload_bytes",
     "preview",
     "read_source",
-    "samples",
-    "suggested_mapping",
+    "suggestions",
     "write_working_copy",
 ]
 
@@ -69,6 +72,8 @@ __all__ = [
 ALLOWED_SUFFIXES = frozenset({*TEXT_SUFFIXES, *WORKBOOK_SUFFIXES})
 #: Rows shown to choose the header row from.
 PREVIEW_ROWS = 12
+#: Rows read for the header step (the header is searched for among as many)
+PREVIEW_LIMIT = 30
 _IGNORED_SUFFIX = " (ignored)"
 _BLOCK = 10_000  # rows checked together; an edit checks its block again, then the duplicates
 
@@ -94,11 +99,11 @@ def preview(path: Path, sheet: str | None, header_row: int | None) -> tuple[Firs
         InputError: the file cannot be read, as ``importer validate`` would say.
     """
     try:
-        return first_rows(path, sheet=sheet, header_row=header_row, limit=PREVIEW_ROWS), ""
+        return first_rows(path, sheet=sheet, header_row=header_row, limit=PREVIEW_LIMIT), ""
     except InputError as exc:
         if sheet is not None or path.suffix.lower() not in WORKBOOK_SUFFIXES:
             raise
-        rows = first_rows(path, header_row=header_row, limit=PREVIEW_ROWS, score=_no_score)
+        rows = first_rows(path, header_row=header_row, limit=PREVIEW_LIMIT, score=_no_score)
         return rows, plain(str(exc))
 
 
@@ -145,19 +150,16 @@ def read_source(path: Path, sheet: str | None, header_row: int) -> Source:
     )
 
 
-def samples(source: Source, count: int = 3) -> dict[str, list[str]]:
-    """A few different non-empty values of each column (what the column step shows)."""
-    head = source.cells.head(2_000)
-    out: dict[str, list[str]] = {}
-    for label in source.headers:
-        values = head[label].str.strip()
-        out[label] = values[values != ""].drop_duplicates().head(count).tolist()
-    return out
+def suggestions(source: Source) -> dict[str, ColumnSuggestion]:
+    """What each column holds, as the CLI suggests it (``suggest_columns``: its header and its
+    first values; an HR number is never a member id)."""
+    rows = source.cells.head(PREVIEW_LIMIT).to_numpy().tolist()
+    return {s.header: s for s in suggest_columns(source.headers, rows)}
 
 
-def suggested_mapping(headers: Sequence[str]) -> dict[str, str]:
-    """Each header's column under the CLI's automatic matching (aliases, case, spaces), or
-    ``IGNORE``."""
+def auto_mapping(headers: Sequence[str]) -> dict[str, str]:
+    """Each header's column under the library's own matching (names and aliases: what it reads
+    without being told), or ``IGNORE``."""
     try:
         found = match_headers(headers, where="", required=[])
     except InputError:
@@ -168,13 +170,13 @@ def suggested_mapping(headers: Sequence[str]) -> dict[str, str]:
 
 def library_mapping(headers: Sequence[str], chosen: dict[str, str]) -> dict[str, str]:
     """The page's choices as the library's ``mapping``: only where they differ from the match."""
-    auto = suggested_mapping(headers)
+    auto = auto_mapping(headers)
     return {h: c for h, c in chosen.items() if c != IGNORE and h in auto and auto[h] != c}
 
 
 def ignored_labels(headers: Sequence[str], chosen: dict[str, str]) -> dict[str, str]:
     """Headers the person left out that the matching would use -> their working label."""
-    auto = suggested_mapping(headers)
+    auto = auto_mapping(headers)
     return {
         h: h + _IGNORED_SUFFIX
         for h, c in chosen.items()

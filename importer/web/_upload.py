@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from importer.core import ApiSettings, ImporterError, ImportOptions, InputError
-from importer.read import FirstRows
+from importer.read import ColumnSuggestion, FirstRows
 from importer.web import _checks, _jobs
 from importer.web._files import private_dir, write_json
 from importer.web._results import who_and_where
@@ -53,7 +53,7 @@ class Upload:
         self.sheet_note = ""
         self.source: _checks.Source | None = None
         self.checked: _checks.Checked | None = None
-        self.suggested: dict[str, str] = {}
+        self.suggested: dict[str, ColumnSuggestion] = {}
         self.error: str | None = None
         self.ignored: frozenset[int] = frozenset()
         self.plan_view: dict[str, Any] | None = None
@@ -126,9 +126,9 @@ class Upload:
             self.error = None
             self.source = source
             self._apply_edits()
-            self.suggested = _checks.suggested_mapping(source.headers)
+            self.suggested = _checks.suggestions(source)
             if set(self.chosen) != set(source.headers):
-                self.meta["chosen"] = dict(self.suggested)
+                self.meta["chosen"] = {h: s.column or IGNORE for h, s in self.suggested.items()}
             self.save()
             self._recheck(api)
 
@@ -374,29 +374,39 @@ class Upload:
         first = self.first
         if first is None:
             return {"rows": [], "row": None, "chosen": False}
-        rows = [[c[:_PREVIEW_CHARS] for c in r[:_PREVIEW_COLUMNS]] for r in first.rows]
-        width = max((len(r) for r in first.rows), default=0)
+        shown = first.rows[: max(_checks.PREVIEW_ROWS, first.header_row + 8)]
+        rows = [[c[:_PREVIEW_CHARS] for c in r[:_PREVIEW_COLUMNS]] for r in shown]
+        width = max((len(r) for r in shown), default=0)
+        choice = first.header
         return {
             "rows": rows,
             "row": first.header_row,
             "chosen": self.meta.get("header_row") is not None,
             "width": width,
+            "reason": plain(choice.reason) if choice is not None and not choice.asked else "",
+            "hint": plain(choice.hint) if choice is not None else "",
         }
 
     def columns_step(self) -> list[dict[str, Any]]:
+        """Each column: examples, the choice, and the suggestion (sure or a guess, and why)."""
         if self.source is None:
             return []
-        found = _checks.samples(self.source)
         chosen = self.chosen
-        return [
-            {
-                "header": h,
-                "samples": found.get(h, []),
-                "chosen": chosen.get(h, IGNORE),
-                "suggested": self.suggested.get(h, IGNORE),
-            }
-            for h in self.source.headers
-        ]
+        out = []
+        for h in self.source.headers:
+            found = self.suggested.get(h)
+            why = found.reason if found is not None and not found.sure else ""
+            out.append(
+                {
+                    "header": h,
+                    "samples": list(found.samples) if found is not None else [],
+                    "chosen": chosen.get(h, IGNORE),
+                    "suggested": (found.column if found is not None else None) or IGNORE,
+                    "sure": bool(found and found.sure),
+                    "reason": plain(f"It {why}") if why else "",
+                }
+            )
+        return out
 
     def notes(self) -> list[str]:
         notes = [self.sheet_note] if self.sheet_note else []

@@ -133,9 +133,13 @@ def guided_adp(page: Any, url: str, out: Path) -> None:
     preview = page.locator("#preview tbody")
     expect(preview.locator("tr")).to_have_count(12)
     expect(preview.locator('tr[data-row="1"]')).to_contain_text("New Hire Report")
-    if "header" not in (preview.locator('tr[data-row="4"]').get_attribute("class") or ""):
-        preview.locator('tr[data-row="4"]').click()
+    expect(preview.locator('tr[data-row="4"]')).to_have_class(re.compile("header"))  # found
+    expect(page.locator("#header-hint")).to_contain_text("found by the importer")
+    preview.locator('tr[data-row="5"]').click()  # a wrong row, then the right one by a click
+    expect(preview.locator('tr[data-row="5"]')).to_have_class(re.compile("header"))
+    preview.locator('tr[data-row="4"]').click()
     expect(preview.locator('tr[data-row="4"]')).to_have_class(re.compile("header"))
+    expect(page.locator("#header-hint")).to_contain_text("your choice")
     expect(preview.locator('tr[data-row="4"] td').first).to_have_text("Payroll Name")
     shot("2-header-row", "header")
 
@@ -147,11 +151,10 @@ def guided_adp(page: Any, url: str, out: Path) -> None:
         ("Home Department Description", "Department (name)"),
         ("Location Description", "Geography (name)"),
         ("Work Contact: Work Email", "Person's e-mail"),
-    ):
-        page.locator(f'#columns select[data-header="{header}"]').select_option(label=label)
-        expect(page.locator(f'#columns select[data-header="{header}"]')).to_have_value(
-            re.compile(".+")
-        )
+    ):  # suggested by the importer, as the CLI would match them
+        chosen = page.locator(f'#columns select[data-header="{header}"] option:checked')
+        expect(chosen).to_have_text(label)
+    expect(columns.locator("tr", has_text="File Number")).to_contain_text("HR number")
     expect(page.locator("#columns-problem")).to_be_hidden()
     expect(page.locator("body")).not_to_contain_text("member_email")
     expect(page.locator("body")).not_to_contain_text("geography_id")
@@ -224,14 +227,7 @@ def two_tabs(page: Any, url: str, out: Path) -> None:
     page.goto(url)
     page.locator("#file").set_input_files(adp)
     page.wait_for_url("**/uploads/*")
-    page.locator('#preview tr[data-row="4"]').click()
     expect(page.locator('#preview tr[data-row="4"]')).to_have_class(re.compile("header"))
-    for header, target in (
-        ("Home Department Description", "department"),
-        ("Location Description", "geography"),
-        ("Work Contact: Work Email", "member_email"),
-    ):
-        page.locator(f'#columns select[data-header="{header}"]').select_option(target)
     expect(page.locator("#columns-problem")).to_be_hidden()
     other = page.context.new_page()
     other.set_default_timeout(20_000)

@@ -202,23 +202,31 @@ def test_unknown_ids_are_404_on_every_route(web: tuple[TestClient, WebConfig]) -
 # -- 2. sheet and header row -----------------------------------------------------------------
 
 
-def test_the_header_row_is_chosen_by_clicking_a_row_of_the_first_rows(
+def test_the_header_row_is_found_and_can_be_chosen_by_clicking_a_row(
     web: tuple[TestClient, WebConfig], tmp_path: Path
 ) -> None:
-    """The first rows are shown, title lines included; row 4 chosen: the columns are its cells,
-    the rows below keep their numbers; a blank or unknown row is refused in words."""
+    """The ADP export: its first rows are shown, title lines included; row 4 is found by its
+    content and said why; clicking a title row makes it the header (nothing can be read then),
+    clicking row 4 again restores the columns; a blank or unknown row is refused in words."""
     client, _ = web
     uid = upload(client, write_adp_csv(tmp_path / "adp.csv"))
     state = client.get(f"/api/uploads/{uid}").json()
     assert state["header"]["rows"][0] == ["New Hire Report"]
     assert len(state["header"]["rows"]) == 12
+    assert (state["header"]["row"], state["header"]["chosen"]) == (4, False)
+    assert state["header"]["reason"] == "it names 3 expected columns"
+    assert [c["header"] for c in state["columns"]] == ADP_HEADER
+    assert state["counts"] == {"rows": 11, "ignored": 0, "problems": 6, "ready": 5}
+    title = client.post(f"/api/uploads/{uid}/header", json={"row": 1}).json()
+    assert (title["header"]["row"], title["header"]["chosen"]) == (1, True)
+    assert "beyond the last header column" in title["error"]  # the reader's reason, in words
+    assert "--" not in title["error"]
+    assert (title["columns"], title["counts"]) == ([], {})
+    assert len(title["header"]["rows"]) == 12  # still there to click another row
     state = client.post(f"/api/uploads/{uid}/header", json={"row": 4}).json()
-    assert state["header"] == {**state["header"], "row": 4, "chosen": True}
     assert [c["header"] for c in state["columns"]] == ADP_HEADER
     assert state["columns"][3]["samples"] == ["Engineering", "Sales", "Engneering"]
-    assert state["counts"] == {"rows": 11, "ignored": 0, "problems": None, "ready": None}
-    assert state["columns_problem"].startswith("Still to choose: the geography")
-    assert "--" not in state["columns_problem"]
+    assert state["counts"] == {"rows": 11, "ignored": 0, "problems": 6, "ready": 5}
     for bad in ({"row": 40}, {"row": 0}, {"row": "x"}, {}):
         reply = client.post(f"/api/uploads/{uid}/header", json=bad)
         assert reply.status_code == 400, bad
@@ -228,6 +236,28 @@ def test_the_header_row_is_chosen_by_clicking_a_row_of_the_first_rows(
     )
     bid = upload(client, blank)
     assert client.post(f"/api/uploads/{bid}/header", json={"row": 2}).status_code == 400
+
+
+def test_suggestions_judge_values_and_never_offer_an_hr_number_as_member_id(
+    web: tuple[TestClient, WebConfig], tmp_path: Path
+) -> None:
+    """Employee ID is no member id (said why); a column of e-mails is a guess to check; the
+    guesses are pre-chosen so the rows can be checked at once."""
+    path = tmp_path / "hr.csv"
+    path.write_text(
+        "Employee ID,Mail,Dept,Standort\n"
+        + "".join(f"{900 + i},x{i}@acme.example,Sales,Germany\n" for i in range(4)),
+        encoding="utf-8",
+    )
+    client, _ = web
+    state = client.get(f"/api/uploads/{upload(client, path)}").json()
+    columns = {c["header"]: c for c in state["columns"]}
+    assert columns["Employee ID"]["chosen"] == "ignore"
+    assert columns["Employee ID"]["reason"] == "It is an HR number, not a Kantata user id"
+    assert (columns["Mail"]["chosen"], columns["Mail"]["sure"]) == ("member_email", False)
+    assert columns["Mail"]["reason"].startswith("It holds e-mail addresses")
+    assert (columns["Dept"]["chosen"], columns["Dept"]["sure"]) == ("department", True)
+    assert state["columns_problem"] is None
 
 
 def test_a_workbook_sheet_is_chosen_and_chosen_back(

@@ -66,8 +66,9 @@ function renderHeader(s) {
   const h = s.header;
   const width = Math.min(h.width, PREVIEW_COLUMNS);
   const more = h.width - width;
+  const why = h.chosen ? "your choice" : h.reason ? `found by the importer: ${h.reason}` : "found by the importer";
   $("#header-hint").textContent = h.row
-    ? `Row ${h.row} holds the column names${h.chosen ? " (your choice)" : " (found by the importer)"}. If another row does, click it.`
+    ? `Row ${h.row} holds the column names (${why}). If another row does, click it.${h.hint ? ` Perhaps: ${h.hint}.` : ""}`
     : "Click the row that holds the column names.";
   const rows = h.rows.map((cells, i) => {
     const n = i + 1;
@@ -102,13 +103,17 @@ function renderColumns(s) {
       ...s.targets.map((t) => el("option", { value: t.value }, t.label)));
     select.value = c.chosen;
     select.addEventListener("change", saveColumns);
-    const mark = c.suggested !== "ignore" && c.suggested === c.chosen
-      ? el("span", { class: "badge" }, "suggested")
-      : c.suggested !== "ignore" ? el("span", { class: "badge off" }, `suggested: ${labels[c.suggested]}`) : "";
+    let mark = "";
+    if (c.suggested !== "ignore" && c.suggested === c.chosen) {
+      mark = el("span", { class: c.sure ? "badge" : "badge guess", title: c.reason || null }, c.sure ? "suggested" : "suggested: check it");
+    } else if (c.suggested !== "ignore") {
+      mark = el("span", { class: "badge off" }, `suggested: ${labels[c.suggested]}`);
+    }
+    const why = c.reason ? el("small", { class: "why", title: c.reason }, c.reason) : "";
     return el("tr", { class: c.chosen === "ignore" ? "unused" : "" },
       el("td", { class: "name", title: c.header }, c.header),
       el("td", { class: "samples", title: c.samples.join(" · ") }, c.samples.join(" · ")),
-      el("td", {}, select, " ", mark));
+      el("td", {}, select, " ", mark, why));
   }));
   show($("#columns-problem"), s.columns_problem);
 }
