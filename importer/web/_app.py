@@ -26,7 +26,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from importer.core import ApiSettings
+from importer.core import ApiSettings, Settings
 from importer.web import _api, _pages
 from importer.web._store import Store
 
@@ -52,7 +52,7 @@ class WebConfig:
     api: ApiSettings | None = None
     port: int = 0
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
-    batch_size: int = 100
+    batch_size: int = Settings().options.batch_size  # run's default, defined once
     extra_hosts: tuple[str, ...] = ()
 
     @property

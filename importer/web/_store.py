@@ -34,7 +34,7 @@ from typing import Any
 
 import pandas as pd
 
-from importer.core import ApiSettings, FolderLock, ImporterError, InputError
+from importer.core import ApiSettings, FolderLock, ImporterError, InputError, Settings
 from importer.jobs import ImportResult, Progress
 from importer.web import _jobs, _results
 from importer.web._files import new_id, now, private_dir, read_json, write_json
@@ -49,6 +49,7 @@ _UPLOAD_META = "upload.json"
 _RUN_META = "run.json"
 SENDING, UNDOING = "sending", "undoing"
 _BUSY_STATES = (SENDING, UNDOING)
+_DEFAULT_BATCH = Settings().options.batch_size  # run's default, defined once
 
 
 class NotFound(LookupError):
@@ -177,7 +178,9 @@ class Run:
 class Store:
     """Uploads and runs of one working folder; runs are sent in threads of this process."""
 
-    def __init__(self, root: Path, api: ApiSettings | None, *, batch_size: int = 100) -> None:
+    def __init__(
+        self, root: Path, api: ApiSettings | None, *, batch_size: int = _DEFAULT_BATCH
+    ) -> None:
         self.root = private_dir(root)
         self.locks = private_dir(root / "locks")
         self.api = api
