@@ -43,7 +43,7 @@ BATCH_ROWS = 1 << 16  # rows per message of cells
 ROW = "source_row"  # the extra column carrying each row's number
 FRAME = struct.Struct(">cQ")  # a message: its kind (one byte), the payload's length
 # Kinds: parent -> child  J job; child -> parent  S sheet name, H head (sheet description and
-# message count), B cells, X error (kind, text), D done (resident bytes).
+# message count), B cells, R first rows (pickled), X error (kind, text), D done (resident bytes).
 # The child's bootstrap, kept to the readers (~0.2 s, not ~0.9 s): the ``importer.read`` package
 # is registered without running its ``__init__`` (which loads the whole reading stage, pandas
 # included), and Python is told there is no pandas: pyarrow would import it (~0.5 s) on its
@@ -65,8 +65,11 @@ _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 @dataclass(frozen=True)
 class Job:
-    """What the child is asked to read, and how (``read_sheet``'s arguments)."""
+    """What the child is asked to read, and how: ``task`` ``"sheet"`` is
+    :func:`importer.read._excel.read_sheet` (the answer: the sheet, its cells as Arrow),
+    ``"first_rows"`` is :func:`importer.read._excel.first_rows` (the answer: ``FirstRows``)."""
 
+    task: str
     path: Path
     fmt: str
     sheet: str | None
@@ -74,6 +77,7 @@ class Job:
     header_row: int | None
     score: HeaderScore
     max_memory: int | None
+    limit: int = 0  # rows, for "first_rows"
 
 
 def main() -> None:
@@ -89,21 +93,40 @@ def main() -> None:
         if len(head) < FRAME.size:
             return
         _, length = FRAME.unpack(head)
-        job: Job = pickle.loads(jobs.read(length))
+        data = jobs.read(length)
         with contextlib.suppress(OSError):  # the log keeps only this job's words
             os.ftruncate(2, 0)
             os.lseek(2, 0, os.SEEK_SET)
-        cap_memory(job.max_memory)
-        run(job, out)
+        try:
+            job: Job = pickle.loads(data)
+        except Exception as exc:  # e.g. a header scorer from a module the child cannot import
+            text = f"cannot take the job: {type(exc).__name__}: {exc}".splitlines()[0][:200]
+            send(out, b"X", pickle.dumps(("crash", text)))
+        else:
+            cap_memory(job.max_memory)
+            run(job, out)
         send(out, b"D", str(resident_bytes()).encode())
 
 
 def run(job: Job, out: IO[bytes]) -> None:
-    """Read the job's sheet and send it, or send why not."""
-    from importer.read._excel import read_sheet
+    """Do the job and send its answer, or send why not."""
+    from importer.read import _excel
 
     try:
-        book = read_sheet(
+        if job.task == "first_rows":
+            rows = _excel.first_rows(
+                job.path,
+                job.fmt,
+                job.sheet,
+                limit=job.limit,
+                max_unpacked=job.max_unpacked,
+                max_memory=job.max_memory,
+                header_row=job.header_row,
+                score=job.score,
+            )
+            send(out, b"R", pickle.dumps(rows))
+            return
+        book = _excel.read_sheet(
             job.path,
             job.fmt,
             job.sheet,

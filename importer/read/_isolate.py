@@ -60,7 +60,6 @@ from typing import IO, Any
 import importer
 from importer.core import InputError
 from importer.read._child import COMMAND, FRAME, ROW, Job
-from importer.read._table import HeaderScore
 
 TIMEOUT_BASE_S = 60.0  # every workbook read may take this long ...
 TIMEOUT_PER_MB_S = 10.0  # ... plus this per MB of file
@@ -76,27 +75,16 @@ def default_read_timeout(size: int) -> float:
     return TIMEOUT_BASE_S + TIMEOUT_PER_MB_S * size / 2**20
 
 
-def read_sheet_isolated(
-    path: Path,
-    fmt: str,
-    sheet: str | None,
-    *,
-    max_unpacked: int,
-    header_row: int | None,
-    score: HeaderScore,
-    max_memory: int | None,
-    timeout: float,
-) -> Any:
-    """:func:`importer.read._excel.read_sheet` in a reader child, within ``timeout`` seconds
-    and ``max_memory`` bytes (see the module doc); returns its ``SheetData``.
+def read_isolated(job: Job, *, timeout: float) -> Any:
+    """Do ``job`` in a reader child, within ``timeout`` seconds and ``job.max_memory`` bytes
+    (see the module doc): ``read_sheet``'s ``SheetData``, or ``first_rows``' ``FirstRows``.
 
     Raises:
-        InputError: what ``read_sheet`` raises, and a reader that hangs, runs out of its memory
-            or crashes (one line naming the file, and the sheet once known).
-        TypeError: ``score`` cannot be pickled (a lambda): pass a top-level function or the
+        InputError: what the reader raises, and a reader that hangs, runs out of its memory or
+            crashes (one line naming the file, and the sheet once known).
+        TypeError: ``job.score`` cannot be pickled (a lambda): pass a top-level function or the
             scorer ``importer.read.header_scorer`` makes.
     """
-    job = Job(path, fmt, sheet, max_unpacked, header_row, score, max_memory)
     try:
         data = pickle.dumps(job)
     except (pickle.PicklingError, AttributeError, TypeError) as exc:
@@ -106,7 +94,7 @@ def read_sheet_isolated(
         child = _take()
         reading = _Reading(job, timeout, deadline, child)
         try:
-            book = reading.run(data)
+            answer = reading.run(data)
         except _Gone:  # a waiting child that died meanwhile: another one, within the deadline
             _retire(child)
             continue
@@ -114,7 +102,7 @@ def read_sheet_isolated(
             (_give_back if reading.done else _retire)(child)
             raise
         _give_back(child)
-        return book
+        return answer
 
 
 class _Gone(Exception):
@@ -346,6 +334,8 @@ class _Reading:
             elif kind == b"H":
                 fields, batches = pickle.loads(payload)
                 break
+            elif kind == b"R":
+                return pickle.loads(payload)
             else:
                 raise EOFError
         tables = []

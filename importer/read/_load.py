@@ -48,11 +48,14 @@ from importer.core import TEXT_SUFFIXES, WORKBOOK_SUFFIXES, InputError
 from importer.read import _delimited as _delimited
 from importer.read import _excel as _excel
 from importer.read import _isolate as _isolate
+from importer.read._child import Job
+from importer.read._header_row import HEADER_SEARCH_ROWS
 from importer.read._headers import header_scorer
 from importer.read._isolate import default_read_timeout
 from importer.read._table import (
     DEFAULT_MAX_ROWS,
     CellNote,
+    FirstRows,
     HeaderScore,
     SourceInfo,
     Table,
@@ -62,9 +65,11 @@ from importer.read._table import (
 __all__ = [
     "DEFAULT_MAX_ROWS",
     "CellNote",
+    "FirstRows",
     "SourceInfo",
     "Table",
     "default_read_timeout",
+    "first_rows",
     "memory_budget",
     "open_table",
 ]
@@ -101,20 +106,99 @@ def open_table(
     A workbook is read in a child process (:mod:`importer.read._isolate`) that is stopped after
     ``read_timeout`` seconds (default: :func:`default_read_timeout` of the file's size) and may
     grow by ``max_memory`` bytes at most; a reader that hangs, explodes or crashes ends in an
-    InputError too. ``isolate=False`` reads it in this process instead, unguarded (benchmarks
-    compare the two). ``score`` must then be picklable, as :func:`header_scorer`'s scorer is.
+    InputError too. ``score`` goes to the child, so it must be picklable and importable there
+    without the caller's modules: :func:`header_scorer`'s scorer or :func:`no_score`.
+    ``isolate=False`` reads it in this process instead, unguarded (benchmarks compare the two).
     """
     if header_row is not None and header_row < 1:
         raise ValueError(f"header_row must be at least 1, not {header_row}")
     if score is None:
         score = header_scorer()
-    if read_timeout is not None and not read_timeout > 0:
-        raise ValueError(f"read_timeout must be positive, not {read_timeout}")
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, not {chunk_rows}")
     if max_rows < 1 or (max_bytes is not None and max_bytes < 1):
         raise ValueError(f"limits must be positive, not {max_rows=}, {max_bytes=}")
+    _check_timeout(read_timeout)
     p = Path(path)
+    fmt, limit = _checked_file(p, max_bytes)
+    memory = max_memory if max_memory is not None else memory_budget()
+    # Each reader owns its format's branch: text is streamed, a workbook's sheet read once.
+    if fmt == "csv" or not isolate:
+        opener = _delimited.open_table if fmt == "csv" else _excel.open_table
+        return opener(
+            p,
+            fmt,
+            sheet=sheet,
+            chunk_rows=chunk_rows,
+            max_rows=max_rows,
+            max_unpacked=UNPACK_FACTOR * limit,
+            max_memory=memory,
+            header_row=header_row,
+            score=score,
+        )
+    book = _isolate.read_isolated(
+        Job("sheet", p, fmt, sheet, UNPACK_FACTOR * limit, header_row, score, memory),
+        timeout=_timeout(p, read_timeout),
+    )
+    return _excel.sheet_table(
+        p, fmt, book, header_row=header_row, chunk_rows=chunk_rows, max_rows=max_rows
+    )
+
+
+def first_rows(
+    path: str | Path,
+    *,
+    sheet: str | None = None,
+    header_row: int | None = None,
+    limit: int = HEADER_SEARCH_ROWS,
+    max_bytes: int | None = None,
+    max_memory: int | None = None,
+    score: HeaderScore | None = None,
+    read_timeout: float | None = None,
+) -> FirstRows:
+    """The first ``limit`` rows of a file (a workbook's sheet, chosen as :func:`open_table`
+    chooses it), rows above the header included, and the header row :func:`open_table` would
+    take with the same ``header_row``: what a person looks at to say which row holds the column
+    names. The same checks and limits as :func:`open_table` (a workbook is read in a child
+    process, within ``read_timeout``); raises the same ``InputError``s."""
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+    _check_timeout(read_timeout)
+    p = Path(path)
+    fmt, size_limit = _checked_file(p, max_bytes)
+    score = score or header_scorer()
+    if fmt == "csv":
+        if sheet is not None:
+            raise InputError(
+                f"{p.name} is a text file and has no sheets (asked for sheet {sheet!r})",
+                path=str(p),
+            )
+        return _delimited.first_rows(p, limit=limit, header_row=header_row, score=score)
+    memory = max_memory if max_memory is not None else memory_budget()
+    job = Job(
+        "first_rows", p, fmt, sheet, UNPACK_FACTOR * size_limit, header_row, score, memory, limit
+    )
+    rows: FirstRows = _isolate.read_isolated(job, timeout=_timeout(p, read_timeout))
+    return rows
+
+
+def _check_timeout(read_timeout: float | None) -> None:
+    if read_timeout is not None and not read_timeout > 0:
+        raise ValueError(f"read_timeout must be positive, not {read_timeout}")
+
+
+def _timeout(p: Path, read_timeout: float | None) -> float:
+    """The deadline of reading ``p`` in a child: as asked, or as big files need."""
+    if read_timeout is not None:
+        return read_timeout
+    with contextlib.suppress(OSError):
+        return default_read_timeout(p.stat().st_size)
+    return default_read_timeout(0)
+
+
+def _checked_file(p: Path, max_bytes: int | None) -> tuple[str, int]:
+    """Refuse what is no readable file of ours (missing, a directory, a FIFO, empty, too big);
+    its format and size limit."""
     name = p.name
     if not p.exists():
         raise InputError(f"file not found: {p}", path=str(p))
@@ -146,35 +230,7 @@ def open_table(
             f"{kind} files; split it, or raise the limit with --max-file-mb",
             path=str(p),
         )
-    # Each reader owns its format's branch: text is streamed, a workbook's sheet read once.
-    max_unpacked = UNPACK_FACTOR * limit
-    memory = max_memory if max_memory is not None else memory_budget()
-    if fmt == "csv" or not isolate:
-        opener = _delimited.open_table if fmt == "csv" else _excel.open_table
-        return opener(
-            p,
-            fmt,
-            sheet=sheet,
-            chunk_rows=chunk_rows,
-            max_rows=max_rows,
-            max_unpacked=max_unpacked,
-            max_memory=memory,
-            header_row=header_row,
-            score=score,
-        )
-    book = _isolate.read_sheet_isolated(
-        p,
-        fmt,
-        sheet,
-        max_unpacked=max_unpacked,
-        header_row=header_row,
-        score=score,
-        max_memory=memory,
-        timeout=read_timeout if read_timeout is not None else default_read_timeout(size),
-    )
-    return _excel.sheet_table(
-        p, fmt, book, header_row=header_row, chunk_rows=chunk_rows, max_rows=max_rows
-    )
+    return fmt, limit
 
 
 def _not_a_file(p: Path, mode: int) -> InputError:

@@ -45,6 +45,12 @@ class HeaderScorer:
         return len(named)
 
 
+def no_score(cells: Sequence[str]) -> int:
+    """A header scorer that finds no column named anywhere: the header is then the first
+    non-blank row (or the one asked for). Importable cheaply, so a reader child can take it."""
+    return 0
+
+
 def known_names(spec: RowSchemaSpec) -> dict[str, tuple[str, int]]:
     """Normalised column names and aliases -> (the column or name column they name, rank): the
     name itself is rank 0, its aliases 1, 2 ... in the schema's order (earlier wins a clash)."""

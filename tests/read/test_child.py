@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from importer.core import InputError
-from importer.read import open_table
-from importer.read._isolate import read_sheet_isolated, retire_idle_children
+from importer.read import first_rows, open_table
+from importer.read._isolate import retire_idle_children
 
 from ..conftest import write_xlsx
 from ..hostile_files import ods_workbook
@@ -148,7 +148,7 @@ def test_a_read_past_its_deadline_in_a_thread_does_not_block_others(tmp_path: Pa
 
 _PARENT = """
 import sys, time
-from importer.read import open_table
+from importer.read import first_rows, open_table
 open_table(sys.argv[1])  # a good read: its child then waits for the next read
 print("ready", flush=True)
 if sys.argv[2] == "hang":
@@ -198,16 +198,7 @@ def test_an_unpicklable_scorer_is_a_clear_type_error(tmp_path: Path) -> None:
     """A library caller passing a lambda as the header scorer is told why it cannot work."""
     good = write_xlsx(tmp_path / "good.xlsx", {"M": [["member_id"], [1]]})
     with pytest.raises(TypeError, match="picklable"):
-        read_sheet_isolated(
-            good,
-            "xlsx",
-            None,
-            max_unpacked=1 << 30,
-            header_row=None,
-            score=lambda cells: 0,
-            max_memory=None,
-            timeout=30,
-        )
+        open_table(good, score=lambda cells: 0)
 
 
 def test_workbooks_read_alike_in_the_child_and_in_process(tmp_path: Path) -> None:
@@ -239,3 +230,14 @@ def test_a_waiting_child_that_died_is_replaced(tmp_path: Path) -> None:
     while alive(waiting) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert sum(len(c) for c in open_table(good).chunks()) == 2
+
+
+def test_first_rows_of_a_workbook_are_read_in_the_child_too(tmp_path: Path) -> None:
+    """The web page's preview (``first_rows``) of the hanging .ods: an InputError in time; of a
+    good workbook: the same rows as before."""
+    with pytest.raises(InputError, match=r"^hangs-calamine\.ods: reading the workbook"):
+        first_rows(HANGS, read_timeout=2)
+    good = write_xlsx(tmp_path / "good.xlsx", {"M": [["Title"], ["member_id"], [1], [2]]})
+    preview = first_rows(good, limit=3)
+    assert preview.rows == (("Title",), ("member_id",), ("1",))
+    assert preview.header_row == open_table(good).info.header_row
