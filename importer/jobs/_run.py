@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +40,7 @@ from importer.core import (
     ImportOptions,
     sha256_file,
 )
+from importer.jobs._heartbeat import Heartbeat
 from importer.jobs._result import ImportResult, Progress, ProgressCallback, summary_record
 from importer.jobs._table import (
     check_input,
@@ -96,6 +98,11 @@ def validate_file(
             names must be resolved but ``api`` has no token.
         ApiError: names could not be looked up (token refused, server unreachable).
     """
+    if progress is not None and not isinstance(progress, Heartbeat):
+        with Heartbeat(progress) as beat:  # events at least every second or two
+            return validate_file(
+                path, out_dir=out_dir, options=options, progress=beat, api=api, transport=transport
+            )
     options = options or ImportOptions()
     api = api or ApiSettings.from_env()
     started, t0 = datetime.now(UTC), time.perf_counter()
@@ -169,7 +176,8 @@ def run_import(
         api: base URL, token, concurrency, rate, retries (default: ``ApiSettings.from_env()``,
             ``$KANTATA_BASE_URL`` and ``$KANTATA_API_TOKEN`` as the CLI reads them).
         transport: an httpx transport to use instead of the network (tests, proxies).
-        progress: called with ``Progress`` events.
+        progress: called with ``Progress`` events, at least every second or two while the
+            run works (a wait for replies in doubt counts down: phase ``wait``).
         cancel: set it (from a signal handler, another thread) to stop sending: requests in
             flight finish, unsent rows are reported ``not_processed``, the journal keeps the rest
             for the next run.
@@ -183,6 +191,22 @@ def run_import(
             the file has name columns to resolve but ``api`` has no token.
         ApiError: the names could not be looked up (token refused, server unreachable).
     """
+    if progress is None:
+        return _run_import(path, out_dir, options, api, transport, None, cancel)
+    with Heartbeat(progress) as beat:
+        return _run_import(path, out_dir, options, api, transport, beat, cancel)
+
+
+def _run_import(
+    path: str | Path,
+    out_dir: str | Path | None,
+    options: ImportOptions | None,
+    api: ApiSettings | None,
+    transport: httpx.BaseTransport | None,
+    progress: Heartbeat | None,
+    cancel: threading.Event | None,
+) -> ImportResult:
+    """:func:`run_import`, its progress wrapped in a heartbeat."""
     options = options or ImportOptions()
     api = api or ApiSettings.from_env()
     started = datetime.now(UTC)
@@ -309,7 +333,7 @@ def _send(
     api: ApiSettings,
     transport: httpx.BaseTransport | None,
     cancel: threading.Event | None,
-    progress: ProgressCallback | None,
+    progress: Heartbeat | None,
     outcomes: Outcomes,
     extra: dict[str, Any],
     *,
@@ -348,6 +372,7 @@ def _send(
                 cancel=cancel,
                 differs=options.differs,
                 progress=tell,
+                on_wait=None if progress is None else _wait_for(progress),
             )
             fatal, interrupted = report.fatal, report.interrupted
             extra.update(
@@ -376,6 +401,16 @@ def _send(
             pace=pace_summary(client),
         )
     return fatal, interrupted, sent_rows
+
+
+def _wait_for(beat: Heartbeat) -> Callable[[float, int], None]:
+    """What the sender calls when it waits before looking rows in doubt up: a countdown."""
+
+    def waiting(seconds: float, rows: int) -> None:
+        noun = "row" if rows == 1 else "rows"
+        beat.waiting(seconds, f"then looking up {rows:,} {noun} in doubt")
+
+    return waiting
 
 
 def _counts(final: pd.DataFrame, rows: int, valid: int, *, dry_run: bool) -> dict[str, int]:

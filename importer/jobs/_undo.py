@@ -41,6 +41,7 @@ from importer.core import (
     OutcomeUnknownError,
     RejectedBatchError,
 )
+from importer.jobs._heartbeat import Heartbeat
 from importer.jobs._result import ImportResult, Progress, ProgressCallback
 from importer.report import private_opener, write_json
 from importer.send import JOURNAL_FILE, ROW_CREATED, ROW_IN_FLIGHT, ROW_MOVED, RunLock
@@ -217,6 +218,17 @@ def undo_run(
     Raises:
         JournalError: no journal, rows still in doubt, or the folder is in use.
     """
+    if progress is not None and not isinstance(progress, Heartbeat):
+        with Heartbeat(progress) as beat:  # events at least every second or two
+            return undo_run(
+                results_dir,
+                api=api,
+                dry_run=dry_run,
+                force=force,
+                transport=transport,
+                progress=beat,
+                cancel=cancel,
+            )
     results = Path(results_dir)
     cancel = cancel or threading.Event()
     lock = RunLock(results)

@@ -267,11 +267,13 @@ def send_all(
     cancel: threading.Event,
     differs: str = DIFFERS_REPORT,
     progress: Callable[[str, int, int], None] | None = None,
+    on_wait: Callable[[float, int], None] | None = None,
 ) -> tuple[SendReport, BatchSender]:
     """Write what the valid rows need; every row written or decided gets an outcome.
 
     Rows not decided (stopped early) get no outcome here: the caller reports them as
-    ``not_processed``.
+    ``not_processed``. ``on_wait(seconds, rows)`` is called when the send waits for the
+    server's time limit before looking ``rows`` in doubt up.
     """
     if differs not in DIFFERS_MODES:
         raise ValueError(f"differs must be one of {', '.join(DIFFERS_MODES)}, not {differs!r}")
@@ -279,7 +281,9 @@ def send_all(
     holdings = Holdings(client)
     recorder = Recorder(outcomes, journal)
     sender = BatchSender(client, recorder, holdings)
-    if progress is not None:
+    if on_wait is not None:
+        sender.on_wait = on_wait
+    elif progress is not None:
         sender.on_wait = lambda s, n: progress(f"waiting {s:.0f} s to look up {n} in doubt", 0, 0)
     todo = valid
     try:
