@@ -145,8 +145,15 @@ def _print_result(result: ImportResult, *, quiet: bool, as_json: bool) -> None:
     table = Table(title=f"{result.summary['command']}: {where}")
     table.add_column("outcome")
     table.add_column("rows", justify="right")
+    # A resumed run: what this run did, apart from what earlier runs of the folder did.
+    this_run = result.summary.get("counts_this_run") or {}
+    earlier = result.summary.get("counts_earlier_runs") or {}
+    if earlier:
+        table.add_column("this run", justify="right")
+        table.add_column("earlier runs", justify="right")
     for key, value in result.counts.items():
-        table.add_row(key.replace("_", " "), f"{value:,}")
+        split = [f"{this_run[key]:,}", f"{earlier[key]:,}"] if key in earlier else ["", ""]
+        table.add_row(key.replace("_", " "), f"{value:,}", *(split if earlier else []))
     err.print(table)
     if result.fatal:
         err.print(f"[bold red]stopped:[/] {escape(printable(result.fatal))}")

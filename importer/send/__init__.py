@@ -4,7 +4,7 @@ Everything else in this package is private (``_name.py``).
 """
 
 from importer.send._batch import iter_batches
-from importer.send._dispatch import send_all
+from importer.send._dispatch import SendReport, send_all
 from importer.send._holdings import LISTS_UNKNOWN, Holdings, classify, organizations_of
 from importer.send._journal import (
     JOURNAL_FILE,
@@ -24,6 +24,7 @@ __all__ = [
     "Holdings",
     "Journal",
     "RunLock",
+    "SendReport",
     "classify",
     "iter_batches",
     "organizations_of",
