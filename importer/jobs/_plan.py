@@ -51,7 +51,7 @@ from importer.report import (
     private_opener,
     write_json,
 )
-from importer.send import Holdings, classify, organizations_of
+from importer.send import Holdings, classify, decide, organizations_of
 from importer.validate import Intake
 
 __all__ = ["DIFFERS", "EXISTS", "INVALID", "MISSING", "NEW", "PLAN_FILE", "plan_file"]
@@ -118,18 +118,8 @@ def plan_file(
         ).frame
         lookups = client.counts.snapshot()
         facts = {"member_id_lists": holdings.lists, "memberships_on_account": holdings.total}
-    failing = verdicts["action"] == MISSING
-    if options.differs == "report":
-        failing |= verdicts["action"] == DIFFERS
-    elif options.differs == "move":
-        failing |= (verdicts["action"] == DIFFERS) & (verdicts["holds"] != 1)
-    bad = verdicts[failing]
-    outcomes.failed_frame(
-        pd.DataFrame(
-            {"error_field": bad["field"], "error_message": bad["detail"]}, index=bad.index
-        ),
-        STAGE_REMOTE,
-    )
+    bad = decide(verdicts, options.differs).failed  # as run decides them
+    outcomes.failed_frame(bad, STAGE_REMOTE)
     failures = outcomes.frame()
     invalid = failures[failures["error_stage"] == STAGE_VALIDATION]
     shown = pd.DataFrame(
