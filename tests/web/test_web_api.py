@@ -767,16 +767,20 @@ def test_cancel_then_resume_in_a_new_server_sends_every_row_once(tmp_path: Path)
 
 
 def test_a_run_cut_off_by_a_server_stop_is_offered_for_resume(tmp_path: Path) -> None:
-    """A run still 'sending' on disk, whose upload nobody holds, is interrupted."""
+    """A run still 'sending' on disk, whose upload nobody holds, is interrupted (a run saved by
+    the page's first version, its choices laid flat, is read too)."""
     from importer.web._store import Store
 
     folder = tmp_path / "runs" / "0123456789abcdef"
     folder.mkdir(parents=True)
     meta = {"id": "0123456789abcdef", "upload": "fedcba9876543210", "created": "x",
-            "state": "sending", "recipe": {"header_row": 1}}  # fmt: skip
+            "state": "sending", "sheet": None, "header_row": 3, "headers": ["a"],
+            "chosen": {"a": "member_id"}, "differs": "move"}  # fmt: skip
     (folder / "run.json").write_text(json.dumps(meta), encoding="utf-8")
-    status = Store(tmp_path, None).run("0123456789abcdef").status()
-    assert (status["state"], status["running"]) == ("interrupted", False)
+    run = Store(tmp_path, None).run("0123456789abcdef")
+    status = run.status()
+    assert (status["state"], status["running"], status["differs"]) == ("interrupted", False, "move")
+    assert run.recipe.header_row == 3
 
 
 def test_downloads_are_a_fixed_list_of_names(web: tuple[TestClient, WebConfig]) -> None:
