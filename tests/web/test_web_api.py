@@ -592,7 +592,9 @@ def test_the_check_says_what_sending_would_do_and_why_rows_fail(
     client, _ = web
     uid = upload(client, SAMPLES / "people.csv")
     assert client.get(f"/api/uploads/{uid}/plan/rows?group=create").json()["total"] == 0
-    plan = client.post(f"/api/uploads/{uid}/plan", json={}).json()["plan"]
+    state = client.post(f"/api/uploads/{uid}/plan", json={}).json()
+    plan = state["plan"]
+    assert plan["counts"]["invalid"] == state["counts"]["problems"]  # one count, everywhere
     assert plan["counts"] == {"create": 31, "exists": 1, "move": 0, "add": 0, "elsewhere": 1,
                               "fail": 3, "invalid": 6, "ignored": 0}  # fmt: skip
     assert {r["text"] for r in plan["reasons"]} == {
@@ -646,6 +648,7 @@ def test_send_writes_what_the_cli_writes_for_the_same_edit(
     client.post(
         f"/api/uploads/{uid}/cells", json={"row": 35, "column": "Member ID", "value": "10031"}
     )
+    problems = client.get(f"/api/uploads/{uid}").json()["counts"]["problems"]
     started = client.post(f"/api/uploads/{uid}/runs")
     assert started.status_code == 201
     status = wait_for_run(client, started.json()["id"])
@@ -660,6 +663,7 @@ def test_send_writes_what_the_cli_writes_for_the_same_edit(
     counts = {c["outcome"]: c["rows"] for c in outcomes["counts"]}
     assert counts == {"created": 32, "already there": 1, "not sent: a problem in the file": 5,
                       "refused by Kantata": 4}  # fmt: skip
+    assert counts["not sent: a problem in the file"] == problems
     assert all("--" not in r["message"] for r in outcomes["rows"])
 
 
