@@ -18,6 +18,8 @@ from collections.abc import Callable
 
 from importer.api._pace import RateLearner
 
+NAP_S = 0.2  # seconds a sender waiting for the rate sleeps at most before asking again
+
 
 class RateLimiter:
     """Token bucket at the learned rate, plus a shared pause.
@@ -46,6 +48,8 @@ class RateLimiter:
         self._sleep = sleep
         self._last = clock()
         self._resume_at = 0.0
+        self._refused = False  # a request was told to wait for a token since the last one left
+        self._promised = 0.0  # the moment the latest waiting sender was told to come back
         self._lock = threading.Lock()
         self.waited = 0.0  # total seconds senders spent waiting here (for the summary)
 
@@ -57,23 +61,48 @@ class RateLimiter:
     def acquire(self) -> None:
         """Block until one request may be sent."""
         while True:
-            with self._lock:
-                now = self._clock()
-                wait = self._resume_at - now
-                rate = self.learner.rate
-                if wait <= 0 and rate is not None:
-                    burst = 1.0 if self.learner.level is not None else self._burst
-                    self._tokens = min(burst, self._tokens + (now - self._last) * rate)
-                    self._last = now
-                    if self._tokens >= 1 - 1e-9:  # float dust must not spin forever
-                        self._tokens -= 1
-                        return
-                    wait = (1 - self._tokens) / rate
-                elif wait <= 0:
-                    self._last = now
-                    return
-                self.waited += wait
+            wait = self.try_acquire()
+            if wait <= 0:
+                return
             self._sleep(wait)
+
+    def try_acquire(self) -> float:
+        """Take a token if one is there (``0.0``: send now); else the seconds to wait before
+        asking again (nothing taken). Never blocks: a simulator drives the limiter with it.
+
+        A sender told to wait is given its own moment (one token after the previous one's) if
+        that is near (NAP_S), else told to ask again then: dozens of waiting senders do not all
+        wake for every token, and they see a rate that rose within NAP_S."""
+        with self._lock:
+            now = self._clock()
+            rate = self.learner.rate
+            if now >= self._resume_at and rate is not None:
+                burst = 1.0 if self.learner.level is not None else self._burst
+                self._tokens = min(burst, self._tokens + (now - self._last) * rate)
+                self._last = now
+                if self._tokens >= 1 - 1e-9:  # float dust must not spin forever
+                    self._tokens -= 1
+                    # Bound by the rate: someone had to wait since the previous request left.
+                    self.learner.sent(bound=self._refused)
+                    self._refused = False
+                    return 0.0
+                self._refused = True
+                ready = now + (1 - self._tokens) / rate
+            elif now >= self._resume_at:
+                self._last = now
+                self.learner.sent(bound=False)
+                return 0.0
+            else:
+                ready = self._resume_at
+            slot = max(ready, self._promised)
+            if rate is not None and slot - now <= NAP_S:
+                self._promised = slot + 1 / rate
+                wait = slot - now
+            else:  # come back in a while (the rate may have risen by then), or after the pause
+                wait = min(slot - now, max(ready - now, NAP_S))
+            wait = max(wait, 1e-4)
+            self.waited += wait
+            return wait
 
     def pause(self, seconds: float) -> None:
         """The server refused a request (429): hold every sender for ``seconds`` (its
@@ -81,6 +110,7 @@ class RateLimiter:
         with self._lock:
             self._resume_at = max(self._resume_at, self._clock() + seconds)
             self._tokens = min(self._tokens, 0.0)
+            self._promised = self._resume_at  # moments promised before the pause are void
         self.learner.refused(seconds)
 
     def succeeded(self) -> None:

@@ -37,6 +37,12 @@ def sandbox_cmd(
     rate: Annotated[
         float | None, typer.Option("--rate", help="Requests/s (all requests) before 429; off.")
     ] = None,
+    burst: Annotated[
+        float | None,
+        typer.Option(
+            "--burst", help="Requests --rate lets through at once (default: a second's worth)."
+        ),
+    ] = None,
     workspaces_rate: Annotated[
         float | None,
         typer.Option(
@@ -186,6 +192,7 @@ def sandbox_cmd(
             random_seed=random_seed,
             max_per_page=max_per_page,
             rate=rate,
+            burst=burst,
             workspaces_rate=workspaces_rate,
             retry_after=retry_after,
             retry_after_s=retry_after_s,

@@ -49,7 +49,8 @@ class KnobSpec:
 
     name: str
     default: Any
-    kind: str  # "rate" (positive number or None), "fraction", "seconds", "choice", "bool",
+    kind: str  # "rate" (positive number or None), "tokens" (a number >= 1), "fraction",
+    # "seconds", "choice", "bool",
     # "count" (a whole number >= 0), "faults" (a comma list of WRITE_FAULTS)
     help: str
     choices: tuple[Any, ...] = ()
@@ -60,6 +61,13 @@ class KnobSpec:
 # (docs/kantata-api.md) is silent on each behaviour a "choice"/"bool" switch selects.
 KNOB_SPECS: tuple[KnobSpec, ...] = (
     KnobSpec("rate", None, "rate", "requests/s over all requests before 429", optional=True),
+    KnobSpec(
+        "burst",
+        None,
+        "tokens",
+        "requests the rate limit lets through at once (default: a second's worth of rate)",
+        optional=True,
+    ),
     KnobSpec(
         "workspaces_rate",
         DEFAULT_WORKSPACES_RATE,
@@ -199,6 +207,8 @@ def check_knob(name: str, value: Any) -> Any:
     number = float(value)
     if spec.kind == "rate" and not (0 < number < math.inf):
         raise ValueError(f"{name} must be a positive number of requests per second, not {value!r}")
+    if spec.kind == "tokens" and not (1 <= number < math.inf):
+        raise ValueError(f"{name} must be a number of requests >= 1, not {value!r}")
     if spec.kind == "fraction" and not 0.0 <= number <= 1.0:
         raise ValueError(f"{name} must be a fraction between 0 and 1, not {value!r}")
     if spec.kind == "seconds" and not 0.0 <= number < math.inf:
@@ -225,6 +235,7 @@ class Knobs:
     """A snapshot of the runtime switches in force (see :data:`KNOB_SPECS`)."""
 
     rate: float | None = None
+    burst: float | None = None
     workspaces_rate: float | None = DEFAULT_WORKSPACES_RATE
     retry_after: bool = True
     retry_after_s: float | None = None
@@ -299,11 +310,13 @@ DEFAULT_CONFIG = SandboxConfig()
 
 
 class _Bucket:
-    """A token bucket of ``rate`` requests/s with a burst of ``max(1, rate)``."""
+    """A token bucket: ``rate`` requests/s, holding ``burst`` (default ``max(1, rate)``: a
+    second's worth) -- full at the start and whenever the limit is set."""
 
-    def __init__(self, rate: float | None) -> None:
+    def __init__(self, rate: float | None, burst: float | None = None) -> None:
         self.rate = rate
-        self._tokens = max(1.0, rate) if rate is not None else 0.0
+        self.burst = burst if burst is not None else max(1.0, rate or 1.0)
+        self._tokens = self.burst if rate is not None else 0.0
         self._last = time.monotonic()
 
     def take(self) -> float | None:
@@ -312,7 +325,7 @@ class _Bucket:
         if rate is None:
             return None
         now = time.monotonic()
-        self._tokens = min(max(1.0, rate), self._tokens + (now - self._last) * rate)
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * rate)
         self._last = now
         if self._tokens >= 1.0:
             self._tokens -= 1.0
@@ -327,7 +340,7 @@ class FaultInjector:
         self._lock = threading.Lock()
         self._rng = random.Random(config.random_seed)
         self._knobs = config.knobs()
-        self._buckets = {"all": _Bucket(self._knobs.rate)}
+        self._buckets = {"all": _Bucket(self._knobs.rate, self._knobs.burst)}
         self._buckets["workspaces"] = _Bucket(self._knobs.workspaces_rate)
         self._echo = 0
 
@@ -341,8 +354,8 @@ class FaultInjector:
         changes = {name: check_knob(name, value) for name, value in kwargs.items()}
         with self._lock:
             self._knobs = replace(self._knobs, **changes)
-            if "rate" in changes:
-                self._buckets["all"] = _Bucket(self._knobs.rate)
+            if "rate" in changes or "burst" in changes:
+                self._buckets["all"] = _Bucket(self._knobs.rate, self._knobs.burst)
             if "workspaces_rate" in changes:
                 self._buckets["workspaces"] = _Bucket(self._knobs.workspaces_rate)
             return self._knobs

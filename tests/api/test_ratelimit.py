@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from importer.api._ratelimit import RateLimiter
+import pytest
+
+from importer.api._ratelimit import NAP_S, RateLimiter
 
 
 class FakeClock:
@@ -53,7 +55,8 @@ def test_no_ceiling_still_honours_pause() -> None:
 
 
 def test_no_ceiling_learns_a_rate_from_a_429() -> None:
-    """Unlimited until the first 429; then a rate near what the server accepted."""
+    """Unlimited until the first 429; then half the rate it was sending at (a slow start may
+    have overshot by twice), from which it searches upward."""
     clock = FakeClock()
     limiter = RateLimiter(None, clock=clock, sleep=clock.sleep)
     for _ in range(40):  # 20 accepted a second for two seconds
@@ -63,7 +66,18 @@ def test_no_ceiling_learns_a_rate_from_a_429() -> None:
     assert limiter.rate is None
     limiter.pause(1.0)
     assert limiter.rate is not None
-    assert 15 <= limiter.rate <= 20
+    assert 9 <= limiter.rate <= 11
+
+
+def test_waiting_senders_are_spread_over_the_tokens() -> None:
+    """Senders told to wait are each given their own moment, one token apart (not all woken
+    for every token), up to NAP_S ahead; the rest ask again within NAP_S."""
+    clock = FakeClock()
+    limiter = RateLimiter(10, burst=1, clock=clock, sleep=clock.sleep)
+    assert limiter.try_acquire() == 0.0
+    waits = [limiter.try_acquire() for _ in range(5)]
+    assert waits[:2] == pytest.approx([0.1, 0.2])
+    assert all(w == pytest.approx(NAP_S) for w in waits[2:])
 
 
 def test_rate_recovers_after_successes() -> None:

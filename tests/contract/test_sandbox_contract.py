@@ -730,6 +730,27 @@ def test_switch_rate(sandbox: SandboxServer, client: httpx.Client, rate: float |
     assert (429 in statuses) == (rate is not None)
 
 
+@pytest.mark.parametrize(("burst", "at_once"), [(None, 3), (1.0, 1), (5.0, 5)])
+def test_switch_burst(
+    sandbox: SandboxServer, client: httpx.Client, burst: float | None, at_once: int
+) -> None:
+    """Switch burst: the general limit is a token bucket of ``rate`` a second holding ``burst``
+    (default: a second's worth): that many requests pass at once, the next is refused until a
+    token is back, and then one passes per 1/rate seconds."""
+    sandbox.set_knobs(rate=3, burst=burst)
+    statuses = [client.get("/organizations").status_code for _ in range(at_once + 1)]
+    assert statuses == [200] * at_once + [429]
+    time.sleep(0.4)  # one token back (3 a second), not two
+    statuses = [client.get("/organizations").status_code for _ in range(2)]
+    assert statuses == [200, 429]
+
+
+def test_switch_burst_must_be_a_whole_request(sandbox: SandboxServer) -> None:
+    """A bucket holding less than one request would refuse everything: refused as a knob."""
+    with pytest.raises(ValueError, match="burst"):
+        sandbox.set_knobs(burst=0.5)
+
+
 @pytest.mark.parametrize("rate", [None, 1.0])
 def test_switch_workspaces_rate(
     sandbox: SandboxServer, client: httpx.Client, rate: float | None

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import heapq
 import json
-import math
 from pathlib import Path
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from importer.api import ConcurrencyLimit, RateLearner
+from importer.api._pace import DEFAULT_CEILING
 from importer.jobs import run_import
 from importer.sandbox import SandboxConfig, SandboxServer
 
-from .conftest import big_seed, settings_for, write_csv
+from ..conftest import big_seed, settings_for, write_csv
 
 
 class Clock:
@@ -26,60 +24,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def simulate(rate: float, latency: float, seconds: float, ceiling: int = 16) -> tuple[int, int]:
-    """Senders against a model of the sandbox's limit (a token bucket of ``rate``/s holding one
-    second, ``Retry-After`` rounded up to whole seconds); returns (requests sent, 429s)."""
-    clock = Clock()
-    learner = RateLearner(None, clock=clock)
-    limit = ConcurrencyLimit(ceiling)
-    tokens, last, resume, next_send, in_flight = max(1.0, rate), 0.0, 0.0, 0.0, 0
-    sent = refused = 0
-    events = [(0.0, i, "want") for i in range(ceiling)]
-    while events:
-        t, i, kind = heapq.heappop(events)
-        clock.now = t
-        if t > seconds:
-            break
-        if kind == "want":
-            allowed = learner.rate
-            at = max(t, resume, next_send if allowed is not None else t)
-            if in_flight >= limit.limit:
-                at = max(at, t + 0.01)
-            if at > t:
-                heapq.heappush(events, (at, i, "want"))
-                continue
-            if allowed is not None:
-                next_send = t + 1 / allowed
-            sent += 1
-            in_flight += 1
-            heapq.heappush(events, (t + latency, i, "answer"))
-            continue
-        in_flight -= 1
-        tokens, last = min(max(1.0, rate), tokens + (t - last) * rate), t
-        if tokens >= 1:
-            tokens -= 1
-            learner.accepted()
-            limit.answered(latency)
-        else:
-            refused += 1
-            retry_after = max(1, math.ceil((1 - tokens) / rate))
-            learner.refused(retry_after)
-            resume = max(resume, t + retry_after)
-        heapq.heappush(events, (t, i, "want"))
-    return sent, refused
-
-
-@pytest.mark.parametrize(
-    ("rate", "latency"), [(10, 0.1), (2, 0.3), (10, 0.02), (1, 0.3), (0.5, 0.1)]
-)
-def test_learned_rate_uses_the_limit_with_few_429s(rate: float, latency: float) -> None:
-    """Against a rate-limited server: >= 95 % of the allowed rate, <= 5 + 1 per 10 s 429s."""
-    seconds = 200.0
-    sent, refused = simulate(rate, latency, seconds)
-    assert sent >= 0.95 * rate * seconds
-    assert refused <= 5 + seconds / 10
 
 
 def test_in_flight_grows_to_the_ceiling_while_latency_holds() -> None:
@@ -186,4 +130,4 @@ def test_run_against_a_rate_limited_server_learns_its_pace(tmp_path: Path) -> No
     seconds = summary["timings_s"]["send"]
     assert refused <= 5 + seconds / 10
     assert summary["requests_by_kind"]["rate_limited"] == refused
-    assert summary["pace"]["in_flight_ceiling"] == 16
+    assert summary["pace"]["in_flight_ceiling"] == DEFAULT_CEILING
