@@ -46,6 +46,7 @@ from importer.core import (
     DEFAULT_BASE_URL,
     EXIT_INTERRUPTED,
     MAX_BATCH,
+    MAX_CONCURRENCY,
     TOKEN_ENV,
     ApiSettings,
     ImporterError,
@@ -120,7 +121,10 @@ BatchSizeOpt = Annotated[
 ConcurrencyOpt = Annotated[
     int,
     typer.Option(
-        "--concurrency", min=1, max=32, help="Ceiling on requests in flight (found below it)."
+        "--concurrency",
+        min=1,
+        max=MAX_CONCURRENCY,
+        help="Ceiling on requests in flight (found below it).",
     ),
 ]
 #: Every option's default: the settings' own (importer.core.Settings), never restated here.

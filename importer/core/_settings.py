@@ -25,6 +25,7 @@ DEFAULT_BASE_URL = "https://api.mavenlink.com/api/v1"
 TOKEN_ENV = "KANTATA_API_TOKEN"
 BASE_URL_ENV = "KANTATA_BASE_URL"
 MAX_BATCH = 100
+MAX_CONCURRENCY = 128  # the highest --concurrency: a thread each
 
 
 @dataclass(frozen=True)
