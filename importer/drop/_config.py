@@ -12,7 +12,10 @@ is fine: defaults plus the environment). Keys, all optional::
     server_time_limit = 180                 # seconds the server may work on one request
     batch_size = 100
     differs = "report"                      # a member holding another membership: report|move|add
-    stable_seconds = 30                     # a file unchanged this long is complete
+    stable_seconds = 30                     # unchanged this long, seen in the run: complete
+    wait_seconds = 120                      # how long one run waits for files still being written
+    trigger = "done"                        # take name.csv only once name.csv.done is there
+    require_line_end = true                 # a CSV whose last line has no line end is incomplete
     poll_seconds = 30                       # --watch: how often the inbox is looked at
     insecure = false
 
@@ -33,9 +36,10 @@ from __future__ import annotations
 import math
 import os
 import stat
+import threading
 import tomllib
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +55,7 @@ from importer.config import (
     parse_mapping,
     read_token,
 )
+from importer.drop._complete import Listing, Settler, trigger_suffix
 from importer.errors import InputError
 from importer.excel import TEXT_SUFFIXES
 
@@ -69,6 +74,9 @@ _SCALARS: dict[str, tuple[type, float | None]] = {
     "batch_size": (int, 1),
     "differs": (str, None),
     "stable_seconds": (float, 0),
+    "wait_seconds": (float, 0),
+    "trigger": (str, None),
+    "require_line_end": (bool, None),
     "poll_seconds": (float, 0.1),
     "insecure": (bool, None),
     "max_memory_mb": (int, 1),
@@ -94,8 +102,13 @@ class DropConfig:
         batch_size: objects per bulk request, 1..100.
         differs: what to do with a row whose member holds another membership: ``report``
             (default), ``move`` or ``add`` (as ``importer run --move`` / ``--add``).
-        stable_seconds: a file not written to, renamed or touched (ctime) for this long is
-            complete; younger files are left for a later run.
+        stable_seconds: a file is complete when it did not change (size, mtime, locally also
+            ctime) across a wait this long, observed in the run (see ``_complete``).
+        wait_seconds: how long one run waits, in all, for inbox files to become complete;
+            those still incomplete then are left for the next run, each with the reason.
+        trigger: when set (``"done"``, ``"ok"`` or any suffix), ``name.csv`` is taken only once
+            ``name.csv.done`` is there (the trigger-file convention of SFTP deliveries).
+        require_line_end: a CSV/TSV/TXT whose last line has no line end is not complete.
         poll_seconds: how often ``--watch`` looks at the inbox.
         insecure: allow plain ``http://`` to a host that is not loopback.
         retry: the retry policy for transient failures.
@@ -114,6 +127,9 @@ class DropConfig:
     batch_size: int = MAX_BATCH
     differs: str = "report"
     stable_seconds: float = 30.0
+    wait_seconds: float = 120.0
+    trigger: str | None = None
+    require_line_end: bool = True
     poll_seconds: float = 30.0
     insecure: bool = False
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -125,6 +141,39 @@ class DropConfig:
             raise InputError(f"batch_size must be between 1 and {MAX_BATCH}, got {self.batch_size}")
         if self.differs not in ("report", "move", "add"):
             raise InputError(f'differs must be "report", "move" or "add", not {self.differs!r}')
+        if self.trigger is not None and (
+            not self.trigger.strip(".") or any(c in self.trigger for c in "/\\\0")
+        ):
+            raise InputError(f'trigger must be a file suffix such as "done" or ".ok", not '
+                             f"{self.trigger!r}")  # fmt: skip
+
+    @property
+    def trigger_suffix(self) -> str | None:
+        """The trigger files' suffix (``".done"``), or ``None`` when none are used."""
+        return trigger_suffix(self.trigger)
+
+    def is_trigger(self, name: str) -> bool:
+        """``name`` is a trigger file (it announces another file; it is never imported)."""
+        suffix = self.trigger_suffix
+        return suffix is not None and name.endswith(suffix)
+
+    def settler(
+        self,
+        listing: Callable[[], Listing],
+        tail: Callable[[str, int], bytes],
+        *,
+        cancel: threading.Event,
+    ) -> Settler:
+        """The completeness watch of one run over an inbox (see ``importer.drop._complete``)."""
+        return Settler(
+            listing=listing,
+            tail=tail,
+            stable_seconds=self.stable_seconds,
+            wait_seconds=self.wait_seconds,
+            trigger=self.trigger_suffix,
+            line_end=self.require_line_end,
+            cancel=cancel,
+        )
 
     def api_settings(self) -> ApiSettings:
         """The ``ApiSettings`` for ``run_import``."""

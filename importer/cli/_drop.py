@@ -1,0 +1,138 @@
+"""``importer drop``: what it prints and writes around ``importer.drop`` (the library).
+
+Every run writes exactly one JSON line — to ``--log-file``, else stdout — so a monitor can tell
+a run that found the folder busy from one that had nothing to do, and both from one that imported
+files: ``status`` is ``busy``, ``nothing to do``, ``waiting``, ``handled`` or ``error`` (the run
+could not start: configuration, folder, token). ``--watch`` writes one line per pass that handled
+a file or found the folder busy. ``--quiet`` keeps a successful run silent: stderr only carries
+problems, and without ``--log-file`` the JSON line is printed only when the exit code is not 0.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from rich.console import Console
+
+from importer.errors import ImporterError, InputError, printable
+
+
+@dataclass
+class DropOutput:
+    """Where one ``drop`` command writes: the JSON lines, and lines for a person on stderr."""
+
+    err: Console
+    quiet: bool
+    log: IO[str] | None
+
+    def say(self, line: str, *, problem: bool = False) -> None:
+        """A line for a person on stderr (with ``--quiet`` only problems)."""
+        if problem or not self.quiet:
+            self.err.print(printable(line), markup=False, highlight=False, soft_wrap=True)
+
+    def record(self, data: dict[str, Any]) -> None:
+        """The run's JSON line: to the log file, else stdout (``--quiet``: only on failure)."""
+        from importer.drop import write_json_line
+
+        if self.log is not None:
+            write_json_line(data, self.log)
+        elif not self.quiet or data.get("exit_code"):
+            write_json_line(data, sys.stdout)
+
+
+@contextmanager
+def drop_output(err: Console, *, quiet: bool, log_file: Path | None) -> Iterator[DropOutput]:
+    """Open ``--log-file`` (appending) for the command's lifetime.
+
+    Raises:
+        InputError: the log file cannot be opened.
+    """
+    with ExitStack() as stack:
+        log = None
+        if log_file is not None:
+            try:
+                log = stack.enter_context(log_file.open("a", encoding="utf-8"))
+            except OSError as exc:
+                raise InputError(
+                    f"cannot open the log file {log_file}: {exc.strerror}", path=str(log_file)
+                ) from exc
+        yield DropOutput(err, quiet, log)
+
+
+def error_record(folder: str, exc: ImporterError, started: str) -> dict[str, Any]:
+    """The JSON line of a run that could not start."""
+    from importer.drop._files import now_iso
+    from importer.drop._result import RUN_ERROR
+
+    return {
+        "folder": folder,
+        "status": RUN_ERROR,
+        "exit_code": exc.exit_code,
+        "files": [],
+        "waiting": [],
+        "error": printable(str(exc)),
+        "started_at": started,
+        "finished_at": now_iso(),
+    }
+
+
+def run_drop(
+    folder: str,
+    *,
+    config: Path | None,
+    watch: bool,
+    out: DropOutput,
+    cancel: threading.Event,
+) -> int:
+    """Run one ``importer drop`` over a local folder; returns the exit code.
+
+    Raises:
+        ImporterError: the run could not start (after its JSON line was written).
+        OSError: the drop folder itself failed (permissions, a full disk).
+    """
+    from importer.drop import (
+        DropResult,
+        FileResult,
+        ensure_layout,
+        load_drop_config,
+        process_drop_folder,
+    )
+    from importer.drop import watch as watch_folder
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        settings = load_drop_config(folder, path=config)
+        ensure_layout(folder)
+    for w in caught:
+        out.say(f"warning: {w.message}", problem=True)
+
+    def on_file(record: FileResult) -> None:
+        out.say(record.describe(), problem=record.outcome not in ("imported", "duplicate"))
+
+    def on_pass(result: DropResult) -> None:
+        if not watch or result.files or result.busy:
+            out.record(result.to_json())
+        report_pass(out, folder, result)
+
+    run_pass: Callable[..., DropResult] = watch_folder if watch else process_drop_folder
+    result = run_pass(folder, config=settings, cancel=cancel, on_file=on_file, on_pass=on_pass)
+    return result.exit_code
+
+
+def report_pass(out: DropOutput, folder: str, result: Any) -> None:
+    """The lines for a person after a pass: a busy or stale lock, files left waiting."""
+    if result.lock_owner:
+        state = "busy: held" if result.busy else "took over a stale lock left"
+        out.say(f"{folder}: {state} by {result.lock_owner}")
+    for waiting in result.waiting:
+        line = f"waiting: {waiting.name}: {waiting.reason}"
+        if waiting.stuck:
+            line += " (unchanged during the whole wait: check the upload)"
+        out.say(line, problem=waiting.stuck)
