@@ -134,6 +134,9 @@ class Settler:
     waiting: list[Waiting] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)
     signature: tuple[int, ...] = ()
+    _done: set[str] = field(default_factory=set, init=False, repr=False)
+    _reasons: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    _looked: bool = field(default=False, init=False, repr=False)
 
     def _candidate(self, name: str) -> bool:
         """A data file: not hidden, not a trigger file."""
@@ -189,9 +192,7 @@ class Settler:
         start = self.clock()
         deadline = start + self.wait_seconds
         pending: dict[str, _Seen] = {}
-        self._done: set[str] = set()
-        self._reasons: dict[str, str] = {}
-        self._looked = False
+        self._done, self._reasons, self._looked = set(), {}, False
         try:
             while True:
                 now = self.clock()
