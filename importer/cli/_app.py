@@ -831,8 +831,7 @@ def drop_cmd(
     refused (token, unreachable), 130 interrupted.
     Example (cron): importer drop /srv/hr-drop --quiet --log-file /var/log/importer-drop.jsonl
     """
-    from importer.cli._drop import drop_output, error_record, run_drop
-    from importer.drop._files import now_iso
+    from importer.cli._drop import drop_output, error_record, now_iso, run_drop
 
     started = now_iso()
     try:

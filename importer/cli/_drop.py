@@ -16,6 +16,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -66,21 +67,18 @@ def drop_output(err: Console, *, quiet: bool, log_file: Path | None) -> Iterator
         yield DropOutput(err, quiet, log)
 
 
+def now_iso() -> str:
+    """The UTC time now, ISO 8601, to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
 def error_record(folder: str, exc: ImporterError, started: str) -> dict[str, Any]:
     """The JSON line of a run that could not start."""
-    from importer.drop._files import now_iso
-    from importer.drop._result import RUN_ERROR
+    from importer.drop import DropResult
 
-    return {
-        "folder": folder,
-        "status": RUN_ERROR,
-        "exit_code": exc.exit_code,
-        "files": [],
-        "waiting": [],
-        "error": printable(str(exc)),
-        "started_at": started,
-        "finished_at": now_iso(),
-    }
+    failed = DropResult(root=folder, started_at=started, finished_at=now_iso(), error=str(exc))
+    failed.error_exit_code = exc.exit_code
+    return failed.to_json()
 
 
 def run_drop(

@@ -98,6 +98,8 @@ class DropResult:
         lock_owner: who held it (``busy``), or whose stale lock was taken over.
         seen: how many inbox files the run looked at.
         started_at, finished_at: UTC, ISO 8601.
+        error: why the run could not start (configuration, folder, token), with
+            ``error_exit_code``; the front-end fills these in (the library raises instead).
     """
 
     root: Path | str
@@ -108,11 +110,15 @@ class DropResult:
     seen: int = 0
     started_at: str = ""
     finished_at: str = ""
+    error: str | None = None
+    error_exit_code: int = 0
 
     @property
     def status(self) -> str:
         """``busy``, ``nothing to do``, ``waiting`` (only files not complete yet) or
-        ``handled`` (at least one file was handled: see ``files``)."""
+        ``handled`` (at least one file was handled: see ``files``), or ``error``."""
+        if self.error is not None:
+            return RUN_ERROR
         if self.busy:
             return RUN_BUSY
         if self.files:
@@ -122,7 +128,10 @@ class DropResult:
     @property
     def exit_code(self) -> int:
         """130 a file was interrupted; 3 the server refused; 1 a file failed or had failed rows;
-        0 otherwise (including nothing to do and ``busy``)."""
+        0 otherwise (including nothing to do and ``busy``); a run that could not start: its
+        ``error_exit_code``."""
+        if self.error is not None:
+            return self.error_exit_code
         outcomes = {f.outcome for f in self.files}
         if FILE_INTERRUPTED in outcomes:
             return 130
@@ -145,6 +154,7 @@ class DropResult:
             "lock_owner": self.lock_owner,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
+            **({"error": printable(self.error)} if self.error is not None else {}),
         }
 
 
