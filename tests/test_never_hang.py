@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from importer import run_import
+from importer.jobs import run_import
 from importer.sandbox import SandboxConfig, SandboxServer
 
 from .conftest import settings_for, write_csv
@@ -37,7 +37,7 @@ def test_a_huge_retry_after_ends_the_run_with_exit_3(
 
 def _start(sandbox: SandboxServer, src: Path, out: Path) -> subprocess.Popen[str]:
     cmd = [
-        sys.executable, "-m", "importer", "run", str(src), "--out", str(out),
+        sys.executable, "-m", "importer.cli", "run", str(src), "--out", str(out),
         "--base-url", sandbox.base_url, "--batch-size", "1", "--concurrency", "2",
         "--server-time-limit", "1",
     ]  # fmt: skip

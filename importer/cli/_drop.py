@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from rich.console import Console
 
-from importer.errors import ImporterError, InputError, printable
+from importer.core import ImporterError, InputError, printable
 
 
 @dataclass

@@ -26,8 +26,8 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from importer.core import TEXT_SUFFIXES
 from importer.drop._files import is_temporary_name
-from importer.excel import TEXT_SUFFIXES
 
 #: Workbook suffixes whose files are zip archives: complete only with the zip's end record.
 ZIP_SUFFIXES = (".xlsx", ".xlsm", ".ods")

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import httpx
 
-from importer.digest import sha256_file
+from importer.core import AuthError, FolderLock, ImporterError, InputError, printable, sha256_file
 from importer.drop._complete import Waiting
 from importer.drop._config import DropConfig
 from importer.drop._files import (
@@ -64,8 +64,6 @@ from importer.drop._result import (
     FileResult,
     write_json_line,
 )
-from importer.errors import AuthError, ImporterError, InputError, printable
-from importer.lock import FolderLock
 
 __all__ = [
     "DropResult",
@@ -247,7 +245,7 @@ class _Pass:
 
     def run(self, path: Path, sha: str, name: str, entry: LedgerEntry | None) -> None:
         """Import ``path`` (in processing/), resuming the results folder of an unfinished try."""
-        from importer.run import run_import
+        from importer.jobs import run_import
 
         started = now_iso()
         resumed = entry is not None and entry.status not in (LEDGER_DONE, LEDGER_FAILED)

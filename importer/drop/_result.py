@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from importer.core import printable
 from importer.drop._complete import Waiting
-from importer.errors import printable
 
 FILE_IMPORTED, FILE_ROWS_FAILED, FILE_DUPLICATE = "imported", "rows_failed", "duplicate"
 FILE_FAILED, FILE_REFUSED, FILE_INTERRUPTED = "failed", "refused", "interrupted"
