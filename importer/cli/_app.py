@@ -678,9 +678,26 @@ def serve_cmd(
 
 @app.command(name="drop")
 def drop_cmd(
-    folder: Annotated[Path, typer.Argument(help="Drop folder: files arrive in FOLDER/inbox.")],
+    folder: Annotated[
+        str,
+        typer.Argument(
+            help="Drop folder (files arrive in FOLDER/inbox), or sftp://user@host[:port]/path, "
+            "s3://bucket/prefix"
+        ),
+    ],
     config: Annotated[
-        Path | None, typer.Option("--config", help="TOML config (default: FOLDER/importer.toml).")
+        Path | None,
+        typer.Option(
+            "--config", help="TOML config (default: importer.toml in FOLDER, or in --work-dir)."
+        ),
+    ] = None,
+    work_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--work-dir",
+            help="Remote folders: the local work folder (results, ledger, lock); default "
+            "~/.local/state/kantata-importer/drop/<url>.",
+        ),
     ] = None,
     watch: Annotated[
         bool, typer.Option("--watch", help="Keep running, polling the inbox.")
@@ -700,7 +717,8 @@ def drop_cmd(
 
     Exit code: 0 every file imported, nothing to do, or busy (another run holds the folder; the
     JSON line says which), 1 a file failed or had failed rows, 2 bad configuration, 3 the server
-    refused (token, unreachable), 130 interrupted.
+    refused (token, unreachable), 5 the remote folder failed (unreachable, host key, login),
+    130 interrupted.
     Example (cron): importer drop /srv/hr-drop --quiet --log-file /var/log/importer-drop.jsonl
     """
     from importer.cli._drop import drop_output, error_record, now_iso, run_drop
@@ -711,7 +729,9 @@ def drop_cmd(
             try:
                 cancel = stack.enter_context(_stop_on_signals(quiet))
                 _streaming_pool()
-                code = run_drop(str(folder), config=config, watch=watch, out=out, cancel=cancel)
+                code = run_drop(
+                    folder, config=config, watch=watch, out=out, cancel=cancel, work_dir=work_dir
+                )
             except OSError as exc:  # the drop folder itself: permissions, a full disk ...
                 failure = InputError(f"{folder}: {exc}")
                 out.record(error_record(str(folder), failure, started))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -88,8 +88,9 @@ def run_drop(
     watch: bool,
     out: DropOutput,
     cancel: threading.Event,
+    work_dir: Path | None = None,
 ) -> int:
-    """Run one ``importer drop`` over a local folder; returns the exit code.
+    """Run one ``importer drop`` over a local or remote folder; returns the exit code.
 
     Raises:
         ImporterError: the run could not start (after its JSON line was written).
@@ -98,16 +99,25 @@ def run_drop(
     from importer.drop import (
         DropResult,
         FileResult,
+        default_work_dir,
         ensure_layout,
+        is_remote,
         load_drop_config,
         process_drop_folder,
+        process_remote_drop,
     )
     from importer.drop import watch as watch_folder
 
+    remote = is_remote(folder)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        settings = load_drop_config(folder, path=config)
-        ensure_layout(folder)
+        if remote:
+            work = work_dir or default_work_dir(folder)
+            work.mkdir(parents=True, exist_ok=True)
+            settings = load_drop_config(work, path=config)
+        else:
+            settings = load_drop_config(folder, path=config)
+            ensure_layout(folder)
     for w in caught:
         out.say(f"warning: {w.message}", problem=True)
 
@@ -119,8 +129,15 @@ def run_drop(
             out.record(result.to_json())
         report_pass(out, folder, result)
 
-    run_pass: Callable[..., DropResult] = watch_folder if watch else process_drop_folder
-    result = run_pass(folder, config=settings, cancel=cancel, on_file=on_file, on_pass=on_pass)
+    options: dict[str, Any] = {"config": settings, "cancel": cancel, "on_file": on_file}
+    if remote:
+        options["work_dir"] = work
+    if watch:
+        result = watch_folder(folder, on_pass=on_pass, **options)
+    elif remote:
+        result = process_remote_drop(folder, on_pass=on_pass, **options)
+    else:
+        result = process_drop_folder(folder, on_pass=on_pass, **options)
     return result.exit_code
 
 
@@ -129,6 +146,8 @@ def report_pass(out: DropOutput, folder: str, result: Any) -> None:
     if result.lock_owner:
         state = "busy: held" if result.busy else "took over a stale lock left"
         out.say(f"{folder}: {state} by {result.lock_owner}")
+    if result.remote_error:
+        out.say(f"{folder}: {result.remote_error}", problem=True)
     for waiting in result.waiting:
         line = f"waiting: {waiting.name}: {waiting.reason}"
         if waiting.stuck:

@@ -40,6 +40,7 @@ from importer.core._exit import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_REFUSED,
+    EXIT_REMOTE,
     EXIT_ROWS_FAILED,
 )
 from importer.core._lock import FolderLock
@@ -92,6 +93,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_REFUSED",
+    "EXIT_REMOTE",
     "EXIT_ROWS_FAILED",
     "FORMULA_START",
     "MAX_BATCH",

@@ -16,6 +16,12 @@ is fine: defaults plus the environment). Keys, all optional::
     wait_seconds = 120                      # how long one run waits for files still being written
     trigger = "done"                        # take name.csv only once name.csv.done is there
     require_line_end = true                 # a CSV whose last line has no line end is incomplete
+    # importer drop sftp://... or s3://... (see importer.drop._remote):
+    ssh_key_file = "keys/hr-drop"           # an SSH private key (besides the agent and ~/.ssh)
+    known_hosts = "known_hosts"             # host keys to check the server against
+    endpoint_url = "https://minio.example"  # an S3-compatible endpoint instead of AWS
+    network_timeout = 30                    # seconds each network operation may take
+    results_back = false                    # copy each file's results next to it on the server
     poll_seconds = 30                       # --watch: how often the inbox is looked at
     insecure = false
 
@@ -58,6 +64,7 @@ from importer.core import (
     read_token,
 )
 from importer.drop._complete import Listing, Settler, trigger_suffix
+from importer.drop._remote import Access
 
 CONFIG_NAME = "importer.toml"
 ENV_PREFIX = "KANTATA_DROP_"
@@ -77,6 +84,11 @@ _SCALARS: dict[str, tuple[type, float | None]] = {
     "wait_seconds": (float, 0),
     "trigger": (str, None),
     "require_line_end": (bool, None),
+    "ssh_key_file": (str, None),
+    "known_hosts": (str, None),
+    "endpoint_url": (str, None),
+    "network_timeout": (float, 0.1),
+    "results_back": (bool, None),
     "poll_seconds": (float, 0.1),
     "insecure": (bool, None),
     "max_memory_mb": (int, 1),
@@ -109,6 +121,13 @@ class DropConfig:
         trigger: when set (``"done"``, ``"ok"`` or any suffix), ``name.csv`` is taken only once
             ``name.csv.done`` is there (the trigger-file convention of SFTP deliveries).
         require_line_end: a CSV/TSV/TXT whose last line has no line end is not complete.
+        ssh_key_file: remote SFTP drops: an SSH private key file (the agent and ``~/.ssh/id_*``
+            are tried too); relative to the config file.
+        known_hosts: remote SFTP drops: the known_hosts file the server's key is checked
+            against (default ``~/.ssh/known_hosts``); relative to the config file.
+        endpoint_url: remote S3 drops: an S3-compatible endpoint instead of AWS.
+        network_timeout: remote drops: seconds each network operation may take.
+        results_back: remote drops: copy each file's results next to it on the server.
         poll_seconds: how often ``--watch`` looks at the inbox.
         insecure: allow plain ``http://`` to a host that is not loopback.
         retry: the retry policy for transient failures.
@@ -130,6 +149,11 @@ class DropConfig:
     wait_seconds: float = 120.0
     trigger: str | None = None
     require_line_end: bool = True
+    ssh_key_file: str | None = None
+    known_hosts: str | None = None
+    endpoint_url: str | None = None
+    network_timeout: float = 30.0
+    results_back: bool = False
     poll_seconds: float = 30.0
     insecure: bool = False
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -146,6 +170,15 @@ class DropConfig:
         ):
             raise InputError(f'trigger must be a file suffix such as "done" or ".ok", not '
                              f"{self.trigger!r}")  # fmt: skip
+
+    def access(self) -> Access:
+        """How to reach a remote drop folder (no secret: keys stay in their files)."""
+        return Access(
+            timeout=self.network_timeout,
+            ssh_key_file=self.ssh_key_file,
+            known_hosts=self.known_hosts,
+            endpoint_url=self.endpoint_url,
+        )
 
     @property
     def trigger_suffix(self) -> str | None:
@@ -282,8 +315,9 @@ def _read_file(path: Path) -> dict[str, Any]:
             UserWarning,
             stacklevel=3,
         )
-    if "token_file" in values:
-        values["token_file"] = str(path.parent / Path(values["token_file"]).expanduser())
+    for key in ("token_file", "ssh_key_file", "known_hosts"):
+        if key in values:
+            values[key] = str(path.parent / Path(values[key]).expanduser())
     return values
 
 

@@ -70,7 +70,6 @@ __all__ = [
     "FileResult",
     "ensure_layout",
     "process_drop_folder",
-    "watch",
     "write_json_line",
 ]
 
@@ -462,47 +461,3 @@ def _locked_pass(
             result.seen = len(settler.seen)
     finally:
         lock.release()
-
-
-def watch(
-    root: str | Path,
-    *,
-    config: DropConfig,
-    transport: httpx.BaseTransport | None = None,
-    cancel: threading.Event | None = None,
-    on_file: Callable[[FileResult], None] | None = None,
-    on_pass: Callable[[DropResult], None] | None = None,
-    max_passes: int | None = None,
-) -> DropResult:
-    """Run :func:`process_drop_folder` every ``config.poll_seconds`` until ``cancel`` is set.
-
-    The lock is held only during a pass, so a one-off ``importer drop`` can run in between. After
-    a pass the server refused, the wait doubles (up to an hour) until a pass gets through.
-
-    Args:
-        root: the drop folder.
-        config: as for :func:`process_drop_folder`.
-        transport: as for :func:`process_drop_folder`.
-        cancel: set it to stop (e.g. from a SIGTERM handler): while idle at once; during an
-            import as for :func:`process_drop_folder` (the file is resumed next time).
-        on_file: called with each file's result as soon as it is handled.
-        on_pass: called with each pass's :class:`DropResult`.
-        max_passes: stop after this many passes (tests; default: never).
-
-    Returns:
-        Every file handled during the watch; ``waiting`` as of the last pass.
-    """
-    stop = cancel or threading.Event()
-    total = DropResult(root=Path(root))
-    passes = refused = 0
-    while not stop.is_set():
-        one = process_drop_folder(root, config=config, transport=transport, cancel=stop,
-                                  on_file=on_file, on_pass=on_pass)  # fmt: skip
-        total.root, total.waiting = one.root, one.waiting
-        total.files.extend(one.files)
-        passes += 1
-        refused = min(refused + 1, 12) if any(f.outcome == FILE_REFUSED for f in one.files) else 0
-        if max_passes is not None and passes >= max_passes:
-            break
-        stop.wait(min(config.poll_seconds * 2**refused, max(3600.0, config.poll_seconds)))
-    return total

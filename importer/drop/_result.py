@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from importer.core import printable
+from importer.core import EXIT_REMOTE, printable
 from importer.drop._complete import Waiting
 
 FILE_IMPORTED, FILE_ROWS_FAILED, FILE_DUPLICATE = "imported", "rows_failed", "duplicate"
 FILE_FAILED, FILE_REFUSED, FILE_INTERRUPTED = "failed", "refused", "interrupted"
 FILE_IN_DOUBT = "in_doubt"  # the import ran; some rows' outcome is unknown: stays in processing/
+FILE_REMOTE = "remote_error"  # a remote folder's file could not be fetched: stays in processing/
 #: What one run did, as the ``status`` of its JSON line.
 RUN_BUSY, RUN_IDLE, RUN_WAITING, RUN_HANDLED = "busy", "nothing to do", "waiting", "handled"
 RUN_ERROR = "error"  # the run could not start (configuration, folder, token): see ``error``
@@ -41,7 +42,7 @@ class FileResult:
     outcome: str
     exit_code: int
     sha256: str
-    path: Path
+    path: Path | str
     results: Path | None = None
     counts: dict[str, int] = field(default_factory=dict)
     resumed: bool = False
@@ -112,6 +113,7 @@ class DropResult:
     finished_at: str = ""
     error: str | None = None
     error_exit_code: int = 0
+    remote_error: str | None = None
 
     @property
     def status(self) -> str:
@@ -137,6 +139,8 @@ class DropResult:
             return 130
         if FILE_REFUSED in outcomes:
             return 3
+        if self.remote_error is not None or FILE_REMOTE in outcomes:
+            return EXIT_REMOTE
         return 1 if outcomes & {FILE_FAILED, FILE_ROWS_FAILED, FILE_IN_DOUBT} else 0
 
     @property
@@ -152,6 +156,7 @@ class DropResult:
             "files": [f.to_json() for f in self.files],
             "waiting": [w.to_json() for w in self.waiting],
             "lock_owner": self.lock_owner,
+            **({"remote_error": printable(self.remote_error)} if self.remote_error else {}),
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             **({"error": printable(self.error)} if self.error is not None else {}),
