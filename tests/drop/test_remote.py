@@ -401,3 +401,21 @@ def test_a_bucket_that_refuses_done_keeps_the_file_in_processing_until_it_can_mo
     assert [k for k in keys(client, "hr-deny") if ".results/" not in k] == ["drop/done/a.csv"]
     assert "drop/done/a.csv.results/summary.json" in keys(client, "hr-deny")
     assert sorted(members_of(sandbox)).count(10010) == 1
+
+
+def test_sftp_trigger_files_announce_uploads_and_follow_their_file(
+    sandbox: SandboxServer, sshd: SshServer, tmp_path: Path
+) -> None:
+    """trigger = "ok" over SFTP: a.csv goes once a.csv.ok is there, the trigger along with it."""
+    root = sftp_drop(tmp_path)
+    (root / "inbox" / "a.csv").write_bytes(csv_bytes(range(10010, 10013)))
+    (root / "inbox" / "a.csv.ok").write_bytes(b"")
+    (root / "inbox" / "b.csv").write_bytes(csv_bytes(range(10020, 10023)))
+    config = sftp_config(sandbox, sshd, trigger="ok", stable_seconds=60, wait_seconds=0.5)
+    result = process_remote_drop(sshd.url(root), config=config, work_dir=tmp_path / "w")
+    assert [(f.name, f.outcome) for f in result.files] == [("a.csv", "imported")]
+    assert [(w.name, w.reason) for w in result.waiting] == [
+        ("b.csv", "waiting for its trigger file b.csv.ok")
+    ]
+    assert sorted(p.name for p in (root / "done").iterdir()) == ["a.csv", "a.csv.ok"]
+    assert sorted(p.name for p in (root / "inbox").iterdir()) == ["b.csv"]
