@@ -52,6 +52,7 @@ from importer.core._settings import (
     ApiSettings,
     ImportOptions,
     RetryPolicy,
+    Settings,
     parse_mapping,
     read_token,
 )
@@ -133,6 +134,7 @@ __all__ = [
     "RowSchemaSpec",
     "SchemaDefinitionError",
     "ServerWaitError",
+    "Settings",
     "TransientApiError",
     "UnreachableError",
     "damaged_journal_message",

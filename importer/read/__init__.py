@@ -3,6 +3,8 @@
 Everything else in this package is private (``_name.py``).
 """
 
+from importer.read._footer import footer_rows, is_footer
+from importer.read._header_row import HeaderChoice, choose_header_row
 from importer.read._headers import (
     HeaderMap,
     display_fields,
@@ -13,20 +15,28 @@ from importer.read._headers import (
 from importer.read._load import DEFAULT_MAX_BYTES, open_table
 from importer.read._memory import use_streaming_pool
 from importer.read._prefetch import Prefetch
+from importer.read._suggest import ColumnSuggestion, is_hr_number, suggest_columns
 from importer.read._table import MAX_CELL_BYTES, CellNote, SourceInfo, Table
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "MAX_CELL_BYTES",
     "CellNote",
+    "ColumnSuggestion",
+    "HeaderChoice",
     "HeaderMap",
     "Prefetch",
     "SourceInfo",
     "Table",
+    "choose_header_row",
     "display_fields",
+    "footer_rows",
     "header_scorer",
+    "is_footer",
+    "is_hr_number",
     "match_headers",
     "open_table",
     "read_mapping_file",
+    "suggest_columns",
     "use_streaming_pool",
 ]

@@ -32,8 +32,8 @@ import python_calamine
 
 from importer.core import InputError
 from importer.read import _zipguard as _zipguard
+from importer.read._header_row import HEADER_SEARCH_ROWS, HeaderChoice
 from importer.read._table import (
-    HEADER_SEARCH_ROWS,
     CellNote,
     HeaderScore,
     SourceInfo,
@@ -43,9 +43,9 @@ from importer.read._table import (
     check_header,
     drop_blank_rows,
     header_labels,
-    header_note,
     looks_like_text,
     pick_header,
+    sample_rows,
     too_many_rows,
 )
 
@@ -84,6 +84,8 @@ class SheetData:
     header_row: int = 1
     notes: tuple[str, ...] = ()
     cell_notes: tuple[CellNote, ...] = ()
+    header: HeaderChoice | None = None
+    samples: tuple[tuple[str, ...], ...] = ()
 
 
 def open_table(
@@ -118,8 +120,10 @@ def open_table(
         encoding=None,
         delimiter=None,
         header_row=book.header_row,
-        notes=book.notes + header_note(book.header_row, header_row),
+        notes=book.notes,
         cell_notes=book.cell_notes,
+        header=book.header,
+        samples=book.samples,
     )
     if book.cells.num_rows > max_rows:
         raise too_many_rows(info.where, max_rows, p)
@@ -140,7 +144,7 @@ def read_sheet(
 
     ``max_unpacked`` bounds what a zip-based workbook may unpack to (see :mod:`_zipguard`);
     ``max_memory`` what reading its sheet may need, estimated from the unpacked size.
-    The header row is found as :func:`importer.read.pick_header` says. When no sheet was asked
+    The header row is found as :func:`importer.read.choose_header_row` says. When no sheet was asked
     for and the first visible one has no row naming a schema column (an "Instructions" sheet),
     the only other sheet that has one is read instead (a note says so); when several have one,
     an InputError asks for ``--sheet``.
@@ -205,8 +209,11 @@ def read_sheet(
                 f"{HEADER_SEARCH_ROWS} rows; sheet {others[0]!r} has: use --sheet {others[0]!r}",
                 path=str(path),
             )
-    header_index = pick_header(first_rows, rate, header_row, where, path)
-    assert header_index is not None  # the sheet is not blank
+    choice = pick_header(first_rows, rate, header_row, where, path)
+    assert choice is not None  # the sheet is not blank
+    header_index = choice.row - 1
+    if choice.note:
+        notes += (choice.note,)
     header = first_rows[header_index]
     check_header(header, where, path)
     labels = header_labels(header, positions)
@@ -228,7 +235,10 @@ def read_sheet(
     data, rows = drop_blank_rows(data, rows)
     headers = tuple(labels[i] for i in keep)
     kept = [n for n in cell_notes if n.label in headers]
-    return SheetData(chosen, sheets, headers, data, rows, header_index + 1, notes, tuple(kept))
+    samples = tuple(tuple(r[i] for i in keep) for r in sample_rows(first_rows, choice.row))
+    return SheetData(
+        chosen, sheets, headers, data, rows, choice.row, notes, tuple(kept), choice, samples
+    )
 
 
 def _cell(ref: str) -> tuple[int, int]:

@@ -36,7 +36,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from importer.core import ApiSettings, ImporterError
+from importer.core import ApiSettings, ImporterError, Settings
 from importer.web import _jobs
 from importer.web._store import DOWNLOADS, Store
 
@@ -63,7 +63,7 @@ class WebConfig:
     api: ApiSettings | None = None
     port: int = 0
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
-    batch_size: int = 100
+    batch_size: int = Settings().options.batch_size  # run's default, defined once
     extra_hosts: tuple[str, ...] = ()
 
     @property

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from importer.core import (
+    DIFFERS_MODES,
     TEXT_SUFFIXES,
     WORKBOOK_SUFFIXES,
     ApiSettings,
@@ -103,7 +104,7 @@ WORDS = {
 }
 PLAN_CLASSES = ("new", "exists", "differs", "missing reference", "invalid")
 #: What a run does with rows that differ: the CLI's default / --move / --add.
-DIFFERS_CHOICES = ("report", "move", "add")
+DIFFERS_CHOICES = DIFFERS_MODES
 _IGNORED_SUFFIX = " (ignored)"
 
 

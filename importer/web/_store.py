@@ -33,9 +33,11 @@ from typing import Any
 
 import pandas as pd
 
-from importer.core import ApiSettings, ImporterError, InputError
+from importer.core import ApiSettings, ImporterError, InputError, Settings
 from importer.jobs import Progress
 from importer.web import _jobs
+
+_DEFAULT_BATCH = Settings().options.batch_size  # run's default, defined once
 
 ID = re.compile(r"^[0-9a-f]{16}$")
 DOWNLOADS = ("success.csv", "errors.csv", "errors.xlsx", "summary.json", "plan.csv")
@@ -385,7 +387,9 @@ def _outcomes(results: Path) -> pd.DataFrame:
 class Store:
     """Uploads and runs of one working folder; runs are sent in threads of this process."""
 
-    def __init__(self, root: Path, api: ApiSettings | None, *, batch_size: int = 100) -> None:
+    def __init__(
+        self, root: Path, api: ApiSettings | None, *, batch_size: int = _DEFAULT_BATCH
+    ) -> None:
         self.root = _private_dir(root)
         self.api = api
         self.batch_size = batch_size

@@ -34,7 +34,7 @@ def config_for(server: SandboxServer, **kwargs: Any) -> DropConfig:
     """A DropConfig pointing at ``server``."""
     kwargs.setdefault("stable_seconds", 0)
     kwargs.setdefault("wait_seconds", 0)
-    return DropConfig(base_url=server.base_url, token=server.token, **kwargs)
+    return DropConfig.of(base_url=server.base_url, token=server.token, **kwargs)
 
 
 def members_of(server: SandboxServer) -> list[int]:

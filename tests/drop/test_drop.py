@@ -42,7 +42,7 @@ def rows(members: range) -> list[list[Any]]:
 def config_for(server: SandboxServer, **kwargs: Any) -> DropConfig:
     """A DropConfig pointing at ``server``; files count as complete at once."""
     kwargs.setdefault("stable_seconds", 0)
-    return DropConfig(base_url=server.base_url, token=server.token, **kwargs)
+    return DropConfig.of(base_url=server.base_url, token=server.token, **kwargs)
 
 
 def write_toml(root: Path, server: SandboxServer, **extra: Any) -> Path:
@@ -184,7 +184,7 @@ def test_refused_run_keeps_the_file_and_the_next_run_resumes(
     write_csv(tmp_path / "inbox" / "a.csv", rows(range(10010, 10020)))
     write_csv(tmp_path / "inbox" / "b.csv", rows(range(10020, 10030)))
     os.utime(tmp_path / "inbox" / "b.csv", (time.time() + 5, time.time() + 5))
-    bad = DropConfig(base_url=sandbox.base_url, token="wrong", stable_seconds=0)
+    bad = DropConfig.of(base_url=sandbox.base_url, token="wrong", stable_seconds=0)
     refused = process_drop_folder(tmp_path, config=bad)
     assert [(f.name, f.outcome) for f in refused.files] == [("a.csv", "refused")]
     assert refused.exit_code == 3
@@ -216,9 +216,10 @@ def test_watch_picks_up_files_as_they_arrive(sandbox: SandboxServer, tmp_path: P
                               "on_file": on_file},
     )  # fmt: skip
     thread.start()
-    write_csv(tmp_path / "inbox" / "one.csv", rows(range(10010, 10015)))
-    time.sleep(0.3)
-    write_csv(tmp_path / "inbox" / "two.csv", rows(range(10020, 10025)))
+    for name, members in (("one.csv", range(10010, 10015)), ("two.csv", range(10020, 10025))):
+        part = write_csv(tmp_path / "inbox" / f"{name}.part", rows(members))
+        part.rename(tmp_path / "inbox" / name)  # atomic, as the README asks of uploaders
+        time.sleep(0.3)
     thread.join(timeout=20)
     assert not thread.is_alive()
     assert [(f.name, f.outcome) for f in seen] == [("one.csv", "imported"), ("two.csv", "imported")]
@@ -234,7 +235,8 @@ def test_watch_command_stops_cleanly_on_sigterm(sandbox: SandboxServer, tmp_path
         deadline = time.monotonic() + 20
         while not (tmp_path / "inbox").is_dir() and time.monotonic() < deadline:
             time.sleep(0.05)
-        write_csv(tmp_path / "inbox" / "late.csv", rows(range(10010, 10015)))
+        part = write_csv(tmp_path / "inbox" / "late.csv.part", rows(range(10010, 10015)))
+        part.rename(tmp_path / "inbox" / "late.csv")  # atomic, as the README asks of uploaders
         while not (tmp_path / "done" / "late.csv").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
@@ -450,12 +452,13 @@ def test_config_file_and_environment_overrides(tmp_path: Path) -> None:
         '[mapping]\n"Org Unit" = "geography_id"\n'
     )
     plain = load_drop_config(tmp_path, env={})
-    assert (plain.base_url, plain.token, plain.sheet) == (
+    api, options = plain.settings.api, plain.settings.options
+    assert (api.base_url, plain.token, options.sheet) == (
         "https://example.test/api/v1",
         "file-token",
         "Members",
     )
-    assert (plain.concurrency, plain.max_rps, plain.mapping) == (
+    assert (api.concurrency, api.max_rps, options.mapping) == (
         8,
         5.0,
         {"Org Unit": "geography_id"},
@@ -470,19 +473,24 @@ def test_config_file_and_environment_overrides(tmp_path: Path) -> None:
         "KANTATA_DROP_STABLE_SECONDS": "",  # empty: unset
     }
     over = load_drop_config(tmp_path, env=env)
-    assert (over.base_url, over.token, over.concurrency, over.sheet) == (
+    assert (
+        over.settings.api.base_url,
+        over.token,
+        over.settings.api.concurrency,
+        over.settings.options.sheet,
+    ) == (
         "http://127.0.0.1:9/api/v1",
         "env-token",
         2,
         "Members",
     )
-    assert over.mapping == {"Dept": "department_id"}
+    assert over.settings.options.mapping == {"Dept": "department_id"}
     assert over.stable_seconds == 30.0
     assert over.api_settings().concurrency == 2
     assert over.import_options().sheet == "Members"
     other = tmp_path / "elsewhere.toml"
     other.write_text("batch_size = 50\n")
-    assert load_drop_config(tmp_path, path=other, env={}).batch_size == 50
+    assert load_drop_config(tmp_path, path=other, env={}).settings.options.batch_size == 50
     with pytest.raises(InputError, match="not found"):
         load_drop_config(tmp_path, path=tmp_path / "nope.toml", env={})
 
@@ -547,5 +555,5 @@ def test_soft_lock_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
 def test_missing_folder_is_an_input_error(tmp_path: Path) -> None:
     """A drop folder that does not exist is refused, not created."""
     with pytest.raises(InputError, match="drop folder not found"):
-        process_drop_folder(tmp_path / "nope", config=DropConfig(token="t"))
+        process_drop_folder(tmp_path / "nope", config=DropConfig.of(token="t"))
     assert not (tmp_path / "nope").exists()

@@ -91,7 +91,7 @@ def sftp_config(sandbox: SandboxServer, sshd: SshServer, **extra: Any) -> DropCo
     extra.setdefault("stable_seconds", 0)
     extra.setdefault("wait_seconds", 0)
     extra.setdefault("network_timeout", 5)
-    return DropConfig(
+    return DropConfig.of(
         base_url=sandbox.base_url,
         token=sandbox.token,
         ssh_key_file=str(sshd.user_key),
@@ -105,7 +105,7 @@ def s3_config(sandbox: SandboxServer, endpoint: str, **extra: Any) -> DropConfig
     extra.setdefault("stable_seconds", 0)
     extra.setdefault("wait_seconds", 0)
     extra.setdefault("network_timeout", 5)
-    return DropConfig(
+    return DropConfig.of(
         base_url=sandbox.base_url, token=sandbox.token, endpoint_url=endpoint, **extra
     )
 
