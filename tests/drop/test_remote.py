@@ -419,3 +419,35 @@ def test_sftp_trigger_files_announce_uploads_and_follow_their_file(
     ]
     assert sorted(p.name for p in (root / "done").iterdir()) == ["a.csv", "a.csv.ok"]
     assert sorted(p.name for p in (root / "inbox").iterdir()) == ["b.csv"]
+
+
+@pytest.mark.parametrize("kind", ["sftp", "s3"])
+def test_a_claim_can_be_won_once(
+    sshd: SshServer, s3_endpoint: str, aws: dict[str, str], tmp_path: Path, kind: str
+) -> None:
+    """The claim primitives on the real servers: the second exclusive create and the second
+    move of a name both lose (SFTP: O_EXCL and rename; S3: If-None-Match: * put)."""
+    from importer.drop._remote import Access, RemoteFolder, parse_remote
+
+    if kind == "sftp":
+        root = sftp_drop(tmp_path)
+        (root / "processing").mkdir()
+        (root / "inbox" / "a.csv").write_bytes(b"x\n")
+        url = sshd.url(root)
+        access = Access(timeout=5, ssh_key_file=str(sshd.user_key),
+                        known_hosts=str(sshd.known_hosts))  # fmt: skip
+    else:
+        client = new_bucket(s3_endpoint, "hr-claim")
+        client.put_object(Bucket="hr-claim", Key="d/inbox/a.csv", Body=b"x\n")
+        url, access = "s3://hr-claim/d", Access(timeout=5, endpoint_url=s3_endpoint)
+    folder = RemoteFolder(parse_remote(url), access)
+    folder.connect()
+    try:
+        assert folder.create_exclusive("processing", "a.csv.claim", b"first")
+        assert not folder.create_exclusive("processing", "a.csv.claim", b"second")
+        assert folder.read_text("processing", "a.csv.claim") == "first"
+        assert folder.move(("inbox", "a.csv"), ("processing", "a.csv"))
+        assert not folder.move(("inbox", "a.csv"), ("processing", "a.csv"))
+        assert sorted(folder.listing("processing")) == ["a.csv", "a.csv.claim"]
+    finally:
+        folder.close()
