@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from importer.sandbox import SandboxConfig, SandboxServer
 from importer.web import WebConfig, create_app
 from importer.web._store import Store
 
+from ..waiting import wait_for
 from ..web_helpers import (
     SAMPLES,
     cli_errors_csv,
@@ -335,9 +335,11 @@ def test_cancel_then_resume_in_a_new_server_sends_every_row_once(tmp_path: Path)
         client = signed_in(config)
         uid = upload(client, SAMPLES / "people.csv")
         rid = client.post(f"/api/uploads/{uid}/runs", json={}).json()["id"]
-        deadline = time.monotonic() + 30
-        while client.get(f"/api/runs/{rid}").json()["done"] < 3 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(
+            lambda: client.get(f"/api/runs/{rid}").json()["done"] >= 3,
+            timeout=30,
+            what="3 rows done",
+        )
         client.post(f"/api/runs/{rid}/cancel")
         stopped = wait_for_run(client, rid)
         assert stopped["state"] == "interrupted"
@@ -502,12 +504,14 @@ def test_importer_serve_prints_a_loopback_url_that_signs_in(tmp_path: Path) -> N
         assert url.startswith("http://127.0.0.1:")
         assert "?key=" in url
         with httpx.Client(follow_redirects=True) as client:
-            for _ in range(100):
+
+            def answer() -> httpx.Response | None:
                 try:
-                    reply = client.get(url)
-                    break
+                    return client.get(url)
                 except httpx.ConnectError:
-                    time.sleep(0.05)
+                    return None
+
+            reply = wait_for(answer, timeout=10, what=f"an answer from {url}")
             assert reply.status_code == 200
             assert "Drop a CSV" in reply.text
             bare = httpx.get(url.split("?")[0])
