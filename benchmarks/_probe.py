@@ -51,17 +51,17 @@ def _status_mb(field: str) -> float:
 
 
 IMPORTS = {
-    # importer.run pulls in pandas, pyarrow, pandera and the pipeline; the readers are imported
+    # importer.jobs pulls in pandas, pyarrow, pandera and the pipeline; the readers are imported
     # lazily by the loader, so they are imported here too.
     "validate": (
         "importer.cli._app",
-        "importer.run",
+        "importer.jobs._run",
         "importer.read._delimited",
         "importer.read._excel",
     ),
     "floor": ("pandas", "pandera.pandas", "pyarrow.csv", "fastexcel"),
     "naive": ("pandas", "openpyxl", "httpx"),
-    "cli": ("importer.cli._app", "importer.run", "importer.plan", "importer.read._delimited"),
+    "cli": ("importer.cli._app", "importer.jobs._run", "importer.plan", "importer.read._delimited"),
 }
 
 
@@ -97,7 +97,7 @@ def cli(out: str, *args: str) -> dict[str, Any]:
     fixed = os.environ.get("BENCH_FIXED_CONCURRENCY")
     if fixed:
         import importer.api._client
-        from importer.send import ConcurrencyLimit
+        from importer.api import ConcurrencyLimit
 
         class Fixed(ConcurrencyLimit):
             """N in flight, whatever happens."""

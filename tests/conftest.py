@@ -10,7 +10,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from importer.config import ApiSettings, RetryPolicy
+from importer.core import ApiSettings, RetryPolicy
 from importer.sandbox import SandboxConfig, SandboxServer
 
 HEADER = ["geography_id", "department_id", "member_id", "member_type"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from importer import run_import
+from importer.jobs import run_import
 from importer.sandbox import SandboxConfig, SandboxServer
 
 from .conftest import settings_for, write_csv
@@ -47,7 +47,7 @@ def _start(
 ) -> Iterator[tuple[subprocess.Popen[str], Lines]]:
     """``importer run`` in a child process and its stderr, read line by line; killed at the end."""
     cmd = [
-        sys.executable, "-m", "importer", "run", str(src), "--out", str(out),
+        sys.executable, "-m", "importer.cli", "run", str(src), "--out", str(out),
         "--base-url", sandbox.base_url, "--batch-size", "1", "--concurrency", "2",
         "--server-time-limit", "1",
     ]  # fmt: skip

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from importer.run import run_import
+from importer.api import ConcurrencyLimit, RateLearner
+from importer.jobs import run_import
 from importer.sandbox import SandboxConfig, SandboxServer
-from importer.send import ConcurrencyLimit, RateLearner
 
 from .conftest import big_seed, settings_for, write_csv
 

@@ -11,11 +11,10 @@ import httpx
 import pandas as pd
 import pytest
 
-from importer import ImportOptions, JournalError, run_import
-from importer.config import ApiSettings
-from importer.plan import plan_file
+from importer import ImportOptions, JournalError
+from importer.core import ApiSettings
+from importer.jobs import plan_file, run_import, undo_run
 from importer.sandbox import SandboxConfig, SandboxServer
-from importer.undo import undo_run
 
 from .conftest import settings_for, write_csv
 from .waiting import wait_for
@@ -172,7 +171,7 @@ def test_a_results_folder_is_used_by_one_run_at_a_time(
     sandbox.set_knobs(latency_ms=300)
     src = write_csv(tmp_path / "in.csv", [[105, 202, m, "User"] for m in range(10010, 10060)])
     cmd = [
-        sys.executable, "-m", "importer", "run", str(src), "--out", str(tmp_path / "out"),
+        sys.executable, "-m", "importer.cli", "run", str(src), "--out", str(tmp_path / "out"),
         "--base-url", sandbox.base_url, "--batch-size", "1", "--concurrency", "1", "--quiet",
         "--server-time-limit", "1",
     ]  # fmt: skip
@@ -192,7 +191,7 @@ def test_sandbox_runs_start_over_and_keep_their_exit_status(tmp_path: Path) -> N
     """The README's first command ends the same way however often it is run."""
     src = tmp_path / "people.xlsx"
     src.write_bytes((Path(__file__).parent.parent / "sample_data" / "people.xlsx").read_bytes())
-    cmd = [sys.executable, "-m", "importer", "run", str(src), "--sandbox"]
+    cmd = [sys.executable, "-m", "importer.cli", "run", str(src), "--sandbox"]
     codes = []
     for _ in range(2):
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
@@ -231,7 +230,7 @@ def test_rerunning_a_finished_roster_costs_lookups_only(
 
 def test_doctor_reports_the_account(tmp_path: Path) -> None:
     """doctor: ready against the sandbox; lists ignored and several memberships are told."""
-    from importer.doctor import check_account
+    from importer.jobs import check_account
 
     with SandboxServer(
         SandboxConfig(member_id_lists="ignored", memberships_per_member="many")
@@ -250,7 +249,7 @@ def test_doctor_reports_the_account(tmp_path: Path) -> None:
 
 def test_doctor_cli_exit_codes(sandbox: SandboxServer) -> None:
     """importer doctor: exit 0 when ready, 3 with a refused token (one line, even --quiet)."""
-    cmd = [sys.executable, "-m", "importer", "doctor", "--base-url", sandbox.base_url]
+    cmd = [sys.executable, "-m", "importer.cli", "doctor", "--base-url", sandbox.base_url]
     ok = subprocess.run(
         [*cmd, "--json"],
         env={**os.environ, "KANTATA_API_TOKEN": sandbox.token},

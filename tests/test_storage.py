@@ -165,7 +165,7 @@ def test_fifo_input_is_refused_not_waited_on(name: str, tmp_path: Path) -> None:
     fifo = tmp_path / name
     os.mkfifo(fifo)
     done = subprocess.run(
-        [sys.executable, "-m", "importer", "validate", str(fifo), "--out", str(tmp_path / "o")],
+        [sys.executable, "-m", "importer.cli", "validate", str(fifo), "--out", str(tmp_path / "o")],
         capture_output=True,
         text=True,
         timeout=30,

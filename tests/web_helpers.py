@@ -9,7 +9,7 @@ from typing import Any
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from importer.config import ApiSettings
+from importer.core import ApiSettings
 from importer.sandbox import SandboxConfig, SandboxServer
 from importer.web import WebConfig, create_app
 

@@ -16,7 +16,7 @@ honoured through a limiter shared by all threads, up to ``RetryPolicy.max_retry_
 whose outcome is unknown (reply lost, gateway error, the reply outran the server's own time
 limit) is *not* retried: it raises ``OutcomeUnknownError`` so the caller can ask the server what
 happened once the server can no longer be executing it. Every wait wakes up on the ``cancel``
-event (Ctrl-C/SIGTERM) and raises :class:`~importer.errors.Cancelled`.
+event (Ctrl-C/SIGTERM) and raises :class:`~importer.core.Cancelled`.
 """
 
 from __future__ import annotations
@@ -37,11 +37,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from importer.api._pace import ConcurrencyLimit
 from importer.api._ratelimit import RateLimiter
 from importer.api._redact import install_log_redaction, register_secret, server_text
-from importer.config import ApiSettings
-from importer.errors import (
+from importer.core import (
     ApiError,
+    ApiSettings,
     AuthError,
     BadResponseError,
     Cancelled,
@@ -54,7 +55,6 @@ from importer.errors import (
     TransientApiError,
     UnreachableError,
 )
-from importer.send import ConcurrencyLimit
 
 USER_AGENT = "kantata-importer/0.1"
 MEMBERSHIPS = "organization_memberships"
@@ -259,7 +259,7 @@ class KantataClient:
             rate is learned from the server's 429s, ``max_rps`` is only its ceiling.
         on_retry: called with a short reason each time a request is retried (for progress output).
         cancel: an event that, once set, makes every wait (backoff, rate limit) stop at once with
-            :class:`~importer.errors.Cancelled`.
+            :class:`~importer.core.Cancelled`.
     """
 
     def __init__(

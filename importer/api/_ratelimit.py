@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from importer.send import RateLearner
+from importer.api._pace import RateLearner
 
 
 class RateLimiter:

@@ -1,4 +1,4 @@
-"""The ``importer`` command: a thin layer over the library (``importer.run``).
+"""The ``importer`` command: a thin layer over the library (``importer.jobs``).
 
 Each command parses options, builds the config, calls one library function, prints, and maps
 ``ImporterError`` to an exit code: 0 all rows created/valid, 1 some rows failed, 2 the input could
@@ -43,17 +43,22 @@ from importer.cli._options import (
     differs_mode,
     mapping_from,
 )
-from importer.config import (
+from importer.core import (
     DEFAULT_BASE_URL,
+    EXIT_INTERRUPTED,
     TOKEN_ENV,
     ApiSettings,
+    ImporterError,
     ImportOptions,
+    InputError,
+    damaged_journal_message,
+    printable,
 )
-from importer.errors import ImporterError, InputError, damaged_journal_message, printable
+from importer.sandbox import sandbox_cmd
 
 if TYPE_CHECKING:
-    from importer.result import ImportResult
-    from importer.result import Progress as ProgressEvent
+    from importer.jobs import ImportResult
+    from importer.jobs import Progress as ProgressEvent
 
 
 app = typer.Typer(
@@ -64,6 +69,8 @@ app = typer.Typer(
 )
 err = Console(stderr=True)
 out = Console()
+# `importer sandbox` is the sandbox's own command (the same as `python -m importer.sandbox`).
+app.command(name="sandbox")(sandbox_cmd)
 
 FileArg = Annotated[Path, typer.Argument(help="CSV/TSV/TXT, XLSX/XLSM, XLS or ODS file.")]
 OutOpt = Annotated[
@@ -175,9 +182,6 @@ def _print_result(result: ImportResult, *, quiet: bool, as_json: bool) -> None:
         err.print(f"  {name:<14} {path}")
 
 
-EXIT_INTERRUPTED_CODE = 130
-
-
 def _say_from_a_signal_handler(line: str) -> None:
     """Write ``line`` to stderr from a signal handler: straight to the file descriptor.
 
@@ -206,7 +210,7 @@ def _stop_on_signals(quiet: bool) -> Iterator[threading.Event]:
             # The second one stops at once, whatever is running: the journal's committed records
             # let the same command recover, exactly as after kill -9.
             _say_from_a_signal_handler("stopped at once; run the same command again to resume")
-            os._exit(EXIT_INTERRUPTED_CODE)
+            os._exit(EXIT_INTERRUPTED)
         cancel.set()
         if not quiet:
             _say_from_a_signal_handler(
@@ -325,8 +329,7 @@ def validate(
 
     Example: importer validate people.xlsx --sheet Members
     """
-    from importer.plan import plan_file
-    from importer.run import validate_file
+    from importer.jobs import plan_file, validate_file
 
     with _job(quiet=quiet, as_json=as_json, reads=True) as job:
         options = ImportOptions(
@@ -402,7 +405,7 @@ def run(
     Example: KANTATA_API_TOKEN=... importer run people.xlsx --out results/
     """
 
-    from importer.run import run_import
+    from importer.jobs import run_import
 
     with _job(quiet=quiet, as_json=as_json, reads=True) as job:
         if sandbox and not dry_run:
@@ -462,7 +465,7 @@ def plan(
     Writes plan.csv (every row), errors.csv (rows that would fail) and summary.json.
     Example: KANTATA_API_TOKEN=... importer plan people.xlsx --move
     """
-    from importer.plan import plan_file
+    from importer.jobs import plan_file
 
     with _job(quiet=quiet, as_json=as_json, reads=True) as job:
         options = ImportOptions(
@@ -505,7 +508,7 @@ def undo(
     resumable and exactly once like run. Writes undo.csv and undo-summary.json.
     Example: KANTATA_API_TOKEN=... importer undo people.xlsx-results --dry-run
     """
-    from importer.undo import undo_run
+    from importer.jobs import undo_run
 
     with _job(quiet=quiet, as_json=as_json) as job:
         api = job.api(
@@ -538,7 +541,7 @@ def doctor(
     Exit 0 ready, 2 not ready (no organizations of a type), 3 token or server failed.
     Example: KANTATA_API_TOKEN=... importer doctor
     """
-    from importer.doctor import check_account
+    from importer.jobs import check_account
 
     with ExitStack() as stack:
         try:
@@ -585,7 +588,7 @@ def template(
 
     Example: KANTATA_API_TOKEN=... importer template members.xlsx
     """
-    from importer.template import write_template
+    from importer.jobs import write_template
 
     with ExitStack() as stack:
         try:
@@ -605,137 +608,6 @@ def template(
     if not quiet:
         lists = "with the organization lists" if api else "(no token: no organization lists)"
         err.print(f"template written: {written} {lists}", markup=False, soft_wrap=True)
-
-
-@app.command(name="sandbox")
-def sandbox_cmd(
-    port: Annotated[int, typer.Option("--port", help="0 = a free port.")] = 8765,
-    seed: Annotated[
-        Path | None, typer.Option("--seed", help="Seed JSON (default: the bundled one).")
-    ] = None,
-    db: Annotated[str, typer.Option("--db", help="SQLite file (default: in memory).")] = ":memory:",
-    token: Annotated[
-        str | None, typer.Option("--token", help="Bearer token to accept (default: random).")
-    ] = None,
-    random_seed: Annotated[
-        int | None, typer.Option("--random-seed", help="Make the random faults repeatable.")
-    ] = None,
-    max_per_page: Annotated[
-        int, typer.Option("--max-per-page", help="Largest per_page/limit honoured.")
-    ] = 200,
-    rate: Annotated[
-        float | None, typer.Option("--rate", help="Requests/s (all requests) before 429; off.")
-    ] = None,
-    workspaces_rate: Annotated[
-        float | None,
-        typer.Option(
-            "--workspaces-rate",
-            help="Requests/s on /workspaces before 429 (a guess: the real figure is unpublished).",
-        ),
-    ] = 5.0,
-    retry_after: Annotated[
-        bool, typer.Option("--retry-after/--no-retry-after", help="Send Retry-After with a 429.")
-    ] = True,
-    retry_after_s: Annotated[
-        float | None,
-        typer.Option("--retry-after-s", help="Force the Retry-After value (e.g. 100000)."),
-    ] = None,
-    fail_rate: Annotated[float, typer.Option("--fail-rate", help="Fraction answered 503.")] = 0.0,
-    drop_after_commit: Annotated[
-        float, typer.Option("--drop-after-commit", help="Fraction of writes whose reply is lost.")
-    ] = 0.0,
-    latency_ms: Annotated[float, typer.Option("--latency-ms", help="Added latency.")] = 0.0,
-    commit_delay_ms: Annotated[
-        float, typer.Option("--commit-delay-ms", help="A write takes this long to commit.")
-    ] = 0.0,
-    request_time_limit_s: Annotated[
-        float,
-        typer.Option("--request-time-limit-s", help="The server ends a request after this (503)."),
-    ] = 180.0,
-    bulk_mode: Annotated[
-        str,
-        typer.Option(
-            "--bulk-mode", help="Bulk create with bad objects: atomic | partial | partial-error."
-        ),
-    ] = "atomic",
-    memberships_per_member: Annotated[
-        str,
-        typer.Option(
-            "--memberships-per-member",
-            help="one (a second membership is refused as taken) | many (accepted; primary field).",
-        ),
-    ] = "one",
-    member_id_lists: Annotated[
-        str,
-        typer.Option(
-            "--member-id-lists", help="member_id=1,2 in GET: honoured | ignored | refused."
-        ),
-    ] = "honoured",
-    validation_status: Annotated[
-        int, typer.Option("--validation-status", help="Status of validation errors: 422 | 400.")
-    ] = 422,
-    omit_created: Annotated[
-        float,
-        typer.Option("--omit-created", help="Fraction of created objects left out of a 200."),
-    ] = 0.0,
-    trickle_s: Annotated[
-        float, typer.Option("--trickle-s", help="Send reply bodies one byte every N seconds.")
-    ] = 0.0,
-    echo_token: Annotated[
-        bool, typer.Option("--echo-token", help="Error messages quote the bearer token.")
-    ] = False,
-    redirect: Annotated[
-        bool, typer.Option("--redirect", help="Answer every API request 301 to itself.")
-    ] = False,
-) -> None:
-    """Run a local Kantata sandbox on 127.0.0.1 until Ctrl-C.
-
-    By default it follows docs/kantata-api.md; each switch selects a behaviour the reference leaves
-    open, or a fault. The same switches can be changed at runtime: POST /_sandbox/knobs.
-
-    Example: importer sandbox --port 8765 --rate 5 --fail-rate 0.1
-    """
-    import errno
-
-    from importer.sandbox import SandboxConfig, serve_forever
-
-    try:
-        config = SandboxConfig(
-            port=port,
-            db_path=db,
-            seed=seed,
-            token=token,
-            random_seed=random_seed,
-            max_per_page=max_per_page,
-            rate=rate,
-            workspaces_rate=workspaces_rate,
-            retry_after=retry_after,
-            retry_after_s=retry_after_s,
-            fail_rate=fail_rate,
-            drop_after_commit=drop_after_commit,
-            latency_ms=latency_ms,
-            commit_delay_ms=commit_delay_ms,
-            request_time_limit_s=request_time_limit_s,
-            bulk_mode=bulk_mode,
-            memberships_per_member=memberships_per_member,
-            member_id_lists=member_id_lists,
-            validation_status=validation_status,
-            omit_created=omit_created,
-            trickle_s=trickle_s,
-            echo_token=echo_token,
-            redirect=redirect,
-        )
-        serve_forever(config)
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            message = f"sandbox: port {port} is busy; try --port 0 (a free port)"
-        else:
-            message = f"sandbox: {exc}"
-        err.print(message, markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    except ValueError as exc:  # a bad switch value, an invalid seed
-        err.print(f"sandbox: {exc}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
 
 
 def _default_work_dir() -> Path:

@@ -11,17 +11,16 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from importer.config import (
+from importer.core import (
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
+    EXIT_REFUSED,
     TOKEN_ENV,
     ApiSettings,
+    InputError,
     parse_mapping,
     read_token,
 )
-from importer.errors import InputError
-from importer.read import read_mapping_file
-from importer.result import EXIT_REFUSED
 
 BaseUrlOpt = Annotated[
     str | None,
@@ -77,6 +76,8 @@ MapFileOpt = Annotated[
 
 def mapping_from(values: list[str] | None, map_file: Path | None) -> dict[str, str]:
     """The header mapping of ``--map-file`` and ``--map`` (``--map`` wins for a header)."""
+    from importer.read import read_mapping_file  # the data stack: only when a file is read
+
     mapping = read_mapping_file(map_file) if map_file is not None else {}
     for value in values or []:
         mapping.update(parse_mapping(value))

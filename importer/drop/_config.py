@@ -40,19 +40,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from importer.config import (
+from importer.core import (
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
     MAX_BATCH,
+    TEXT_SUFFIXES,
     TOKEN_ENV,
     ApiSettings,
     ImportOptions,
+    InputError,
     RetryPolicy,
     parse_mapping,
     read_token,
 )
-from importer.errors import InputError
-from importer.excel import TEXT_SUFFIXES
 
 CONFIG_NAME = "importer.toml"
 ENV_PREFIX = "KANTATA_DROP_"

@@ -12,7 +12,7 @@ import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
-from importer.errors import InputError
+from importer.core import InputError
 
 SUBFOLDERS = ("inbox", "processing", "done", "failed", "results")
 

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import httpx
 
-from importer.digest import sha256_file
+from importer.core import AuthError, FolderLock, ImporterError, InputError, printable, sha256_file
 from importer.drop._config import DropConfig
 from importer.drop._files import (
     STATE_DIR,
@@ -63,8 +63,6 @@ from importer.drop._result import (
     FileResult,
     write_json_line,
 )
-from importer.errors import AuthError, ImporterError, InputError, printable
-from importer.lock import FolderLock
 
 __all__ = [
     "DropResult",
@@ -228,7 +226,7 @@ class _Pass:
 
     def run(self, path: Path, sha: str, name: str, entry: LedgerEntry | None) -> None:
         """Import ``path`` (in processing/), resuming the results folder of an unfinished try."""
-        from importer.run import run_import
+        from importer.jobs import run_import
 
         started = now_iso()
         resumed = entry is not None and entry.status not in (LEDGER_DONE, LEDGER_FAILED)

@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from importer.errors import InputError
+from importer.core import InputError
 from importer.read._encoding import SCAN_BLOCK, detect_encoding, too_long
 from importer.read._table import (
     Batch,

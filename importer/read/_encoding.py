@@ -13,7 +13,7 @@ import codecs
 from pathlib import Path
 from typing import BinaryIO
 
-from importer.errors import InputError
+from importer.core import InputError
 
 SCAN_BLOCK = 4 << 20  # bytes per read
 _ZIP = b"PK\x03\x04"

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import python_calamine
 
-from importer.errors import InputError
+from importer.core import InputError
 from importer.read import _zipguard as _zipguard
 from importer.read._table import (
     HEADER_SEARCH_ROWS,

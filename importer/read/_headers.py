@@ -22,8 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from importer.errors import InputError
-from importer.validate import RowSchemaSpec, load_row_schema
+from importer.core import InputError, RowSchemaSpec, load_row_schema
 
 __all__ = [
     "HeaderMap",

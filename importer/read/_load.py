@@ -44,8 +44,7 @@ import os
 import stat
 from pathlib import Path
 
-from importer.errors import InputError
-from importer.excel import TEXT_SUFFIXES, WORKBOOK_SUFFIXES
+from importer.core import TEXT_SUFFIXES, WORKBOOK_SUFFIXES, InputError
 from importer.read import _delimited as _delimited
 from importer.read import _excel as _excel
 from importer.read._headers import header_scorer

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from importer.excel import EXCEL_COLUMNS, EXCEL_ROWS
+from importer.core import EXCEL_COLUMNS, EXCEL_ROWS
 
 _ROW_START = b"<table:table-row"
 _TABLE = re.compile(rb"<table:table(?=[\s>])([^>]*)>")

@@ -14,8 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from importer.errors import InputError
-from importer.excel import EXCEL_COLUMNS
+from importer.core import EXCEL_COLUMNS, InputError
 from importer.read._prefetch import Prefetch
 
 DEFAULT_MAX_ROWS = 5_000_000

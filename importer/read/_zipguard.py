@@ -38,8 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from importer.errors import InputError
-from importer.excel import EXCEL_COLUMNS, EXCEL_ROWS
+from importer.core import EXCEL_COLUMNS, EXCEL_ROWS, InputError
 from importer.read._odsguard import OdsScan
 
 MAX_RATIO = 250  # sheet XML packs 5-30x (.xlsx), up to ~80x (.ods); zip bombs ~1000x

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from importer.excel import FORMULA_START
+from importer.core import FORMULA_START
 
 _TEXT = pa.large_string()
 

@@ -14,28 +14,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-# A row's outcome (the ``status`` column of the reports).
-STATUS_CREATED = "created"  # this run created the membership
-STATUS_EXISTED = "existed"  # an identical membership was already on the server: nothing written
-STATUS_MOVED = "moved"  # this run moved the member's one membership to the row's place
-STATUS_FAILED = "failed"
-STATUS_SUCCEEDED = (
-    STATUS_CREATED,
-    STATUS_EXISTED,
-    STATUS_MOVED,
-)  # the row's membership is in place: success.csv
-STAGE_VALIDATION = "validation"
-STAGE_REMOTE = "remote"
-STAGE_NOT_PROCESSED = "not_processed"
-
-OUTCOME_COLUMNS = [
-    "status",
-    "organization_membership_id",
-    "note",
-    "error_stage",
-    "error_field",
-    "error_message",
-]
+from importer.core import OUTCOME_COLUMNS, STATUS_CREATED, STATUS_FAILED
 
 
 class OutcomeSink(Protocol):

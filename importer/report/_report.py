@@ -24,10 +24,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from importer.errors import InputError
-from importer.excel import EXCEL_COLUMNS, FORMULA_START
+from importer.core import (
+    EXCEL_COLUMNS,
+    FORMULA_START,
+    OUTCOME_COLUMNS,
+    STATUS_SUCCEEDED,
+    InputError,
+)
 from importer.report._csv import csv_text, escape_formula_cells, text_column
-from importer.report._outcomes import OUTCOME_COLUMNS, STATUS_SUCCEEDED
 from importer.report._xlsx import XlsxSheetWriter
 
 SUCCESS_FILE = "success.csv"

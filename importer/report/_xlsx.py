@@ -52,7 +52,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from importer.excel import EXCEL_COLUMNS, EXCEL_ROWS
+from importer.core import EXCEL_COLUMNS, EXCEL_ROWS
 
 #: One column of cells: a pandas Series, an Arrow array or a numpy array.
 Column: TypeAlias = pd.Series | pa.Array | pa.ChunkedArray | np.ndarray

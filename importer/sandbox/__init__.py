@@ -21,6 +21,7 @@ or from a shell: ``importer sandbox --port 8765 --rate 10`` (or ``python -m impo
 
 from __future__ import annotations
 
+from importer.sandbox._command import sandbox_cmd
 from importer.sandbox._knobs import (
     BULK_MODES,
     KNOB_NAMES,
@@ -43,5 +44,6 @@ __all__ = [
     "SandboxConfig",
     "SandboxServer",
     "bundled_seed",
+    "sandbox_cmd",
     "serve_forever",
 ]

@@ -1,5 +1,5 @@
 """``python -m importer.sandbox``: the very command ``importer sandbox`` (one CLI, one table
-of options and defaults: ``importer.cli.sandbox_cmd``)."""
+of options and defaults: ``importer.sandbox.sandbox_cmd``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``importer sandbox`` with ``argv``; returns the exit code."""
     import typer
 
-    from importer.cli import sandbox_cmd
+    from importer.sandbox._command import sandbox_cmd
 
     single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     single.command()(sandbox_cmd)

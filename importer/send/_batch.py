@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from importer.config import MAX_BATCH
+from importer.core import MAX_BATCH
 
 FIELDS = ("geography_id", "department_id", "member_id", "member_type")
 PAYLOAD_KEY = "organization_memberships"

@@ -9,7 +9,7 @@
    ``exists`` succeed without a request, ``missing reference`` fail, ``differs`` are reported,
    moved or added as the user chose, ``new`` are created;
 3. creates (bulk, 100 a request) and moves (one ``PUT`` each) run on a thread pool, as many at
-   once as the client's learned pace allows (``importer.send``: never more than ``concurrency``;
+   once as the client's learned pace allows (``importer.api``: never more than ``concurrency``;
    the client's rate limiter is shared, so the pool never outruns the learned rate);
 4. rows whose reply was lost are settled at the end.
 
@@ -29,19 +29,28 @@ from typing import Any
 import pandas as pd
 
 from importer.api import KantataClient
-from importer.errors import ApiError, AuthError, Cancelled, FatalApiError
-from importer.report import STAGE_REMOTE, STATUS_CREATED, STATUS_EXISTED, STATUS_MOVED, Outcomes
-from importer.send._batch import Batch, iter_batches
-from importer.send._holdings import (
+from importer.core import (
     DIFFERS,
+    DIFFERS_ADD,
+    DIFFERS_MODES,
+    DIFFERS_MOVE,
+    DIFFERS_REPORT,
     EXISTS,
     MISSING,
     NEW,
     PLAN_WORDS,
-    Holdings,
-    classify,
-    organizations_of,
+    STAGE_REMOTE,
+    STATUS_CREATED,
+    STATUS_EXISTED,
+    STATUS_MOVED,
+    ApiError,
+    AuthError,
+    Cancelled,
+    FatalApiError,
 )
+from importer.report import Outcomes
+from importer.send._batch import Batch, iter_batches
+from importer.send._holdings import Holdings, classify, organizations_of
 from importer.send._journal import (
     KIND_MOVE,
     ROW_CREATED,
@@ -53,9 +62,6 @@ from importer.send._journal import (
 )
 from importer.send._send import NOTE_EXISTED, BatchSender, Move
 
-# What to do with a row whose member holds another membership (``--move`` / ``--add``).
-DIFFERS_REPORT, DIFFERS_MOVE, DIFFERS_ADD = "report", "move", "add"
-DIFFERS_MODES = (DIFFERS_REPORT, DIFFERS_MOVE, DIFFERS_ADD)
 _STATUS_STATE = {STATUS_CREATED: ROW_CREATED, STATUS_EXISTED: ROW_EXISTED, STATUS_MOVED: ROW_MOVED}
 
 
@@ -391,10 +397,6 @@ def _decide(verdicts: pd.DataFrame, recorder: Recorder, differs: str) -> None:
 
 
 __all__ = [
-    "DIFFERS_ADD",
-    "DIFFERS_MODES",
-    "DIFFERS_MOVE",
-    "DIFFERS_REPORT",
     "Recorder",
     "SendReport",
     "send_all",

@@ -45,26 +45,18 @@ from importer.api import (
     page_count,
     total_count,
 )
-from importer.errors import RejectedBatchError
+from importer.core import DIFFERS, EXISTS, MISSING, NEW, PLAN_WORDS, RejectedBatchError
 
 __all__ = [
-    "DIFFERS",
-    "EXISTS",
     "LISTS_HONOURED",
     "LISTS_IGNORED",
     "LISTS_UNKNOWN",
-    "MISSING",
-    "NEW",
-    "PLAN_WORDS",
     "Holdings",
     "Verdicts",
     "classify",
     "organizations_of",
 ]
 
-# The plan's words (``plan.csv`` ``action``, summary counts, CLI).
-NEW, EXISTS, DIFFERS, MISSING = "new", "exists", "differs", "missing reference"
-PLAN_WORDS = (NEW, EXISTS, DIFFERS, MISSING)
 # Whether ``member_id=1,2,3`` is honoured by this server.
 LISTS_HONOURED, LISTS_IGNORED, LISTS_UNKNOWN = "honoured", "ignored", "unknown"
 _LIST_MAX = 200  # member ids per request when lists are honoured

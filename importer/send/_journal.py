@@ -30,9 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from importer.errors import JournalError
-from importer.lock import FolderLock
-from importer.report import STAGE_NOT_PROCESSED
+from importer.core import STAGE_NOT_PROCESSED, FolderLock, JournalError
 
 JOURNAL_FILE = "journal.sqlite"
 LOCK_FILE = ".importer.lock"
@@ -78,7 +76,7 @@ def _now() -> str:
 
 class RunLock:
     """An exclusive lock on a results folder, held while a run (or an undo) uses it: a
-    :class:`importer.FolderLock` on ``OUT/.importer.lock`` (released by the kernel
+    :class:`importer.core.FolderLock` on ``OUT/.importer.lock`` (released by the kernel
     however its owner dies)."""
 
     def __init__(self, out_dir: Path) -> None:

@@ -27,13 +27,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from importer.api import KantataClient, Membership
-from importer.errors import BadResponseError, OutcomeUnknownError, RejectedBatchError
-from importer.report import (
+from importer.core import (
     STAGE_NOT_PROCESSED,
     STAGE_REMOTE,
     STATUS_CREATED,
     STATUS_EXISTED,
     STATUS_MOVED,
+    BadResponseError,
+    OutcomeUnknownError,
+    RejectedBatchError,
 )
 from importer.send._batch import Batch
 from importer.send._holdings import Holdings

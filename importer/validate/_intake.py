@@ -22,13 +22,10 @@ import httpx
 import pandas as pd
 
 from importer.api import KantataClient
-from importer.config import TOKEN_ENV, ApiSettings
-from importer.errors import InputError
+from importer.core import OUTCOME_COLUMNS, TOKEN_ENV, ApiSettings, InputError, load_row_schema
 from importer.read import HeaderMap, Table, match_headers
-from importer.report import OUTCOME_COLUMNS
 from importer.validate._lookups import Resolver
 from importer.validate._resolve import Resolved, resolve_chunk
-from importer.validate._spec import load_row_schema
 
 __all__ = [
     "ORIGINAL_ROW",

@@ -1,6 +1,6 @@
 """The API's lookup lists (organizations, users, workspaces), read once per run and cached.
 
-Used by ``importer.validate`` to turn names into IDs and by ``importer.template`` for the
+Used by ``importer.validate`` to turn names into IDs and by ``importer.jobs`` (the template) for the
 reference sheets. Every request is a GET through ``KantataClient.pages``:
 
 * organizations: one paged listing of ``GET /organizations`` (both trees, at most 400), split
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from importer.api import LIST_PARAMS, KantataClient, objects_in, server_text
-from importer.errors import BadResponseError
+from importer.core import BadResponseError
 
 __all__ = [
     "Catalog",

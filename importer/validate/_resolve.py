@@ -19,10 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from importer.excel import ESCAPED_FORMULA
+from importer.core import ESCAPED_FORMULA, AlternateSpec, RowSchemaSpec, load_row_schema
 from importer.read import HeaderMap
 from importer.validate._lookups import Entry, Resolver, clean_name, name_key, name_query
-from importer.validate._spec import AlternateSpec, RowSchemaSpec, load_row_schema
 
 __all__ = ["Resolved", "Resolver", "resolve_chunk"]
 

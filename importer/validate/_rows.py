@@ -19,7 +19,7 @@ import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute as pc
 
-from importer.excel import ESCAPED_FORMULA
+from importer.core import ESCAPED_FORMULA, ColumnSpec, RowSchemaSpec, load_row_schema
 from importer.read import HeaderMap
 from importer.validate._schema import (
     CHECK_CHOICE,
@@ -32,7 +32,6 @@ from importer.validate._schema import (
     schema_for,
     text_array,
 )
-from importer.validate._spec import ColumnSpec, RowSchemaSpec, load_row_schema
 
 ERROR_COLUMNS = ["error_field", "error_message"]
 _WS = "\u00a0\u200b\ufeff \t\r\n"

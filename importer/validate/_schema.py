@@ -26,7 +26,7 @@ import pyarrow
 import pyarrow.compute as pc
 from pandera.api.extensions import register_check_method
 
-from importer.validate._spec import ColumnSpec, RowSchemaSpec, load_row_schema
+from importer.core import ColumnSpec, RowSchemaSpec, load_row_schema
 
 #: At most 18 digits: every valid ID fits an int64 with room for the duplicate key (id * 2 + type).
 WHOLE_NUMBER = r"\+?[0-9]{1,18}(?:\.0*)?"

@@ -36,8 +36,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from importer.config import ApiSettings
-from importer.errors import ImporterError
+from importer.core import ApiSettings, ImporterError
 from importer.web import _jobs
 from importer.web._store import DOWNLOADS, Store
 

@@ -10,7 +10,7 @@ Two things are in flux (issue 13) and are adapted here only:
 
 * ``plan_file``'s words: today ``create``/``exists``/``conflict``/``invalid``; the page shows the
   new classes ``new``/``exists``/``differs``/``missing reference`` (``WORDS``);
-* ``ImportOptions.differs`` ("report" | "move" | "add") and ``importer.undo.undo_run``: used when
+* ``ImportOptions.differs`` ("report" | "move" | "add") and ``importer.jobs.undo_run``: used when
   the library has them (``supports_differs()``, ``supports_undo()``), refused clearly otherwise.
 """
 
@@ -29,10 +29,24 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from importer.config import ApiSettings, ImportOptions
-from importer.errors import ImporterError, InputError
-from importer.excel import TEXT_SUFFIXES, WORKBOOK_SUFFIXES
-from importer.plan import PLAN_FILE, plan_file
+from importer.core import (
+    TEXT_SUFFIXES,
+    WORKBOOK_SUFFIXES,
+    ApiSettings,
+    ImporterError,
+    ImportOptions,
+    InputError,
+    load_row_schema,
+)
+from importer.jobs import (
+    PLAN_FILE,
+    ImportResult,
+    Progress,
+    open_input,
+    plan_file,
+    run_import,
+    with_cell_notes,
+)
 from importer.read import (
     DEFAULT_MAX_BYTES,
     MAX_CELL_BYTES,
@@ -41,18 +55,13 @@ from importer.read import (
     display_fields,
     match_headers,
 )
-from importer.result import ImportResult, Progress
-from importer.run import run_import
 from importer.validate import (
     CheckedChunk,
     DuplicateTracker,
     check_chunk,
     finish_chunk,
-    load_row_schema,
     name_lookups,
-    open_input,
     read_intake,
-    with_cell_notes,
 )
 
 __all__ = [
@@ -104,9 +113,9 @@ def supports_differs() -> bool:
 
 
 def supports_undo() -> bool:
-    """True when the library has ``importer.undo.undo_run`` (issue 13)."""
+    """True when the library has ``importer.jobs.undo_run`` (issue 13)."""
     try:
-        module = importlib.import_module("importer.undo")
+        module = importlib.import_module("importer.jobs")
     except ImportError:
         return False
     return hasattr(module, "undo_run")
@@ -484,10 +493,10 @@ def undo(
     cancel: threading.Event,
     transport: httpx.BaseTransport | None = None,
 ) -> ImportResult:
-    """``importer.undo.undo_run`` on a run's results (issue 13; see ``supports_undo``)."""
+    """``importer.jobs.undo_run`` on a run's results (issue 13; see ``supports_undo``)."""
     if not supports_undo():
-        raise InputError("undo needs a newer importer (importer.undo, issue 13)")
-    module = importlib.import_module("importer.undo")
+        raise InputError("undo needs a newer importer (importer.jobs.undo_run, issue 13)")
+    module = importlib.import_module("importer.jobs")
     result: ImportResult = module.undo_run(
         results, api=api, transport=transport, progress=progress, cancel=cancel
     )

@@ -33,9 +33,8 @@ from typing import Any
 
 import pandas as pd
 
-from importer.config import ApiSettings
-from importer.errors import ImporterError, InputError
-from importer.result import Progress
+from importer.core import ApiSettings, ImporterError, InputError
+from importer.jobs import Progress
 from importer.web import _jobs
 
 ID = re.compile(r"^[0-9a-f]{16}$")
@@ -508,7 +507,7 @@ class Store:
 
     def undo(self, run: Run) -> None:
         if not _jobs.supports_undo():
-            raise InputError("undo needs a newer importer (importer.undo, issue 13)")
+            raise InputError("undo needs a newer importer (importer.jobs.undo_run, issue 13)")
         if run.thread is not None and run.thread.is_alive():
             raise InputError("this run is still going")
         run.cancel = threading.Event()

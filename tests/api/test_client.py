@@ -12,8 +12,8 @@ import pytest
 
 from importer.api import KantataClient
 from importer.api._client import check_base_url, parse_retry_after
-from importer.config import ApiSettings, RetryPolicy
-from importer.errors import (
+from importer.core import (
+    ApiSettings,
     AuthError,
     BadResponseError,
     Cancelled,
@@ -21,6 +21,7 @@ from importer.errors import (
     OutcomeUnknownError,
     RedirectedError,
     RejectedBatchError,
+    RetryPolicy,
     ServerWaitError,
     TransientApiError,
     UnreachableError,

@@ -13,8 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from importer.cli._app import app
-from importer.config import parse_mapping
-from importer.errors import InputError
+from importer.core import InputError, parse_mapping
 from importer.sandbox import SandboxServer
 
 from ..conftest import write_csv, write_xlsx
@@ -155,7 +154,7 @@ def test_readme_demo_command_imports_sample(tmp_path: Path) -> None:
     sample = tmp_path / "people.xlsx"
     sample.write_bytes((SAMPLES / "people.xlsx").read_bytes())
     proc = subprocess.run(
-        [sys.executable, "-m", "importer", "run", str(sample), "--sandbox"],
+        [sys.executable, "-m", "importer.cli", "run", str(sample), "--sandbox"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -174,7 +173,7 @@ def test_sandbox_command_starts_fast_and_answers_a_bulk_create() -> None:
     import httpx
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "importer", "sandbox", "--port", "0"],
+        [sys.executable, "-m", "importer.cli", "sandbox", "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -17,12 +17,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from importer import ImportOptions, run_import
+from importer import ImportOptions
 from importer.drop import DropConfig, process_drop_folder
-from importer.plan import plan_file
-from importer.run import Progress
+from importer.jobs import Progress, plan_file, run_import, write_template
 from importer.sandbox import SandboxConfig, SandboxServer
-from importer.template import write_template
 
 from ..conftest import settings_for, write_csv
 

@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from importer.cli._app import app
+from importer.core import FolderLock, InputError
 from importer.drop import (
     DropConfig,
     FileResult,
@@ -26,8 +27,6 @@ from importer.drop import (
     process_drop_folder,
     watch,
 )
-from importer.errors import InputError
-from importer.lock import FolderLock
 from importer.sandbox import SandboxServer
 
 from ..conftest import write_csv, write_xlsx
@@ -62,8 +61,8 @@ def members_of(server: SandboxServer, members: range) -> list[int]:
 
 
 def drop_cmd(root: Path, *args: str) -> list[str]:
-    """``python -m importer drop ROOT ...``."""
-    return [sys.executable, "-m", "importer", "drop", str(root), *args]
+    """``python -m importer.cli drop ROOT ...``."""
+    return [sys.executable, "-m", "importer.cli", "drop", str(root), *args]
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
@@ -410,7 +409,7 @@ def test_no_token_exits_3_like_run(tmp_path: Path) -> None:
     people = tmp_path / "people.csv"
     people.write_text("geography_id,department_id,member_id,member_type\n101,201,1,User\n")
     run = subprocess.run(
-        [sys.executable, "-m", "importer", "run", str(people)],
+        [sys.executable, "-m", "importer.cli", "run", str(people)],
         env=clean, capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
     assert run.returncode == 3, run.stderr

@@ -13,7 +13,7 @@ PROBE = """
 import sys
 import pyarrow as pa
 before = pa.default_memory_pool().backend_name
-from importer.run import validate_file
+from importer.jobs import validate_file
 validate_file(sys.argv[1], out_dir=sys.argv[2])
 print(before, pa.default_memory_pool().backend_name)
 """

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from importer.config import ImportOptions
-from importer.run import validate_file
+from importer.core import ImportOptions
+from importer.jobs import validate_file
 
 HEADER = "geography_id,department_id,member_id,member_type"
 # Line numbers (= source rows) are in the comments; blank lines are rows nobody sees as data.

@@ -24,9 +24,9 @@ import openpyxl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from importer.errors import InputError
+from importer.core import InputError
+from importer.jobs import ImportResult, validate_file
 from importer.read._zipguard import greater_than
-from importer.run import ImportResult, validate_file
 
 from ..hostile_files import ods_workbook
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from importer.errors import InputError
+from importer.core import InputError
 from importer.read import HeaderMap, match_headers
 from importer.read._headers import normalise_header
 

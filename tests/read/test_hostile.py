@@ -80,7 +80,7 @@ def baseline_peak(tmp_path: Path) -> int:
 
 
 def cli_with_peak(path: Path, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], int]:
-    """``python -m importer validate path`` in a subprocess: (process, peak RSS in MB)."""
+    """``python -m importer.cli validate path`` in a subprocess: (process, peak RSS in MB)."""
     peak = tmp_path / "peak"
     code = (
         "import atexit, resource, sys\n"

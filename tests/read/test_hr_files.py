@@ -15,11 +15,11 @@ import openpyxl
 import pytest
 from typer.testing import CliRunner
 
-from importer import ApiSettings, run_import
+from importer import ApiSettings
 from importer.cli._app import app
-from importer.errors import InputError
+from importer.core import InputError
+from importer.jobs import default_out_dir, run_import
 from importer.sandbox import SandboxConfig, SandboxServer
-from importer.validate import default_out_dir
 
 from ..conftest import settings_for, write_csv
 
@@ -51,7 +51,7 @@ def test_retries_never_print_on_stderr(tmp_path: Path) -> None:
             [
                 sys.executable,
                 "-m",
-                "importer",
+                "importer.cli",
                 "run",
                 str(src),
                 "-q",
@@ -252,7 +252,7 @@ def test_instructions_sheet_first_with_two_candidates_names_sheet_option(tmp_pat
 
 def test_error_field_names_the_files_header_once(api: ApiSettings, tmp_path: Path) -> None:
     """error_field is the person's header (schema column in brackets), never doubled."""
-    from importer import validate_file
+    from importer.jobs import validate_file
 
     src = write_csv(
         tmp_path / "people.csv",
@@ -276,7 +276,7 @@ def test_error_field_names_the_files_header_once(api: ApiSettings, tmp_path: Pat
 
 def test_names_as_people_type_them_are_matched(api: ApiSettings, tmp_path: Path) -> None:
     """`Name <address>`, mailto:, no-break and double spaces, trailing dots all resolve."""
-    from importer import validate_file
+    from importer.jobs import validate_file
 
     src = tmp_path / "people.csv"
     rows = [
@@ -350,8 +350,7 @@ def test_merged_cells_formulas_and_totals_row(tmp_path: Path) -> None:
 
 def test_name_lookups_report_progress(tmp_path: Path) -> None:
     """While names are looked up, progress says what (users) and how many are done."""
-    from importer import validate_file
-    from importer.result import Progress
+    from importer.jobs import Progress, validate_file
 
     emails = ["olivia.smith", "liam.tanaka", "amara.cohen", "noah.singh"]
     src = write_csv(

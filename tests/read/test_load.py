@@ -18,8 +18,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from importer.digest import sha256_file
-from importer.errors import InputError
+from importer.core import InputError, sha256_file
 from importer.read import SourceInfo, open_table
 from importer.read import _delimited as _delimited
 

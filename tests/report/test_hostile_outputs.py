@@ -27,12 +27,12 @@ import openpyxl
 import pytest
 from typer.testing import CliRunner
 
-from importer import ApiSettings, ImportOptions, run_import, validate_file
+from importer import ApiSettings, ImportOptions
 from importer.api import KantataClient
 from importer.api._client import check_base_url
 from importer.cli._app import app
-from importer.config import RetryPolicy
-from importer.errors import ApiError, InputError, TransientApiError
+from importer.core import ApiError, InputError, RetryPolicy, TransientApiError
+from importer.jobs import run_import, validate_file
 from importer.read import open_table
 from importer.sandbox import SandboxServer
 

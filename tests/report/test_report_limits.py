@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from importer.cli._app import app
-from importer.excel import EXCEL_COLUMNS
+from importer.core import EXCEL_COLUMNS
 from importer.report._xlsx import XlsxSheetWriter
 from importer.sandbox import SandboxServer
 

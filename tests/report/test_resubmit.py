@@ -7,8 +7,8 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 
-from importer import run_import, validate_file
-from importer.config import ApiSettings
+from importer.core import ApiSettings
+from importer.jobs import run_import, validate_file
 from importer.sandbox import SandboxServer
 
 from ..conftest import write_csv, write_xlsx

@@ -18,9 +18,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from importer.cli import sandbox_cmd
 from importer.cli._app import app
-from importer.sandbox import KNOB_NAMES, Counters, Knobs, SandboxConfig, SandboxServer
+from importer.sandbox import KNOB_NAMES, Counters, Knobs, SandboxConfig, SandboxServer, sandbox_cmd
 from importer.sandbox.__main__ import main as sandbox_main
 
 TOKEN = "knob-token"

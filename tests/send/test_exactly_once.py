@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from importer import run_import
 from importer.api import KantataClient
-from importer.config import ImportOptions
-from importer.report import STATUS_CREATED, Outcomes
+from importer.core import STATUS_CREATED, ImportOptions
+from importer.jobs import run_import
+from importer.report import Outcomes
 from importer.sandbox import SandboxConfig, SandboxServer
 from importer.send import Holdings
 from importer.send._batch import Batch

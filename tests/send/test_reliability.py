@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from importer import ImportOptions, JournalError, run_import
-from importer.run import Progress
+from importer import ImportOptions, JournalError
+from importer.jobs import Progress, run_import
 from importer.sandbox import SandboxConfig, SandboxServer
 
 from ..conftest import big_seed, settings_for, write_csv
@@ -162,7 +162,7 @@ def _sigkill_and_recover(volume_sandbox: SandboxServer, tmp_path: Path) -> None:
     src = volume_file(tmp_path, n)
     out = tmp_path / "out"
     cmd = [
-        sys.executable, "-m", "importer", "run", str(src), "--out", str(out), "--quiet",
+        sys.executable, "-m", "importer.cli", "run", str(src), "--out", str(out), "--quiet",
         "--base-url", volume_sandbox.base_url, "--batch-size", "20", "--concurrency", "2",
         "--server-time-limit", "1",
     ]  # fmt: skip

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from importer.errors import JournalError
+from importer.core import JournalError
 from importer.send import RunLock
 
 

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from importer.api import KantataClient
-from importer.report import STATUS_CREATED, STATUS_EXISTED, Outcomes
+from importer.core import STATUS_CREATED, STATUS_EXISTED
+from importer.report import Outcomes
 from importer.sandbox import SandboxServer
 from importer.send import Holdings
 from importer.send._batch import Batch

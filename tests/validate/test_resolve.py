@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from importer import ImportOptions, InputError, run_import, validate_file
+from importer import ImportOptions, InputError
 from importer.cli._app import app
-from importer.config import ApiSettings
+from importer.core import ApiSettings
+from importer.jobs import run_import, validate_file
 from importer.read import read_mapping_file
 from importer.sandbox import SandboxConfig, SandboxServer
 

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from importer.core import load_row_schema
 from importer.read import HeaderMap
-from importer.validate import DuplicateTracker, load_row_schema
+from importer.validate import DuplicateTracker
 from importer.validate._rows import validate_chunk
 from importer.validate._schema import build_schema, row_schema
 

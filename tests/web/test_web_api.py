@@ -493,7 +493,7 @@ def test_importer_serve_prints_a_loopback_url_that_signs_in(tmp_path: Path) -> N
     import httpx
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "importer", "serve", "--sandbox", "--work-dir", str(tmp_path)],
+        [sys.executable, "-m", "importer.cli", "serve", "--sandbox", "--work-dir", str(tmp_path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from importer.config import ApiSettings
+from importer.core import ApiSettings
 from importer.sandbox import SandboxConfig, SandboxServer
 from importer.web import _jobs
 

@@ -23,12 +23,24 @@ import numpy as np
 import pandas as pd
 
 from importer.api import KantataClient
-from importer.config import ApiSettings, ImportOptions
-from importer.digest import sha256_file
-from importer.read import Table
-from importer.report import (
+from importer.core import (
+    DIFFERS,
+    EXISTS,
+    EXIT_OK,
+    EXIT_ROWS_FAILED,
+    MISSING,
+    NEW,
+    PLAN_WORDS,
     STAGE_REMOTE,
     STAGE_VALIDATION,
+    ApiSettings,
+    ImportOptions,
+    sha256_file,
+)
+from importer.jobs._result import ImportResult, ProgressCallback, summary_record
+from importer.jobs._table import check_input, errors_report
+from importer.read import Table
+from importer.report import (
     SUMMARY_FILE,
     ReportWriter,
     escape_labels,
@@ -38,24 +50,8 @@ from importer.report import (
     private_opener,
     write_json,
 )
-from importer.result import (
-    EXIT_OK,
-    EXIT_ROWS_FAILED,
-    ImportResult,
-    ProgressCallback,
-    summary_record,
-)
-from importer.send import (
-    DIFFERS,
-    EXISTS,
-    MISSING,
-    NEW,
-    PLAN_WORDS,
-    Holdings,
-    classify,
-    organizations_of,
-)
-from importer.validate import Intake, check_input, errors_report
+from importer.send import Holdings, classify, organizations_of
+from importer.validate import Intake
 
 __all__ = ["DIFFERS", "EXISTS", "INVALID", "MISSING", "NEW", "PLAN_FILE", "plan_file"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from importer.errors import InputError
+from importer.core._errors import InputError
 
 DEFAULT_BASE_URL = "https://api.mavenlink.com/api/v1"
 TOKEN_ENV = "KANTATA_API_TOKEN"
@@ -54,7 +54,7 @@ class ApiSettings:
         token: the OAuth bearer token. Never logged, printed or written to any file.
         timeout: seconds for one HTTP request (connect, read, write).
         concurrency: a ceiling on requests in flight at once; below it the run finds the
-            server's pace itself (``importer.send``).
+            server's pace itself (``importer.api``).
         max_rps: a ceiling on requests per second (``None``: none); below it the rate is
             learned from the server's 429s.
         retry: the retry policy for transient failures.

@@ -9,14 +9,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from importer import run_import
 from importer.cli._app import app
-from importer.config import ApiSettings, ImportOptions
-from importer.errors import InputError
-from importer.plan import plan_file
+from importer.core import ApiSettings, ImportOptions, InputError
+from importer.jobs import plan_file, run_import
 from importer.sandbox import SandboxServer
 
-from .conftest import write_csv
+from ..conftest import write_csv
 
 runner = CliRunner()
 

@@ -8,11 +8,11 @@ import openpyxl
 import pytest
 from typer.testing import CliRunner
 
-from importer import InputError, run_import
+from importer import InputError
 from importer.cli._app import app
-from importer.config import ApiSettings
+from importer.core import ApiSettings
+from importer.jobs import run_import, write_template
 from importer.sandbox import SandboxServer
-from importer.template import write_template
 
 runner = CliRunner()
 

@@ -20,18 +20,37 @@ import numpy as np
 import pandas as pd
 
 from importer.api import KantataClient
-from importer.config import ApiSettings, ImportOptions
-from importer.digest import sha256_file
-from importer.errors import ApiError, Cancelled, FatalApiError
-from importer.read import display_fields
-from importer.report import (
-    PAYLOADS_FILE,
+from importer.api import describe as describe_pace
+from importer.core import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_ROWS_FAILED,
     STAGE_NOT_PROCESSED,
     STAGE_REMOTE,
     STAGE_VALIDATION,
     STATUS_CREATED,
     STATUS_EXISTED,
     STATUS_MOVED,
+    ApiError,
+    ApiSettings,
+    Cancelled,
+    FatalApiError,
+    ImportOptions,
+    sha256_file,
+)
+from importer.jobs._result import ImportResult, Progress, ProgressCallback, summary_record
+from importer.jobs._table import (
+    check_input,
+    default_out_dir,
+    errors_report,
+    intake_for,
+    open_input,
+    validate_table,
+)
+from importer.read import display_fields
+from importer.report import (
+    PAYLOADS_FILE,
     SUMMARY_FILE,
     Outcomes,
     ReportWriter,
@@ -39,30 +58,10 @@ from importer.report import (
     private_opener,
     write_json,
 )
-from importer.result import (
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_REFUSED,
-    EXIT_ROWS_FAILED,
-    ImportResult,
-    Progress,
-    ProgressCallback,
-    summary_record,
-)
 from importer.send import JOURNAL_FILE, ROW_IN_FLIGHT, Journal, iter_batches, send_all
-from importer.send import describe as describe_pace
-from importer.validate import (
-    check_input,
-    default_out_dir,
-    errors_report,
-    intake_for,
-    name_lookups,
-    open_input,
-    origin_digest,
-    validate_table,
-)
+from importer.validate import name_lookups, origin_digest
 
-# ImportResult and Progress live in importer.result; they are part of this module's API too.
+# ImportResult and Progress live in importer.jobs._result; they are part of this module's API too.
 __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",

@@ -29,24 +29,20 @@ from pathlib import Path
 import httpx
 
 from importer.api import KantataClient, Membership
-from importer.config import ApiSettings
-from importer.errors import (
+from importer.core import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_ROWS_FAILED,
+    ApiSettings,
     Cancelled,
     FatalApiError,
     JournalError,
     OutcomeUnknownError,
     RejectedBatchError,
 )
+from importer.jobs._result import ImportResult, Progress, ProgressCallback
 from importer.report import private_opener, write_json
-from importer.result import (
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_REFUSED,
-    EXIT_ROWS_FAILED,
-    ImportResult,
-    Progress,
-    ProgressCallback,
-)
 from importer.send import JOURNAL_FILE, ROW_CREATED, ROW_IN_FLIGHT, ROW_MOVED, RunLock
 
 __all__ = ["UNDO_FILE", "UNDO_JOURNAL", "UNDO_SUMMARY", "undo_run"]

@@ -9,13 +9,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from importer import ImportOptions, run_import, validate_file
-from importer.config import ApiSettings
+from importer import ImportOptions
+from importer.core import ApiSettings
+from importer.jobs import run_import, validate_file
 from importer.sandbox import SandboxServer
 
-from .conftest import settings_for, write_csv
+from ..conftest import settings_for, write_csv
 
-SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
 
 
 def read(path: Path) -> pd.DataFrame:

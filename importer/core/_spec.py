@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from importer.errors import SchemaDefinitionError
+from importer.core._errors import SchemaDefinitionError
 
 _NAME = "organization_membership.toml"
 

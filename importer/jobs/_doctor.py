@@ -19,9 +19,7 @@ from typing import Any
 import httpx
 
 from importer.api import KantataClient
-from importer.config import ApiSettings
-from importer.errors import ApiError, FatalApiError
-from importer.result import EXIT_OK, EXIT_REFUSED
+from importer.core import EXIT_OK, EXIT_REFUSED, ApiError, ApiSettings, FatalApiError
 from importer.send import LISTS_UNKNOWN, Holdings, organizations_of
 
 __all__ = ["EXIT_NOT_READY", "DoctorReport", "check_account"]

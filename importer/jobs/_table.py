@@ -14,8 +14,8 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from importer.config import ApiSettings, ImportOptions
-from importer.errors import InputError
+from importer.core import STAGE_VALIDATION, ApiSettings, ImportOptions, InputError
+from importer.jobs._result import Progress, ProgressCallback
 from importer.read import (
     CellNote,
     HeaderMap,
@@ -26,15 +26,16 @@ from importer.read import (
     header_scorer,
     open_table,
 )
-from importer.report import STAGE_VALIDATION, Outcomes, ReportWriter
-from importer.result import Progress, ProgressCallback
-from importer.validate._intake import Intake, name_lookups, read_intake
-from importer.validate._rows import (
+from importer.report import Outcomes, ReportWriter
+from importer.validate import (
     CheckedChunk,
     DuplicateTracker,
+    Intake,
     check_chunk,
     finish_chunk,
+    name_lookups,
     no_valid_rows,
+    read_intake,
 )
 
 

@@ -23,9 +23,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from importer.api import KantataClient
-from importer.config import ApiSettings
-from importer.errors import InputError
-from importer.validate import Organization, Resolver, load_row_schema
+from importer.core import ApiSettings, InputError, load_row_schema
+from importer.validate import Organization, Resolver
 
 __all__ = ["MEMBERS_SHEET", "write_template"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from importer.errors import InputError
+from importer.core._errors import InputError
 
 __all__ = ["sha256_file"]
 

@@ -9,14 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from importer.core import EXIT_OK
+
 if TYPE_CHECKING:
     from importer.read import SourceInfo
-
-EXIT_OK = 0
-EXIT_ROWS_FAILED = 1
-EXIT_INPUT = 2
-EXIT_REFUSED = 3
-EXIT_INTERRUPTED = 130
 
 
 @dataclass(frozen=True)
