@@ -18,7 +18,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -191,10 +191,8 @@ def _say_from_a_signal_handler(line: str) -> None:
     takes no lock.
     """
     data = (line + "\n").encode()
-    try:
+    with suppress(AttributeError, OSError, ValueError):  # no real stderr (tests): best effort
         os.write(sys.stderr.fileno(), data)
-    except (AttributeError, OSError, ValueError):  # no real stderr (captured in tests): best effort
-        pass
 
 
 @contextmanager
