@@ -331,9 +331,11 @@ def test_killed_run_resumes_on_next_run(sandbox: SandboxServer, tmp_path: Path) 
     write_csv(tmp_path / "inbox" / "nightly.csv", rows(members))
     env = {**os.environ, "KANTATA_API_TOKEN": sandbox.token}
     proc = subprocess.Popen(drop_cmd(tmp_path), env=env, stdout=subprocess.PIPE, text=True)
-    wait_for(lambda: sandbox.counters.objects_created >= 30, timeout=30, what="30 rows created")
-    proc.send_signal(signal.SIGKILL)
-    out, _ = proc.communicate(timeout=10)
+    try:
+        wait_for(lambda: sandbox.counters.objects_created >= 30, timeout=30, what="30 created")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        out, _ = proc.communicate(timeout=10)
     assert proc.returncode == -signal.SIGKILL
     assert out == ""  # no line: the file was not finished
     assert 30 <= sandbox.counters.objects_created < len(members)

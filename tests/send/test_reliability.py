@@ -167,11 +167,16 @@ def _sigkill_and_recover(volume_sandbox: SandboxServer, tmp_path: Path) -> None:
         "--server-time-limit", "1",
     ]  # fmt: skip
     env = {**os.environ, "KANTATA_API_TOKEN": volume_sandbox.token}
-    proc = subprocess.Popen(cmd, env=env)
-    created = volume_sandbox.counters
-    wait_for(lambda: created.objects_created >= 300, timeout=60, what="300 rows created")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
+    with subprocess.Popen(cmd, env=env) as proc:
+        try:
+            wait_for(
+                lambda: volume_sandbox.counters.objects_created >= 300,
+                timeout=60,
+                what="300 rows created",
+            )
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
     assert proc.returncode == -signal.SIGKILL
     created_before = volume_sandbox.counters.objects_created
     assert 300 <= created_before < n
