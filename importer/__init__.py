@@ -32,6 +32,7 @@ from importer.core import (
     RejectedBatchError,
     RetryPolicy,
     SchemaDefinitionError,
+    Settings,
     TransientApiError,
 )
 
@@ -49,5 +50,6 @@ __all__ = [
     "RejectedBatchError",
     "RetryPolicy",
     "SchemaDefinitionError",
+    "Settings",
     "TransientApiError",
 ]

@@ -301,7 +301,7 @@ def test_drop_folder_config_chooses_what_to_do_with_differing_rows(
     )
     write_csv(root / "inbox" / "roster.csv", [[105, 203, 10002, "User"]])
     config = load_drop_config(root, env={"KANTATA_API_TOKEN": sandbox.token})
-    assert config.differs == "move"
+    assert config.settings.options.differs == "move"
     result = process_drop_folder(root, config=config)
     assert [f.outcome for f in result.files] == ["imported"]
     assert held(sandbox, 10002) == [(105, 203)]

@@ -46,11 +46,13 @@ from importer.cli._options import (
 from importer.core import (
     DEFAULT_BASE_URL,
     EXIT_INTERRUPTED,
+    MAX_BATCH,
     TOKEN_ENV,
     ApiSettings,
     ImporterError,
     ImportOptions,
     InputError,
+    Settings,
     damaged_journal_message,
     printable,
 )
@@ -104,6 +106,18 @@ MaxFileMbOpt = Annotated[
     ),
 ]
 
+
+BatchSizeOpt = Annotated[
+    int, typer.Option("--batch-size", min=1, max=MAX_BATCH, help="Objects per bulk request.")
+]
+ConcurrencyOpt = Annotated[
+    int,
+    typer.Option(
+        "--concurrency", min=1, max=32, help="Ceiling on requests in flight (found below it)."
+    ),
+]
+#: Every option's default: the settings' own (importer.core.Settings), never restated here.
+DEFAULTS = Settings()
 
 MaxMemoryMbOpt = Annotated[
     int | None,
@@ -314,7 +328,7 @@ def validate(
     token_file: TokenFileOpt = None,
     sandbox: SandboxOpt = False,
     insecure: InsecureOpt = False,
-    max_rows: MaxRowsOpt = 5_000_000,
+    max_rows: MaxRowsOpt = DEFAULTS.options.max_rows,
     max_file_mb: MaxFileMbOpt = None,
     max_memory_mb: MaxMemoryMbOpt = None,
     quiet: QuietOpt = False,
@@ -368,13 +382,8 @@ def run(
     header_row: HeaderRowOpt = None,
     base_url: BaseUrlOpt = None,
     token_file: TokenFileOpt = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=100)] = 100,
-    concurrency: Annotated[
-        int,
-        typer.Option(
-            "--concurrency", min=1, max=32, help="Ceiling on requests in flight (found below it)."
-        ),
-    ] = 16,
+    batch_size: BatchSizeOpt = DEFAULTS.options.batch_size,
+    concurrency: ConcurrencyOpt = DEFAULTS.api.concurrency,
     max_rps: Annotated[
         float | None,
         typer.Option("--max-rps", help="Ceiling on requests/s (the rate is learned below it)."),
@@ -390,8 +399,8 @@ def run(
     ] = False,
     move: MoveOpt = False,
     add: AddOpt = False,
-    server_time_limit: ServerTimeLimitOpt = 180.0,
-    max_rows: MaxRowsOpt = 5_000_000,
+    server_time_limit: ServerTimeLimitOpt = DEFAULTS.api.server_time_limit,
+    max_rows: MaxRowsOpt = DEFAULTS.options.max_rows,
     max_file_mb: MaxFileMbOpt = None,
     max_memory_mb: MaxMemoryMbOpt = None,
     quiet: QuietOpt = False,
@@ -496,7 +505,7 @@ def undo(
     base_url: BaseUrlOpt = None,
     token_file: TokenFileOpt = None,
     insecure: InsecureOpt = False,
-    server_time_limit: ServerTimeLimitOpt = 180.0,
+    server_time_limit: ServerTimeLimitOpt = DEFAULTS.api.server_time_limit,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -632,8 +641,8 @@ def serve_cmd(
     token_file: TokenFileOpt = None,
     sandbox: SandboxOpt = False,
     insecure: InsecureOpt = False,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=100)] = 100,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=32)] = 4,
+    batch_size: BatchSizeOpt = DEFAULTS.options.batch_size,
+    concurrency: ConcurrencyOpt = DEFAULTS.api.concurrency,
     max_rps: Annotated[
         float | None, typer.Option("--max-rps", help="Client-side request rate ceiling.")
     ] = None,

@@ -51,6 +51,7 @@ from importer.core._settings import (
     ApiSettings,
     ImportOptions,
     RetryPolicy,
+    Settings,
     parse_mapping,
     read_token,
 )
@@ -131,6 +132,7 @@ __all__ = [
     "RowSchemaSpec",
     "SchemaDefinitionError",
     "ServerWaitError",
+    "Settings",
     "TransientApiError",
     "UnreachableError",
     "damaged_journal_message",

@@ -1,7 +1,12 @@
-"""Run settings: frozen dataclasses with documented defaults.
+"""The settings: one class (``Settings``) in two halves, where every default is defined once.
 
-Environment variables are read only here (``ImportConfig.from_env``-style helpers) and in the CLI,
-never deep inside the pipeline.
+``ApiSettings`` says where and how to reach the API, ``ImportOptions`` what to read and how to
+send it. The front-ends (``importer.cli``, the drop folder's ``importer.toml``, the web page) each
+map their own inputs onto these fields (``Settings.build(concurrency=4, sheet="Members")``) and
+never restate a default.
+
+Environment variables are read only here (``ApiSettings.from_env``, ``read_token``) and in the
+front-ends, never deep inside the pipeline.
 """
 
 from __future__ import annotations
@@ -9,11 +14,12 @@ from __future__ import annotations
 import os
 import stat
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from importer.core._errors import InputError
+from importer.core._words import DIFFERS_MODES, DIFFERS_REPORT
 
 DEFAULT_BASE_URL = "https://api.mavenlink.com/api/v1"
 TOKEN_ENV = "KANTATA_API_TOKEN"
@@ -121,7 +127,7 @@ class ImportOptions:
     chunk_rows: int = 100_000  # benchmarks/: ~100 MB peak on a 1M-row CSV (250_000: ~155 MB)
     dry_run: bool = False
     restart: bool = False
-    differs: str = "report"
+    differs: str = DIFFERS_REPORT
     max_rows: int = 5_000_000
     max_file_bytes: int | None = None
     header_row: int | None = None
@@ -134,7 +140,7 @@ class ImportOptions:
             raise InputError(
                 f"--batch-size must be between 1 and {MAX_BATCH}, got {self.batch_size}"
             )
-        if self.differs not in ("report", "move", "add"):
+        if self.differs not in DIFFERS_MODES:
             raise InputError(f"differs must be report, move or add, not {self.differs!r}")
         if self.max_rows < 1:
             raise InputError(f"--max-rows must be at least 1, got {self.max_rows}")
@@ -142,6 +148,43 @@ class ImportOptions:
             raise InputError(f"--max-file-mb must be positive, got {self.max_file_bytes} bytes")
         if self.max_memory_mb is not None and self.max_memory_mb < 1:
             raise InputError(f"--max-memory-mb must be positive, got {self.max_memory_mb}")
+
+
+_API_FIELDS = frozenset(f.name for f in fields(ApiSettings))
+_OPTION_FIELDS = frozenset(f.name for f in fields(ImportOptions))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a job needs besides its input: ``api`` (``ApiSettings``) and ``options``
+    (``ImportOptions``). ``Settings()`` holds every default, once.
+    """
+
+    api: ApiSettings = field(default_factory=ApiSettings)
+    options: ImportOptions = field(default_factory=ImportOptions)
+
+    @classmethod
+    def build(cls, **values: Any) -> Settings:
+        """The defaults with ``values`` set, each by its field name in either half
+        (``concurrency``, ``token``, ``sheet``, ``batch_size`` ...).
+
+        Raises:
+            TypeError: a name that is no field of either half.
+            InputError: a value ``ImportOptions`` refuses.
+        """
+        return cls().changed(**values)
+
+    def changed(self, **values: Any) -> Settings:
+        """A copy with ``values`` set (as ``build``)."""
+        unknown = sorted(set(values) - _API_FIELDS - _OPTION_FIELDS)
+        if unknown:
+            raise TypeError(f"no such setting: {', '.join(unknown)}")
+        api = {k: v for k, v in values.items() if k in _API_FIELDS}
+        options = {k: v for k, v in values.items() if k in _OPTION_FIELDS}
+        return Settings(
+            replace(self.api, **api) if api else self.api,
+            replace(self.options, **options) if options else self.options,
+        )
 
 
 def read_token(*, token_file: str | Path | None = None, env: dict[str, str] | None = None) -> str:

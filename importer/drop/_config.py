@@ -7,7 +7,7 @@ is fine: defaults plus the environment). Keys, all optional::
     token_file = "secrets/kantata-token"   # relative to the config file's folder
     sheet = "Members"
     header_row = 3                          # the row with the column names (default: found)
-    concurrency = 4
+    concurrency = 8                         # a ceiling on requests in flight (pace found below)
     max_rps = 5.0                           # client-side request rate ceiling
     server_time_limit = 180                 # seconds the server may work on one request
     batch_size = 100
@@ -36,20 +36,19 @@ import stat
 import tomllib
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from importer.core import (
     BASE_URL_ENV,
-    DEFAULT_BASE_URL,
-    MAX_BATCH,
     TEXT_SUFFIXES,
     TOKEN_ENV,
     ApiSettings,
     ImportOptions,
     InputError,
     RetryPolicy,
+    Settings,
     parse_mapping,
     read_token,
 )
@@ -76,67 +75,50 @@ _SCALARS: dict[str, tuple[type, float | None]] = {
 _KNOWN = (*_SCALARS, "mapping")
 
 
+#: The drop folder's own keys; every other key is a field of ``Settings``.
+_DROP_KEYS = ("stable_seconds", "poll_seconds")
+
+
 @dataclass(frozen=True)
 class DropConfig:
     """Everything ``importer drop`` needs besides the folder.
 
     Attributes:
-        base_url: the API root.
-        token: the bearer token (never printed, logged or written anywhere).
-        sheet: the worksheet to read in workbooks (default: the first visible one).
-        mapping: explicit header mapping, file header -> schema column.
-        header_row: the row holding the column names, as Excel numbers rows (default: the
-            row among the first 20 naming the most columns).
-        concurrency: requests in flight at once.
-        max_rps: client-side ceiling on requests per second (``None``: none).
-        server_time_limit: seconds after which the server itself ends a request (see
-            ``ApiSettings.server_time_limit``; docs/kantata-api.md § Basics: 3 minutes).
-        batch_size: objects per bulk request, 1..100.
-        differs: what to do with a row whose member holds another membership: ``report``
-            (default), ``move`` or ``add`` (as ``importer run --move`` / ``--add``).
+        settings: the API and import settings (``importer.core.Settings``: its defaults are the
+            defaults here too). ``base_url``, ``token``, ``sheet``, ``mapping``, ``header_row``,
+            ``concurrency``, ``max_rps``, ``server_time_limit``, ``batch_size``, ``differs``,
+            ``insecure`` and ``max_memory_mb`` of ``importer.toml`` are its fields.
         stable_seconds: a file not written to, renamed or touched (ctime) for this long is
             complete; younger files are left for a later run.
         poll_seconds: how often ``--watch`` looks at the inbox.
-        insecure: allow plain ``http://`` to a host that is not loopback.
-        retry: the retry policy for transient failures.
-        max_memory_mb: what reading a workbook may need, in MB (``ImportOptions``).
         source: the config file that was read, if any.
     """
 
-    base_url: str = DEFAULT_BASE_URL
-    token: str = field(default="", repr=False)
-    sheet: str | None = None
-    mapping: dict[str, str] = field(default_factory=dict)
-    header_row: int | None = None
-    concurrency: int = 4
-    max_rps: float | None = None
-    server_time_limit: float = 180.0
-    batch_size: int = MAX_BATCH
-    differs: str = "report"
+    settings: Settings = field(default_factory=Settings)
     stable_seconds: float = 30.0
     poll_seconds: float = 30.0
-    insecure: bool = False
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    max_memory_mb: int | None = None
     source: Path | None = None
 
-    def __post_init__(self) -> None:
-        if not 1 <= self.batch_size <= MAX_BATCH:
-            raise InputError(f"batch_size must be between 1 and {MAX_BATCH}, got {self.batch_size}")
-        if self.differs not in ("report", "move", "add"):
-            raise InputError(f'differs must be "report", "move" or "add", not {self.differs!r}')
+    @classmethod
+    def of(cls, **values: Any) -> DropConfig:
+        """A config from flat keys, as ``importer.toml`` names them (``DropConfig.of(base_url=...,
+        token=..., stable_seconds=0)``)."""
+        own = {k: values.pop(k) for k in (*_DROP_KEYS, "source") if k in values}
+        return cls(Settings.build(**values), **own)
+
+    def changed(self, **values: Any) -> DropConfig:
+        """A copy with flat keys set (as ``of``)."""
+        own = {k: values.pop(k) for k in (*_DROP_KEYS, "source") if k in values}
+        return replace(self, settings=self.settings.changed(**values), **own)
+
+    @property
+    def token(self) -> str:
+        """The bearer token (never printed, logged or written anywhere)."""
+        return self.settings.api.token
 
     def api_settings(self) -> ApiSettings:
         """The ``ApiSettings`` for ``run_import``."""
-        return ApiSettings(
-            base_url=self.base_url,
-            token=self.token,
-            concurrency=self.concurrency,
-            max_rps=self.max_rps,
-            retry=self.retry,
-            insecure=self.insecure,
-            server_time_limit=self.server_time_limit,
-        )
+        return self.settings.api
 
     def import_options(self, path: str | Path | None = None) -> ImportOptions:
         """The ``ImportOptions`` for ``run_import`` (never ``restart``: a drop always resumes).
@@ -146,14 +128,8 @@ class DropConfig:
                 so ``sheet`` applies to workbooks only.
         """
         text = path is not None and Path(path).suffix.lower() in TEXT_SUFFIXES
-        return ImportOptions(
-            sheet=None if text else self.sheet,
-            mapping=dict(self.mapping),
-            batch_size=self.batch_size,
-            max_memory_mb=self.max_memory_mb,
-            header_row=self.header_row,
-            differs=self.differs,
-        )
+        options = self.settings.options
+        return replace(options, sheet=None) if text else options
 
 
 def find_config(root: str | Path, path: str | Path | None = None) -> Path | None:
@@ -283,6 +259,6 @@ def load_drop_config(
             read_token(token_file=token_file, env={}) if token_file else ""
         )
     values["token"] = token
-    return DropConfig(
+    return DropConfig.of(
         **values, retry=retry or RetryPolicy(), source=source.resolve() if source else None
     )

@@ -50,7 +50,7 @@ from importer.report import (
     private_opener,
     write_json,
 )
-from importer.send import Holdings, classify, organizations_of
+from importer.send import Holdings, classify, decide, organizations_of
 from importer.validate import Intake
 
 __all__ = ["DIFFERS", "EXISTS", "INVALID", "MISSING", "NEW", "PLAN_FILE", "plan_file"]
@@ -106,18 +106,8 @@ def plan_file(
         ).frame
         lookups = client.counts.snapshot()
         facts = {"member_id_lists": holdings.lists, "memberships_on_account": holdings.total}
-    failing = verdicts["action"] == MISSING
-    if options.differs == "report":
-        failing |= verdicts["action"] == DIFFERS
-    elif options.differs == "move":
-        failing |= (verdicts["action"] == DIFFERS) & (verdicts["holds"] != 1)
-    bad = verdicts[failing]
-    outcomes.failed_frame(
-        pd.DataFrame(
-            {"error_field": bad["field"], "error_message": bad["detail"]}, index=bad.index
-        ),
-        STAGE_REMOTE,
-    )
+    bad = decide(verdicts, options.differs).failed  # as run decides them
+    outcomes.failed_frame(bad, STAGE_REMOTE)
     failures = outcomes.frame()
     invalid = failures[failures["error_stage"] == STAGE_VALIDATION]
     shown = pd.DataFrame(
@@ -168,6 +158,7 @@ def plan_file(
             "total": time.perf_counter() - t0,
         },
         started=started,
+        notes=(*table.footer_notes, *intake.headers.notes),
         extra={
             "base_url": api.base_url,
             "requests_by_kind": lookups,

@@ -3,7 +3,7 @@ result object and the content of ``summary.json``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,8 +68,10 @@ def summary_record(
     timings: dict[str, float],
     started: datetime,
     extra: dict[str, Any],
+    notes: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The content of ``summary.json``: the input, counts, exit code and timings."""
+    """The content of ``summary.json``: the input, counts, exit code and timings. ``notes``
+    follow the input's own (footer lines skipped, column choices)."""
     return {
         "command": command,
         "input": {
@@ -80,8 +82,9 @@ def summary_record(
             "encoding": info.encoding,
             "delimiter": info.delimiter,
             "header_row": info.header_row,
+            "header_reason": info.header_reason,
         },
-        "notes": list(info.notes),
+        "notes": [*info.notes, *notes],
         "counts": counts,
         "exit_code": exit_code,
         "status": {0: "ok", 1: "rows_failed", 3: "refused", 130: "interrupted"}.get(

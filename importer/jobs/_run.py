@@ -126,6 +126,7 @@ def validate_file(
         exit_code=exit_code,
         timings={"validate": time.perf_counter() - t0},
         started=started,
+        notes=(*table.footer_notes, *intake.headers.notes),
         extra={
             "columns": v.headers.columns,
             "extra_columns": list(v.headers.extras),
@@ -288,6 +289,7 @@ def run_import(
         exit_code=exit_code,
         timings=timings,
         started=started,
+        notes=(*table.footer_notes, *intake.headers.notes),
         extra={
             **extra,
             **intake.summary(),

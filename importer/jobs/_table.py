@@ -92,7 +92,13 @@ class Validated:
 
 def intake_for(info: SourceInfo, options: ImportOptions) -> Intake:
     """How the input's columns are read (``read_intake`` with the options' mapping)."""
-    return read_intake(info.headers, where=info.where, mapping=options.mapping)
+    return read_intake(
+        info.headers,
+        where=info.where,
+        mapping=options.mapping,
+        samples=info.samples,
+        header=info.header,
+    )
 
 
 def errors_report(out: Path, info: SourceInfo, intake: Intake) -> ReportWriter:

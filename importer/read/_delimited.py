@@ -31,8 +31,10 @@ import pyarrow.csv as pacsv
 
 from importer.core import InputError
 from importer.read._encoding import SCAN_BLOCK, detect_encoding, too_long
+from importer.read._header_row import HeaderChoice
 from importer.read._table import (
     Batch,
+    FirstRows,
     HeaderScore,
     SourceInfo,
     Table,
@@ -40,8 +42,8 @@ from importer.read._table import (
     check_header,
     drop_blank_rows,
     header_labels,
-    header_note,
     pick_header,
+    sample_rows,
     shorten,
 )
 
@@ -69,6 +71,8 @@ class Layout:
     width: int  # fields parsed per record: the header's, or more for trailing delimiters
     skip: int = 0  # records before Excel's row 1: a first line ``sep=;`` (Excel hides it)
     notes: tuple[str, ...] = ()  # e.g. "delimiter ';' from the first line sep=;"
+    header_choice: HeaderChoice | None = None  # how the header row was found
+    samples: tuple[tuple[str, ...], ...] = ()  # the first data rows (column suggestions)
 
 
 def inspect(
@@ -78,7 +82,8 @@ def inspect(
 
     A first line ``sep=;`` (written by Excel, or by hand) sets the delimiter and is not a row:
     Excel hides it, so the rows after it are numbered from 1 as Excel shows them. The header is
-    found as :func:`importer.read.pick_header` says (``header_row`` counts rows as Excel does).
+    found as :func:`importer.read.choose_header_row` says (``header_row`` counts rows as Excel
+    does).
     """
     encoding = detect_encoding(path)
     text, complete = _sample(path, encoding)
@@ -92,7 +97,8 @@ def inspect(
         notes = (f"delimiter {sep.group(1)!r} from the first line {sep.group(0).strip()}",)
 
     def pick(records: list[list[str]]) -> int | None:
-        return pick_header(records, score or _no_score, header_row, path.name, path)
+        choice = pick_header(records, score or _no_score, header_row, path.name, path)
+        return None if choice is None else choice.row - 1
 
     records_by_delimiter: dict[str, list[list[str]]] = {}
     for delimiter in (sep.group(1),) if sep else DELIMITERS:
@@ -104,33 +110,45 @@ def inspect(
         raise InputError(f"cannot find the header row of {path.name}", path=str(path))
     preferred = "\t" if path.suffix.lower() == ".tsv" else ","
 
-    def rate(delimiter: str) -> tuple[int, bool, float, int, bool]:
+    def rate(delimiter: str) -> tuple[int, bool, bool, bool, float, int, bool]:
         records = records_by_delimiter[delimiter]
         header, data = _header_and_data(records, complete, pick)
         width = len(header)
         if not width:
-            return 0, False, 0.0, 0, False
+            return 0, False, False, False, 0.0, 0, False
+        filled = [r for r in records if any(c.strip() for c in r)]
+        usual = Counter(len(r) for r in filled).most_common(1)[0][0]
         same = sum(len(r) == width for r in data) / len(data) if data else 1.0
         named = (score or _no_score)(header)
-        return named, width > 1, same, width, delimiter == preferred
+        first = header == filled[0]
+        return named, width > 1, first, usual >= 3, same, width, delimiter == preferred
 
-    # A header naming more schema columns wins; then a header cut in several cells; then rows
-    # cut like the header (this also picks, for a single column, a delimiter that does not cut
-    # the data); then the extension's usual one.
+    # A header naming more schema columns wins; then a header cut in several cells; then a
+    # header on the first row (over one found below a title by its shape); then most rows cut
+    # in three cells or more (a table under a title whose header nothing names); then rows cut
+    # like the header (this also picks, for a single column, a delimiter that does not cut the
+    # data); then the extension's usual one.
     delimiter = max(records_by_delimiter, key=rate)
-    if rate(delimiter)[3] == 0:
+    if rate(delimiter)[5] == 0:  # the width of the header
         what = "holds only empty rows" if complete else "has no header row in its first 64 KB"
         raise InputError(f"{path.name} is empty (it {what})", path=str(path))
     records = records_by_delimiter[delimiter]
-    header_index = pick(_usable(records, complete))
-    assert header_index is not None  # a header was found above
+    choice = pick_header(
+        _usable(records, complete), score or _no_score, header_row, path.name, path
+    )
+    assert choice is not None  # a header was found above
     header, data = _header_and_data(records, complete, pick)
     check_header(header, path.name, path)
     width = len(header)
     if data:
         usual, _ = Counter(len(r) for r in data).most_common(1)[0]
         width = max(width, usual)
-    return Layout(encoding, delimiter, tuple(header), header_index + 1 + skip, width, skip, notes)
+    if choice.note:
+        notes += (choice.note,)
+    samples = tuple(r[: len(header)] for r in sample_rows(_usable(records, complete), choice.row))
+    return Layout(
+        encoding, delimiter, tuple(header), choice.row + skip, width, skip, notes, choice, samples
+    )
 
 
 def open_table(
@@ -164,9 +182,30 @@ def open_table(
         encoding=layout.encoding,
         delimiter=layout.delimiter,
         header_row=shown,
-        notes=layout.notes + header_note(shown, header_row),
+        notes=layout.notes,
+        header=layout.header_choice,
+        samples=layout.samples,
     )
     return Table(info, lambda: read_batches(p, layout), chunk_rows, max_rows)
+
+
+def first_rows(p: Path, *, limit: int, header_row: int | None, score: HeaderScore) -> FirstRows:
+    """The first ``limit`` records of a text file, cut by the delimiter :func:`inspect` finds
+    for the header it takes (``header_row``, or the one ``score`` rates highest)."""
+    layout = inspect(p, header_row=header_row, score=score)
+    text, complete = _sample(p, layout.encoding)
+    records = _usable(_parse(text.removeprefix("\ufeff"), layout.delimiter), complete)
+    rows = records[layout.skip : layout.skip + limit]
+    return FirstRows(
+        path=p,
+        format="csv",
+        sheet=None,
+        sheets=(),
+        rows=tuple(tuple(r) for r in rows),
+        header_row=layout.header_record - layout.skip,
+        notes=layout.notes,
+        header=layout.header_choice,
+    )
 
 
 def _no_score(cells: Sequence[str]) -> int:

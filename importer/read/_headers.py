@@ -13,16 +13,18 @@ returned in ``HeaderMap.names`` and resolved to IDs by ``importer.validate``.
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from importer.core import InputError, RowSchemaSpec, load_row_schema
+from importer.read._header_row import HeaderChoice
+from importer.read._names import known_names, match_labels, normalise_header
+from importer.read._suggest import HR_NUMBER_REASON, ColumnSuggestion, suggest_columns
 
 __all__ = [
     "HeaderMap",
@@ -30,37 +32,19 @@ __all__ = [
     "field_label",
     "header_scorer",
     "match_headers",
+    "missing_columns",
     "normalise_header",
     "read_mapping_file",
 ]
 
-_SEPARATORS = re.compile(r"[\s_\-]+")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
-_CUTOFF = 0.75  # below: a guess more often wrong than right; suggest --map instead
 _SHOWN = 2
-
-
-def normalise_header(text: str) -> str:
-    """Casefolded, stripped (also of BOM and NBSP), with ``_``/``-``/space runs as one ``_``."""
-    cleaned = text.replace("\ufeff", "").strip().casefold()
-    return _SEPARATORS.sub("_", cleaned)
-
-
-def _known_names(spec: RowSchemaSpec) -> dict[str, str]:
-    """Normalised column names and aliases -> the column (or name column) they name."""
-    known: dict[str, str] = {}
-    targets = [(c.name, c.aliases) for c in spec.columns]
-    targets += [(a.name, a.aliases) for a in spec.alternates]
-    for name, aliases in targets:
-        for text in (name, *aliases):
-            known.setdefault(normalise_header(text), name)
-    return known
 
 
 def header_scorer(mapping: Mapping[str, str] | None = None) -> Callable[[Sequence[str]], int]:
     """A function telling how many schema columns a row's cells name (by name, alias or
     ``mapping`` key): the header row below a title or a date line is the one naming the most."""
-    known = _known_names(load_row_schema())
+    known = known_names(load_row_schema())
     mapped = {normalise_header(k) for k in mapping or {}}
 
     def score(cells: Sequence[str]) -> int:
@@ -70,7 +54,7 @@ def header_scorer(mapping: Mapping[str, str] | None = None) -> Callable[[Sequenc
             if text in mapped:
                 named.add("map:" + text)
             elif text in known:
-                named.add(known[text])
+                named.add(known[text][0])
         return len(named)
 
     return score
@@ -83,6 +67,7 @@ class HeaderMap:
     columns: dict[str, str]  # canonical column name -> the file's header label
     extras: tuple[str, ...]  # the file's other header labels, in file order
     names: dict[str, str] = field(default_factory=dict)  # name column -> the file's header label
+    notes: tuple[str, ...] = ()  # choices made: "took 'Location' for geography, not 'Country'"
 
 
 def field_label(header: str, name: str) -> str:
@@ -117,54 +102,51 @@ def match_headers(
     where: str,
     mapping: Mapping[str, str] | None = None,
     required: Sequence[str] | None = None,
+    samples: Sequence[Sequence[str]] = (),
+    header: HeaderChoice | None = None,
 ) -> HeaderMap:
     """Match ``headers`` (labels as in the chunks) to the schema; raise InputError if impossible.
 
     ``where`` names the file (and sheet) in messages. ``mapping`` maps file headers to column
     names (ID or name columns) explicitly. ``required`` defaults to the schema's required
-    columns; a required ID column is also satisfied by a name column standing in for it.
+    columns; a required ID column is also satisfied by a name column standing in for it. When
+    two headers match one column by alias, the alias listed first in the schema wins (a note
+    in ``HeaderMap.notes`` says so). ``samples`` (the first data rows) and ``header`` (how the
+    header row was found) make the message for a missing column say what to do: which column
+    holds it (judged from its values, see :func:`importer.read.suggest_columns`), or which row
+    to try with ``--header-row``.
     """
     spec = load_row_schema()
-    names = (*spec.column_names, *(a.name for a in spec.alternates))
     if required is None:
         required = [c.name for c in spec.columns if c.required]
-    known = _known_names(spec)
-
-    found: dict[str, str] = {}
-    for header, name in _explicit(headers, mapping or {}, names, where).items():
-        found[name] = header
-    explicit = set(found.values())
-    auto: dict[str, str] = {}
-    for header in headers:
-        if header in explicit:
-            continue
-        match = known.get(normalise_header(header))
-        if match is None or match in found:
-            continue  # unknown, or chosen by the user's mapping: an extra column
-        name = match
-        if name in auto:
-            raise InputError(
-                f"{where}: columns {auto[name]!r} and {header!r} both match {name}; "
-                "rename or remove one of them, or map one explicitly"
-            )
-        auto[name] = header
-    found.update(auto)
-
+    found, notes = match_labels(headers, mapping or {}, where)
     if not found:
         _reject_data_row(headers, where, spec.column_names)
-    missing = [
-        name
-        for name in required
-        if name not in found and not any(alt in found for alt in spec.stand_ins(name))
-    ]
+    missing = missing_columns(found, required)
     if missing:
-        raise InputError(_missing_message(missing, headers, where, spec))
+        raise InputError(_missing_message(missing, headers, where, spec, samples, header, mapping))
     columns = {name: found[name] for name in spec.column_names if name in found}
     named = {a.name: found[a.name] for a in spec.alternates if a.name in found}
     used = {*columns.values(), *named.values()}
     return HeaderMap(
-        columns=columns, extras=tuple(h for h in headers if h not in used), names=named
+        columns=columns,
+        extras=tuple(h for h in headers if h not in used),
+        names=named,
+        notes=notes,
     )
+
+
+def missing_columns(found: Collection[str], required: Sequence[str] | None = None) -> list[str]:
+    """The ``required`` columns (default: the schema's) that neither a column of ``found`` (ID or
+    name columns) nor a name column standing in for them provides."""
+    spec = load_row_schema()
+    if required is None:
+        required = [c.name for c in spec.columns if c.required]
+    return [
+        name
+        for name in required
+        if name not in found and not any(alt in found for alt in spec.stand_ins(name))
+    ]
 
 
 def read_mapping_file(path: str | Path) -> dict[str, str]:
@@ -209,59 +191,6 @@ def read_mapping_file(path: str | Path) -> dict[str, str]:
     return {str(k): str(v).strip() for k, v in columns.items()}
 
 
-def _aliases(spec: RowSchemaSpec) -> dict[str, tuple[str, ...]]:
-    """Each column's name and aliases and those of its name columns, normalised (suggestions)."""
-    out: dict[str, tuple[str, ...]] = {}
-    for c in spec.columns:
-        texts = [c.name, *c.aliases]
-        texts += [t for a in c.alternates for t in (a.name, *a.aliases)]
-        out[c.name] = tuple(normalise_header(t) for t in texts)
-    return out
-
-
-def _explicit(
-    headers: Sequence[str], mapping: Mapping[str, str], names: Sequence[str], where: str
-) -> dict[str, str]:
-    """The user's mapping resolved to {file header label: column name}, checked."""
-    resolved: dict[str, str] = {}
-    by_target: dict[str, str] = {}
-    listing = ", ".join(repr(h) for h in headers)
-    for source, target in mapping.items():
-        name = target.strip()
-        if name not in names:
-            name = next((n for n in names if normalise_header(n) == normalise_header(name)), "")
-        if not name:
-            raise InputError(
-                f"column mapping {source!r} -> {target!r}: unknown column {target!r}; "
-                f"columns are {', '.join(names)}"
-            )
-        header = _find_header(source, headers)
-        if header is None:
-            raise InputError(
-                f"column mapping {source!r} -> {target!r}: {where} has no header {source!r}; "
-                f"headers found: {listing}"
-            )
-        if name in by_target and by_target[name] != header:
-            raise InputError(
-                f"column mapping: both {by_target[name]!r} and {header!r} are mapped to {name}"
-            )
-        if resolved.get(header, name) != name:
-            raise InputError(
-                f"column mapping: {header!r} is mapped to both {resolved[header]} and {name}"
-            )
-        by_target[name] = header
-        resolved[header] = name
-    return resolved
-
-
-def _find_header(source: str, headers: Sequence[str]) -> str | None:
-    if source in headers:
-        return source
-    wanted = normalise_header(source)
-    candidates = [h for h in headers if normalise_header(h) == wanted]
-    return candidates[0] if len(candidates) == 1 else None
-
-
 def _reject_data_row(headers: Sequence[str], where: str, names: Sequence[str]) -> None:
     """Raise when the header row is evidently a data row (mostly numbers, nothing matches)."""
     cells = [h for h in headers if h.strip() and not re.fullmatch(r"column_\d+", h)]
@@ -276,35 +205,61 @@ def _reject_data_row(headers: Sequence[str], where: str, names: Sequence[str]) -
 
 
 def _missing_message(
-    missing: Sequence[str], headers: Sequence[str], where: str, spec: RowSchemaSpec
+    missing: Sequence[str],
+    headers: Sequence[str],
+    where: str,
+    spec: RowSchemaSpec,
+    samples: Sequence[Sequence[str]],
+    header: HeaderChoice | None,
+    mapping: Mapping[str, str] | None,
 ) -> str:
-    aliases = _aliases(spec)
+    """One line: what is missing, the headers found (and on which row), and what to do."""
     quoted = ", ".join(
         repr(m) + (f" (or {' / '.join(map(repr, alts))})" if (alts := spec.stand_ins(m)) else "")
         for m in missing
     )
     noun = "column" if len(missing) == 1 else "columns"
     listing = ", ".join(repr(h) for h in headers) if headers else "none"
-    hints = []
+    on_row = f" on row {header.row}" if header is not None and header.row != 1 else ""
+    todo: list[str] = []
+    if header is not None and header.hint:
+        todo.append(header.hint)
+    families = {m: (m, *spec.stand_ins(m)) for m in missing}
+    suggestions = suggest_columns(headers, samples, mapping=mapping)
+    maps: list[str] = []
+    covered: set[str] = set()
+    for s in suggestions:
+        family = next((f for f, members in families.items() if s.column in members), None)
+        if s.column is None or s.sure or family is None:
+            continue
+        covered.update(f for f, members in families.items() if s.column in members)
+        todo.append(f"{s.header!r} {s.reason}")
+        maps.append(f"{s.header}={s.column}")
+    if maps:
+        todo[-1] += f': if so, --map "{",".join(maps)}"'  # the last reason: one sentence
     for name in missing:
-        best = _closest(name, headers, aliases.get(name, (name,)))
-        hints.append(
-            f'closest match for {name}: {best!r} (if so: --map "{best}={name}")'
-            if best
-            else f'no close match for {name} (name the column that holds it: --map "Header={name}")'
-        )
-    return f"{where}: missing required {noun} {quoted}; headers found: {listing}; " + "; ".join(
-        hints
+        if name in covered or (name == "member_type" and "member_id" in missing):
+            continue
+        todo.append(_what_to_add(name, suggestions, spec))
+    return f"{where}: missing required {noun} {quoted}; headers found{on_row}: {listing}; " + (
+        "; ".join(todo)
     )
 
 
-def _closest(name: str, headers: Sequence[str], targets: Sequence[str]) -> str | None:
-    best: tuple[float, str] | None = None
-    for header in headers:
-        text = normalise_header(header)
-        if not text:
-            continue
-        ratio = max(difflib.SequenceMatcher(None, text, t).ratio() for t in targets)
-        if ratio >= _CUTOFF and (best is None or ratio > best[0]):
-            best = (ratio, header)
-    return best[1] if best else None
+def _what_to_add(name: str, suggestions: Sequence[ColumnSuggestion], spec: RowSchemaSpec) -> str:
+    """The advice for a missing column nothing in the file holds."""
+
+    if name == "member_id":
+        hr = [s.header for s in suggestions if s.reason == HR_NUMBER_REASON]
+        said = f"{hr[0]!r} is an HR number, not a Kantata user id: " if hr else ""
+        return (
+            f"{said}add a column of the users' e-mail addresses (member_email) or of their "
+            'Kantata user ids (member_id), or name it with --map "Header=member_email"'
+        )
+    names = [a for a in spec.stand_ins(name) if a != "member_email"]
+    if names and name != "member_type":
+        return (
+            f'name the column that holds {name}: --map "Header={names[0]}" for names, '
+            f'--map "Header={name}" for Kantata ids'
+        )
+    return f'name the column that holds {name}: --map "Header={name}"'

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from importer.core import EXCEL_COLUMNS, InputError
+from importer.read._footer import FOOTER_ROWS, footer_rows
+from importer.read._header_row import HEADER_SEARCH_ROWS, HeaderChoice, choose_header_row
 from importer.read._prefetch import Prefetch
 
 DEFAULT_MAX_ROWS = 5_000_000
@@ -52,6 +54,16 @@ class SourceInfo:
     header_row: int = 1  # the header's row number as Excel shows it
     notes: tuple[str, ...] = ()  # what was decided for the person: "header found on row 3" ...
     cell_notes: tuple[CellNote, ...] = ()  # merged ranges, uncalculated formulas (workbooks)
+    # How the header row was chosen and why, and the first data rows (for column suggestions):
+    # how the file was read, not what it holds, so not compared.
+    header: HeaderChoice | None = field(default=None, compare=False)
+    samples: tuple[tuple[str, ...], ...] = field(default=(), compare=False)
+
+    @property
+    def header_reason(self) -> str:
+        """Why the header row was taken: ``row 4: it names 4 expected columns``."""
+        why = self.header.reason if self.header is not None else "the row asked for"
+        return f"row {self.header_row}: {why}"
 
     @property
     def where(self) -> str:
@@ -59,6 +71,25 @@ class SourceInfo:
         if self.sheet is None:
             return self.path.name
         return f"{self.path.name}, sheet {self.sheet!r}"
+
+
+@dataclass(frozen=True)
+class FirstRows:
+    """The first rows of a file or sheet as a person sees them, above the header included.
+
+    ``rows[i]`` is row ``i + 1`` as Excel numbers it (a blank row is an empty tuple or a tuple of
+    empty cells); ``header_row`` is the row :func:`importer.read.open_table` would take as the
+    header (1-based).
+    """
+
+    path: Path
+    format: str  # "csv" | "xlsx" | "xls" | "ods"
+    sheet: str | None
+    sheets: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    header_row: int
+    notes: tuple[str, ...] = ()
+    header: HeaderChoice | None = field(default=None, compare=False)  # how, and why
 
 
 class Table:
@@ -75,6 +106,18 @@ class Table:
         self._batches = batches
         self._chunk_rows = chunk_rows
         self._max_rows = max_rows
+        self._footer_notes: tuple[str, ...] = ()
+
+    @property
+    def footer_notes(self) -> tuple[str, ...]:
+        """Once the rows have been read: the footer lines left out at the end ("skipped the
+        footer line on row 15 ('Total: 300 starters'): not a member")."""
+        return self._footer_notes
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What was decided for the person: ``info.notes``, then :attr:`footer_notes`."""
+        return self.info.notes + self._footer_notes
 
     def __repr__(self) -> str:
         return f"Table({self.info.where}, {len(self.info.headers)} columns)"
@@ -88,7 +131,7 @@ class Table:
         labels = list(self.info.headers)
         seen = 0
         with contextlib.ExitStack() as stack:
-            batches = self._batches()
+            batches = self._without_footer(self._batches())
             if read_ahead:
                 batches = iter(stack.enter_context(Prefetch(batches, depth=1, name="read")))
             for cells, rows in rechunk(batches, self._chunk_rows):
@@ -97,6 +140,36 @@ class Table:
                     raise too_many_rows(self.info.where, self._max_rows, self.info.path)
                 _check_cell_sizes(cells, rows, labels, self.info)
                 yield to_frame(cells, rows, labels)
+
+    def _without_footer(self, batches: Iterator[Batch]) -> Iterator[Batch]:
+        """``batches`` less the footer lines at the end (the last rows are held back until the
+        end is known, then looked at: see :mod:`importer.read._footer`)."""
+        pending: Batch | None = None
+        for cells, rows in batches:
+            if cells.num_rows == 0:
+                continue
+            if pending is not None:
+                cells = pa.concat_tables([pending[0], cells])
+                rows = np.concatenate([pending[1], rows])
+            cut = max(cells.num_rows - FOOTER_ROWS, 0)
+            if cut:
+                yield cells.slice(0, cut), rows[:cut]
+            pending = cells.slice(cut), rows[cut:]
+        if pending is None:
+            return
+        cells, rows = pending
+        tail = [[str(v) for v in row.values()] for row in cells.to_pylist()]
+        found = footer_rows(tail)
+        notes = []
+        for cells_of_row, row in zip(
+            tail[len(tail) - found :], rows[len(tail) - found :], strict=True
+        ):
+            text = " | ".join(c.strip() for c in cells_of_row if c.strip())
+            notes.append(f"skipped the footer line on row {row} ({shorten(text)!r}): not a member")
+        self._footer_notes = tuple(notes)
+        keep = len(tail) - found
+        if keep:
+            yield cells.slice(0, keep), rows[:keep]
 
 
 def _check_cell_sizes(
@@ -150,7 +223,6 @@ def looks_like_text(head: bytes) -> bool:
 
 #: Rates a row as a header: how many schema columns its cells name.
 HeaderScore = Callable[[Sequence[str]], int]
-HEADER_SEARCH_ROWS = 20  # the header row is looked for among this many first rows
 
 
 def pick_header(
@@ -159,40 +231,26 @@ def pick_header(
     header_row: int | None,
     where: str,
     path: Path,
-) -> int | None:
-    """The 0-based index of the header among ``rows`` (a file's first rows), None if all blank.
-
-    ``header_row`` (1-based, as asked with --header-row) is taken as it is; otherwise the row
-    naming most schema columns among the first ``HEADER_SEARCH_ROWS`` (the earliest on a tie),
-    or the first non-blank row when no later row names two or more.
+) -> HeaderChoice | None:
+    """The header among ``rows`` (a file's first rows), None if all blank: as
+    :func:`importer.read.choose_header_row` finds it, or row ``header_row`` (1-based, as asked
+    with --header-row), which must not be blank.
     """
-    if header_row is not None:
-        index = header_row - 1
-        if index >= len(rows) or not any(str(c).strip() for c in rows[index]):
-            raise InputError(
-                f"{where}: row {header_row} (--header-row) is empty or beyond the end; give "
-                "the number of the row holding the column names, as Excel shows it",
-                path=str(path),
-            )
-        return index
-    first = next((i for i, r in enumerate(rows) if any(str(c).strip() for c in r)), None)
-    if first is None:
-        return None
-    # A later row must name at least two columns: a data row holding "Workspace" (the name of a
-    # column too) does not displace a header of unknown labels, which then gets the --map hint.
-    best, best_score = first, max(score([str(c) for c in rows[first]]), 1)
-    for index in range(first + 1, min(len(rows), HEADER_SEARCH_ROWS)):
-        value = score([str(c) for c in rows[index]])
-        if value > best_score:
-            best, best_score = index, value
-    return best
+    choice = choose_header_row(rows, score, header_row=header_row)
+    if choice is None and header_row is not None:
+        raise InputError(
+            f"{where}: row {header_row} (--header-row) is empty or beyond the end; give "
+            "the number of the row holding the column names, as Excel shows it",
+            path=str(path),
+        )
+    return choice
 
 
-def header_note(row: int, asked: int | None) -> tuple[str, ...]:
-    """ "header found on row 3" when the header is not the first row (and was not asked for)."""
-    if row == 1 or asked is not None:
-        return ()
-    return (f"header found on row {row}",)
+def sample_rows(rows: Sequence[Sequence[str]], header_row: int) -> tuple[tuple[str, ...], ...]:
+    """The non-blank rows below the header among the first rows read (values for
+    :func:`importer.read.suggest_columns`)."""
+    below = (tuple(str(c) for c in r) for r in rows[header_row:])
+    return tuple(r for r in below if any(c.strip() for c in r))[:HEADER_SEARCH_ROWS]
 
 
 def shorten(text: str, limit: int = 60) -> str:

@@ -5,8 +5,9 @@ For demos, tests and rehearsals of an import. Faithful to the documented API
 server's sort order (newest first, never the request order), the documented errors shape, bulk
 creates of up to 100 objects, default filters on users and workspaces, ``department_id``/
 ``geography_id`` only when included. Switches (``KNOB_SPECS``: config fields and runtime knobs)
-select each behaviour the documentation leaves open and inject faults (rate limits, 503s, lost
-replies after commit, slow commits, the server's request time limit, trickled replies, ...).
+select each behaviour the documentation leaves open and inject faults (rate limits, 503s before
+or after commit, lost replies, late commits, a server that stops answering, a front proxy's size
+limits, other clients writing meanwhile, a schedule of faults for the next writes, ...).
 
 Never imported by the importer's normal path. Usage::
 

@@ -1,9 +1,15 @@
 """The sandbox's request handling, independent of the HTTP plumbing in ``server.py``.
 
-Per request, in this order: ``redirect`` -> 301; ``latency_ms`` sleep; ``fail_rate`` -> 503;
-``rate`` then ``workspaces_rate`` -> 429 (``Retry-After`` per ``retry_after``/``retry_after_s``);
-bearer-token check -> 401; then the endpoint. A write waits ``commit_delay_ms`` before it
-commits; whatever would finish after ``request_time_limit_s`` is abandoned and answered 503.
+Per request, in this order: a front proxy's limits (``max_target_bytes`` -> 414,
+``max_header_bytes`` -> 431); ``redirect`` -> 301; ``stop_answering`` (no reply at all); a write
+takes its scheduled fault (``write_faults``); ``latency_ms`` sleep; ``fail_rate`` -> 503; ``rate``
+then ``workspaces_rate`` -> 429 (``Retry-After`` per ``retry_after``/``retry_after_s``);
+``late_commit`` (the reply is lost at once, the write commits later); bearer-token check -> 401;
+then the endpoint. A write waits ``commit_delay_ms`` before it commits; whatever would finish
+after ``request_time_limit_s`` is abandoned and answered 503. A committed write may still lose
+its reply (``drop_after_commit``) or be answered 503 by a gateway (``fail_after_commit``). At
+each fault of a create, ``third_party_writes`` has another client create memberships for the
+same members (kept apart: ``Store.third_party_ids``).
 ``/_sandbox/*`` control endpoints need the token but skip the knobs and the counters, so tests and
 curl users can always read them. Facts cited as "§ ..." are sections of docs/kantata-api.md.
 """
@@ -23,7 +29,7 @@ from typing import Any
 from importer.sandbox import _views as views
 from importer.sandbox._knobs import KNOB_NAMES, CounterBoard, FaultInjector, Knobs
 from importer.sandbox._rules import MEMBER_TYPES
-from importer.sandbox._store import Row, Store
+from importer.sandbox._store import THIRD_PARTY, Row, Store
 
 API_PREFIX = "/api/v1"
 MAX_BATCH = 100  # § The endpoint: bulk, up to 100 objects
@@ -45,13 +51,16 @@ class Request:
     authorization: str | None
     body: bytes = b""
     target: str = ""  # the request line's target (path and query), for a redirect
+    header_bytes: int = 0  # the size of the request's header lines
 
 
 @dataclass(frozen=True)
 class Reply:
     """A response to send, or ``drop`` to close the connection without any response.
 
-    ``body`` None sends no body at all (204, 301); ``trickle_s`` sends it a byte at a time.
+    ``body`` None sends no body at all (204, 301), ``html`` a text/html body instead (what a
+    front proxy sends); ``trickle_s`` sends it a byte at a time. ``hang`` never answers (until
+    the sandbox stops). ``later`` runs ``later_s`` seconds after a dropped reply (a late commit).
     """
 
     status: int
@@ -59,10 +68,19 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
     trickle_s: float = 0.0
+    html: str | None = None
+    hang: bool = False
+    later: Callable[[], None] | None = None
+    later_s: float = 0.0
 
 
 def _error(exc: views.ApiError) -> Reply:
     return Reply(exc.status, exc.body())
+
+
+def _proxy_page(title: str) -> str:
+    """The HTML page a front proxy (nginx-like) answers with: not the API's errors shape."""
+    return f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"
 
 
 class _TimedOut(Exception):
@@ -135,29 +153,117 @@ class SandboxApp:
                 reply = replace(reply, trickle_s=knobs.trickle_s)
             return reply
         finally:
-            status = None if reply is None or reply.drop else reply.status
-            self.counters.end(500 if reply is None else status)
+            unanswered = reply is None or reply.drop or reply.hang
+            self.counters.end(500 if reply is None else None if unanswered else reply.status)
 
     def _handle_counted(
         self, path: str | None, request: Request, knobs: Knobs, started: float
     ) -> Reply:
+        self._local.fault, self._local.request = None, request
+        too_large = self._too_large(request, knobs)
+        if too_large is not None:
+            return too_large
         if knobs.redirect:
             return Reply(301, None, {"Location": request.target or request.path})
+        write = request.method not in ("GET", "HEAD")
+        if self.faults.stops_answering(write=write):
+            self.counters.add("unanswered")
+            return Reply(0, None, hang=True)
+        fault = self.faults.next_write_fault() if write and path is not None else None
         deadline = started + knobs.request_time_limit_s
         try:
             self._spend(knobs.latency_ms / 1000.0, deadline)
-            if self.faults.should_fail():
-                self.counters.add("failed")
-                return _error(views.ApiError(503, "system", "Service Unavailable"))
-            for bucket in ("all", "workspaces") if path == "/workspaces" else ("all",):
-                wait = self.faults.take_token(bucket)
-                if wait is not None:
-                    self.counters.add("rate_limited")
-                    return self._too_many(wait, knobs)
+            early = self._early_fault(path, request, knobs, fault, write)
+            if early is not None:
+                return early
+            if fault == "late" or (fault is None and write and self.faults.should_commit_late()):
+                return self._late(path, request, knobs, started)
+            self._local.fault = fault
             return self._dispatch(self._routes, path, request, deadline)
         except _TimedOut:
             self.counters.add("timed_out")
             return _error(views.ApiError(503, "system", "Request timed out"))
+
+    def _early_fault(
+        self, path: str | None, request: Request, knobs: Knobs, fault: str | None, write: bool
+    ) -> Reply | None:
+        """A fault that ends the request before anything is done: never answered, 503, 429."""
+        if fault == "hang":
+            self.counters.add("unanswered")
+            self._third_party(request)
+            return Reply(0, None, hang=True)
+        if fault == "503" or (fault is None and self.faults.should_fail()):
+            self.counters.add("failed")
+            if write:
+                self._third_party(request)
+            return _error(views.ApiError(503, "system", "Service Unavailable"))
+        if fault == "429":
+            self.counters.add("rate_limited")
+            return self._too_many(1.0, knobs)
+        if fault is not None:
+            return None
+        for bucket in ("all", "workspaces") if path == "/workspaces" else ("all",):
+            wait = self.faults.take_token(bucket)
+            if wait is not None:
+                self.counters.add("rate_limited")
+                return self._too_many(wait, knobs)
+        return None
+
+    def _too_large(self, request: Request, knobs: Knobs) -> Reply | None:
+        """A front proxy's refusal of a request target or headers past its limit."""
+        size = len((request.target or request.path).encode("utf-8"))
+        if knobs.max_target_bytes is not None and size > knobs.max_target_bytes:
+            self.counters.add("too_large")
+            return Reply(414, None, html=_proxy_page("414 Request-URI Too Large"))
+        if knobs.max_header_bytes is not None and request.header_bytes > knobs.max_header_bytes:
+            self.counters.add("too_large")
+            return Reply(431, None, html=_proxy_page("431 Request Header Fields Too Large"))
+        return None
+
+    def _late(self, path: str | None, request: Request, knobs: Knobs, started: float) -> Reply:
+        """Lose the reply now; commit the write later, within the server's time limit."""
+        limit = knobs.request_time_limit_s
+        at = knobs.late_commit_s if knobs.late_commit_s is not None else limit * 0.9
+        delay = max(0.0, min(at, limit * 0.99) - (time.monotonic() - started))
+        self._third_party(request)
+
+        def commit() -> None:
+            self._local.fault, self._local.request = "ok", request
+            reply = self._dispatch(self._routes, path, request)
+            if reply.status < 300:
+                self.counters.add("late_commits")
+
+        return Reply(0, None, drop=True, later=commit, later_s=delay)
+
+    def _third_party(self, request: Request) -> None:
+        """``third_party_writes``: another client creates a membership for each member of this
+        create request: identical to the one asked for, or in another geography."""
+        knobs = self.faults.knobs
+        if knobs.third_party_writes == "off" or request.method != "POST":
+            return
+        if self._endpoint(request.path) != "/organization_memberships":
+            return
+        try:
+            payload = views.parse_json(request.body)
+        except views.ApiError:
+            return
+        objects = payload.get(BULK, [payload.get(SINGLE)]) if isinstance(payload, dict) else []
+        theirs = []
+        for obj in objects if isinstance(objects, list) else []:
+            if not isinstance(obj, dict):
+                continue
+            obj = dict(obj)
+            if knobs.third_party_writes == "other":
+                geo = obj.get("geography_id")
+                obj["geography_id"] = self.store.other_geography(geo if isinstance(geo, int) else 0)
+            theirs.append(obj)
+        outcome = self.store.create_memberships(
+            theirs,
+            keep_valid=True,
+            many=knobs.memberships_per_member == "many",
+            creator=THIRD_PARTY,
+        )
+        self.counters.add("third_party_created", len(outcome.created))
 
     @staticmethod
     def _spend(seconds: float, deadline: float) -> None:
@@ -242,9 +348,18 @@ class SandboxApp:
         self._spend(self.faults.knobs.commit_delay_ms / 1000.0, self._local.deadline)
 
     def _after_commit(self, reply: Reply) -> Reply:
-        if self.faults.should_drop():
+        """A committed write: its reply lost, or a gateway's 503, or the reply itself."""
+        fault = getattr(self._local, "fault", None)
+        if fault == "drop" or (fault is None and self.faults.should_drop()):
             self.counters.add("dropped")
+            self._third_party(self._local.request)
             return Reply(200, None, drop=True)
+        if fault == "503-after-commit" or (
+            fault is None and self.faults.should_fail_after_commit()
+        ):
+            self.counters.add("failed_after_commit")
+            self._third_party(self._local.request)
+            return _error(views.ApiError(503, "system", "Service Unavailable"))
         return reply
 
     @staticmethod
@@ -427,6 +542,7 @@ class SandboxApp:
             on_my_account=views.bool_param(q, "on_my_account") is True,
             show_disabled=views.bool_param(q, "show_disabled") is True,
             emails=emails,
+            exact_emails=self.faults.knobs.email_match == "exact",
             full_name=views.text_param(q, "by_full_name"),
             search=search,
             order=views.order_param(q, orders, "alphabetical:asc"),

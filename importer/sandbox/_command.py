@@ -55,6 +55,46 @@ def sandbox_cmd(
     drop_after_commit: Annotated[
         float, typer.Option("--drop-after-commit", help="Fraction of writes whose reply is lost.")
     ] = 0.0,
+    fail_after_commit: Annotated[
+        float,
+        typer.Option(
+            "--fail-after-commit",
+            help="Fraction of writes answered 503 after they committed (a gateway).",
+        ),
+    ] = 0.0,
+    late_commit: Annotated[
+        float,
+        typer.Option(
+            "--late-commit",
+            help="Fraction of writes whose reply is lost at once; the write commits later.",
+        ),
+    ] = 0.0,
+    late_commit_s: Annotated[
+        float | None,
+        typer.Option(
+            "--late-commit-s",
+            help="Seconds after arrival a late write commits (default: just before the limit).",
+        ),
+    ] = None,
+    write_faults: Annotated[
+        str,
+        typer.Option(
+            "--write-faults",
+            help="Faults for the next writes, in order: comma list of ok, 429, 503, "
+            "503-after-commit, drop, late, hang.",
+        ),
+    ] = "",
+    stop_answering: Annotated[
+        str,
+        typer.Option("--stop-answering", help="Leave requests unanswered: no | writes | all."),
+    ] = "no",
+    stop_answering_after: Annotated[
+        int | None,
+        typer.Option(
+            "--stop-answering-after",
+            help="Requests --stop-answering still lets through before it takes effect.",
+        ),
+    ] = None,
     latency_ms: Annotated[float, typer.Option("--latency-ms", help="Added latency.")] = 0.0,
     commit_delay_ms: Annotated[
         float, typer.Option("--commit-delay-ms", help="A write takes this long to commit.")
@@ -79,9 +119,40 @@ def sandbox_cmd(
     member_id_lists: Annotated[
         str,
         typer.Option(
-            "--member-id-lists", help="member_id=1,2 in GET: honoured | ignored | refused."
+            "--member-id-lists",
+            help="member_id=1,2 in GET (documented as one integer): refused | ignored | first "
+            "| honoured.",
         ),
-    ] = "honoured",
+    ] = "refused",
+    email_match: Annotated[
+        str,
+        typer.Option(
+            "--email-match",
+            help="by_email_address(es): exact (as documented) | case-insensitive.",
+        ),
+    ] = "exact",
+    third_party_writes: Annotated[
+        str,
+        typer.Option(
+            "--third-party-writes",
+            help="At each write fault another client creates a membership for those members: "
+            "off | identical | other.",
+        ),
+    ] = "off",
+    max_target_bytes: Annotated[
+        int | None,
+        typer.Option(
+            "--max-target-bytes",
+            help="A front proxy's limit on the request target: 414 past it (default: none).",
+        ),
+    ] = None,
+    max_header_bytes: Annotated[
+        int | None,
+        typer.Option(
+            "--max-header-bytes",
+            help="A front proxy's limit on the request headers: 431 past it (default: none).",
+        ),
+    ] = None,
     validation_status: Annotated[
         int, typer.Option("--validation-status", help="Status of validation errors: 422 | 400.")
     ] = 422,
@@ -120,12 +191,22 @@ def sandbox_cmd(
             retry_after_s=retry_after_s,
             fail_rate=fail_rate,
             drop_after_commit=drop_after_commit,
+            fail_after_commit=fail_after_commit,
+            late_commit=late_commit,
+            late_commit_s=late_commit_s,
+            write_faults=write_faults,
+            stop_answering=stop_answering,
+            stop_answering_after=stop_answering_after,
             latency_ms=latency_ms,
             commit_delay_ms=commit_delay_ms,
             request_time_limit_s=request_time_limit_s,
             bulk_mode=bulk_mode,
             memberships_per_member=memberships_per_member,
             member_id_lists=member_id_lists,
+            email_match=email_match,
+            third_party_writes=third_party_writes,
+            max_target_bytes=max_target_bytes,
+            max_header_bytes=max_header_bytes,
             validation_status=validation_status,
             omit_created=omit_created,
             trickle_s=trickle_s,

@@ -16,7 +16,29 @@ from typing import Any
 
 BULK_MODES = ("atomic", "partial", "partial-error")
 MEMBERSHIPS_PER_MEMBER = ("one", "many")
-MEMBER_ID_LISTS = ("honoured", "ignored", "refused")
+# docs/kantata-api.md § Updating and deleting: ``member_id`` is documented as one integer. The
+# default refuses a comma list (400) as a typed parameter would; the other values are the ways a
+# real server might treat it: "ignored" (an unknown value: the filter is dropped and *every*
+# membership comes back), "first" (cast to an integer the Ruby way: "7,8" -> 7) or "honoured".
+MEMBER_ID_LISTS = ("refused", "ignored", "first", "honoured")
+# docs/kantata-api.md § Lookups: by_email_address(es) "exactly match" (the default); whether a
+# real server folds letter case is not said, so "case-insensitive" is the other way.
+EMAIL_MATCHES = ("exact", "case-insensitive")
+# A server that stops answering: nothing (the default), writes only, or every request.
+STOP_ANSWERING = ("no", "writes", "all")
+# Another client writing while a run's write is in doubt (at each write fault, for the request's
+# members): nothing, a membership identical to the one asked for, or one elsewhere.
+THIRD_PARTY_WRITES = ("off", "identical", "other")
+# The faults a scheduled write can get (``write_faults``), in the order writes arrive:
+#   ok            no fault (the random knobs do not apply to this write either)
+#   429           refused by the rate limit, nothing done
+#   503           answered 503 before anything is done
+#   503-after-commit  committed, then a gateway answers 503
+#   drop          committed, then the connection closes with no reply
+#   late          the connection closes at once with no reply; the write goes on and commits
+#                 ``late_commit_s`` later (default: just before the request time limit)
+#   hang          never answered (and never committed) while the sandbox runs
+WRITE_FAULTS = ("ok", "429", "503", "503-after-commit", "drop", "late", "hang")
 VALIDATION_STATUSES = (422, 400)
 DEFAULT_WORKSPACES_RATE = 5.0  # a guess: Kantata publishes the figure only to customers
 
@@ -27,7 +49,8 @@ class KnobSpec:
 
     name: str
     default: Any
-    kind: str  # "rate" (positive number or None), "fraction", "seconds", "choice", "bool"
+    kind: str  # "rate" (positive number or None), "fraction", "seconds", "choice", "bool",
+    # "count" (a whole number >= 0), "faults" (a comma list of WRITE_FAULTS)
     help: str
     choices: tuple[Any, ...] = ()
     optional: bool = False
@@ -48,6 +71,45 @@ KNOB_SPECS: tuple[KnobSpec, ...] = (
     KnobSpec("retry_after_s", None, "seconds", "force the Retry-After value", optional=True),
     KnobSpec("fail_rate", 0.0, "fraction", "fraction of requests answered 503"),
     KnobSpec("drop_after_commit", 0.0, "fraction", "fraction of writes whose reply is lost"),
+    KnobSpec(
+        "fail_after_commit",
+        0.0,
+        "fraction",
+        "fraction of writes answered 503 after they committed (a gateway in front of the app)",
+    ),
+    KnobSpec(
+        "late_commit",
+        0.0,
+        "fraction",
+        "fraction of writes whose reply is lost at once while the write goes on and commits later",
+    ),
+    KnobSpec(
+        "late_commit_s",
+        None,
+        "seconds",
+        "seconds after arrival that a late write commits (default: just before the time limit)",
+        optional=True,
+    ),
+    KnobSpec(
+        "write_faults",
+        "",
+        "faults",
+        "faults for the next writes, in order (comma list of " + ", ".join(WRITE_FAULTS) + ")",
+    ),
+    KnobSpec(
+        "stop_answering",
+        "no",
+        "choice",
+        "from now on leave requests unanswered: no | writes | all",
+        STOP_ANSWERING,
+    ),
+    KnobSpec(
+        "stop_answering_after",
+        None,
+        "count",
+        "requests stop_answering still lets through before it takes effect",
+        optional=True,
+    ),
     KnobSpec("latency_ms", 0.0, "seconds", "milliseconds added to every request"),
     KnobSpec("commit_delay_ms", 0.0, "seconds", "milliseconds a write takes before it commits"),
     KnobSpec("request_time_limit_s", 180.0, "seconds", "server ends a request after this (503)"),
@@ -61,10 +123,38 @@ KNOB_SPECS: tuple[KnobSpec, ...] = (
     ),
     KnobSpec(
         "member_id_lists",
-        "honoured",
+        "refused",
         "choice",
-        "a comma list in member_id",
+        "a comma list in member_id (documented as one integer)",
         MEMBER_ID_LISTS,
+    ),
+    KnobSpec(
+        "email_match",
+        "exact",
+        "choice",
+        "by_email_address(es): exact (as documented) or case-insensitive",
+        EMAIL_MATCHES,
+    ),
+    KnobSpec(
+        "third_party_writes",
+        "off",
+        "choice",
+        "at each write fault another client creates a membership for those members",
+        THIRD_PARTY_WRITES,
+    ),
+    KnobSpec(
+        "max_target_bytes",
+        None,
+        "count",
+        "a front proxy's limit on the request target: 414 past it (default: none)",
+        optional=True,
+    ),
+    KnobSpec(
+        "max_header_bytes",
+        None,
+        "count",
+        "a front proxy's limit on the request headers: 431 past it (default: none)",
+        optional=True,
     ),
     KnobSpec(
         "validation_status", 422, "choice", "status of a validation error", VALIDATION_STATUSES
@@ -89,6 +179,14 @@ def check_knob(name: str, value: Any) -> Any:
         if not isinstance(value, bool):
             raise ValueError(f"{name} must be true or false, not {value!r}")
         return value
+    if spec.kind == "faults":
+        return _check_faults(name, value)
+    if spec.kind == "count":
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a whole number >= 0, not {value!r}")
+        return value
     if spec.kind == "choice":
         if isinstance(value, str) and all(isinstance(c, int) for c in spec.choices):
             value = int(value) if value.isdigit() else value
@@ -108,6 +206,20 @@ def check_knob(name: str, value: Any) -> Any:
     return number
 
 
+def _check_faults(name: str, value: Any) -> str:
+    """A ``write_faults`` schedule: a comma list (or a list) of WRITE_FAULTS names."""
+    if isinstance(value, list | tuple):
+        value = ",".join(map(str, value))
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a comma list of faults, not {value!r}")
+    names = [part.strip() for part in value.split(",") if part.strip()]
+    unknown = [n for n in names if n not in WRITE_FAULTS]
+    if unknown:
+        allowed = ", ".join(WRITE_FAULTS)
+        raise ValueError(f"{name}: unknown fault {unknown[0]!r} (known: {allowed})")
+    return ",".join(names)
+
+
 @dataclass(frozen=True)
 class Knobs:
     """A snapshot of the runtime switches in force (see :data:`KNOB_SPECS`)."""
@@ -118,12 +230,22 @@ class Knobs:
     retry_after_s: float | None = None
     fail_rate: float = 0.0
     drop_after_commit: float = 0.0
+    fail_after_commit: float = 0.0
+    late_commit: float = 0.0
+    late_commit_s: float | None = None
+    write_faults: str = ""
+    stop_answering: str = "no"
+    stop_answering_after: int | None = None
     latency_ms: float = 0.0
     commit_delay_ms: float = 0.0
     request_time_limit_s: float = 180.0
     bulk_mode: str = "atomic"
     memberships_per_member: str = "one"
-    member_id_lists: str = "honoured"
+    member_id_lists: str = "refused"
+    email_match: str = "exact"
+    third_party_writes: str = "off"
+    max_target_bytes: int | None = None
+    max_header_bytes: int | None = None
     validation_status: int = 422
     omit_created: float = 0.0
     trickle_s: float = 0.0
@@ -137,6 +259,8 @@ class Knobs:
             value = getattr(self, name)
             if _SPECS[name].kind == "rate":
                 text = "off" if value is None else f"{value:g}/s"
+            elif _SPECS[name].kind == "faults":
+                text = value or "-"
             elif isinstance(value, float):
                 text = f"{value:g}"
             else:
@@ -238,6 +362,37 @@ class FaultInjector:
         """True if this committed write is to lose its reply (``drop_after_commit``)."""
         return self._draw(self.knobs.drop_after_commit)
 
+    def should_fail_after_commit(self) -> bool:
+        """True if this committed write is to be answered 503 (``fail_after_commit``)."""
+        return self._draw(self.knobs.fail_after_commit)
+
+    def should_commit_late(self) -> bool:
+        """True if this write is to lose its reply at once and commit later (``late_commit``)."""
+        return self._draw(self.knobs.late_commit)
+
+    def next_write_fault(self) -> str | None:
+        """The scheduled fault of the write arriving now (``write_faults``), None when none is
+        scheduled; each entry serves one write."""
+        with self._lock:
+            names = self._knobs.write_faults.split(",") if self._knobs.write_faults else []
+            if not names:
+                return None
+            self._knobs = replace(self._knobs, write_faults=",".join(names[1:]))
+            return names[0]
+
+    def stops_answering(self, *, write: bool) -> bool:
+        """True if this request is to be left unanswered (``stop_answering``); each request it
+        still lets through counts down ``stop_answering_after``."""
+        with self._lock:
+            mode = self._knobs.stop_answering
+            if mode == "no" or (mode == "writes" and not write):
+                return False
+            left = self._knobs.stop_answering_after
+            if left:
+                self._knobs = replace(self._knobs, stop_answering_after=left - 1)
+                return False
+            return True
+
     def should_omit(self) -> bool:
         """True if this created object is to be left out of the reply (``omit_created``)."""
         return self._draw(self.knobs.omit_created)
@@ -267,6 +422,11 @@ class Counters:
     dropped: int = 0
     omitted: int = 0
     timed_out: int = 0
+    failed_after_commit: int = 0
+    late_commits: int = 0
+    unanswered: int = 0
+    third_party_created: int = 0
+    too_large: int = 0
     largest_batch: int = 0
     concurrency_peak: int = 0
     by_status: dict[int, int] = field(default_factory=dict)

@@ -131,19 +131,37 @@ class _Handler(BaseHTTPRequestHandler):
             return
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        header_bytes = sum(len(f"{name}: {value}\r\n") for name, value in self.headers.items())
         request = Request(
-            self.command, url.path, query, self.headers.get("Authorization"), body, self.path
+            self.command,
+            url.path,
+            query,
+            self.headers.get("Authorization"),
+            body,
+            self.path,
+            header_bytes,
         )
         reply = self.server.app.handle(request)
-        if reply.drop:
+        if reply.hang:  # stop_answering: hold the connection, answer nothing, until stopped
+            self.server.stopping.wait()
             self._drop()
+        elif reply.drop:
+            self._drop()
+            if reply.later is not None and not self.server.stopping.wait(reply.later_s):
+                reply.later()  # a late commit: the server goes on after the client lost it
         else:
             self._send(reply)
 
     def _send(self, reply: Reply) -> None:
         payload = b"" if reply.body is None else json.dumps(reply.body).encode("utf-8")
+        if reply.html is not None:
+            payload = reply.html.encode("utf-8")
         self.send_response(reply.status)
-        if reply.body is not None:
+        if reply.html is not None:
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Connection", "close")  # a proxy refusing a request closes it
+            self.close_connection = True
+        elif reply.body is not None:
             self.send_header("Content-Type", "application/json; charset=utf-8")
         if reply.status != 204:
             self.send_header("Content-Length", str(len(payload)))
@@ -178,6 +196,7 @@ class SandboxServer:
         self._faults = FaultInjector(self.config)
         self._store: Store | None = Store(self.config.db_path, self.config.seed)
         self._final: list[dict[str, Any]] = []
+        self._final_third_party: set[int] = set()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._base_url: str | None = None
@@ -221,6 +240,7 @@ class SandboxServer:
             self._thread.join(timeout=5.0)
         if self._store is not None:
             self._final = self._store.list_memberships().rows
+            self._final_third_party = self._store.third_party_ids()
             self._store.close()
             self._store = None
 
@@ -264,6 +284,11 @@ class SandboxServer:
     def set_knobs(self, **kwargs: Any) -> None:
         """Change runtime switches (``knobs.KNOB_NAMES``); all are validated before any applies."""
         self._faults.set(**kwargs)
+
+    def third_party_ids(self) -> set[str]:
+        """Ids of the memberships "another client" created (``third_party_writes``), as served."""
+        ids = self._store.third_party_ids() if self._store is not None else self._final_third_party
+        return {str(i) for i in ids}
 
     @property
     def current_user_id(self) -> int | None:

@@ -21,6 +21,7 @@ from typing import Any
 from importer.sandbox._rules import NewMembership, Problem, check_batch, check_update
 
 Row = dict[str, Any]
+CLIENT, THIRD_PARTY = "client", "third party"  # who created a membership (never served)
 SEED_TIME = "2024-01-01T00:00:00Z"
 MAX_ORGANIZATIONS = 400  # docs/kantata-api.md § Lookups: "at most 400 organizations"
 # Words `matching` ignores on workspaces (docs/kantata-api.md § Lookups: "stop words ignored").
@@ -63,7 +64,8 @@ CREATE TABLE IF NOT EXISTS organization_memberships (
     member_type TEXT NOT NULL CHECK (member_type IN ('User', 'Workspace')),
     "primary" INTEGER NOT NULL,
     created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    creator TEXT NOT NULL DEFAULT 'client'
 );
 -- "does this member hold a membership" is asked for every row written and listed by member:
 -- without an index each is a scan, and a big account makes the sandbox (not the importer) slow.
@@ -161,6 +163,13 @@ class Store:
         self._conn.create_function("words_start", 2, _words_start, deterministic=True)
         with self._lock:
             self._conn.executescript(_SCHEMA)
+            info = self._conn.execute("PRAGMA table_info(organization_memberships)")
+            columns = {row[1] for row in info}
+            if "creator" not in columns:  # a database file of an earlier sandbox
+                self._conn.execute(
+                    "ALTER TABLE organization_memberships"
+                    " ADD COLUMN creator TEXT NOT NULL DEFAULT 'client'"
+                )
             seeded = self._conn.execute("SELECT 1 FROM sandbox_meta WHERE key = 'seeded'")
             if seeded.fetchone() is None:
                 self._load_seed(Path(seed) if seed is not None else bundled_seed())
@@ -236,7 +245,9 @@ class Store:
                 ],
             )
             self._conn.executemany(
-                "INSERT INTO organization_memberships VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO organization_memberships (id, geography_id, department_id,"
+                ' member_id, member_type, "primary", created_at, updated_at)'
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         m["id"],
@@ -286,12 +297,18 @@ class Store:
     # -- writes -------------------------------------------------------------------------------
 
     def create_memberships(
-        self, objects: Sequence[object], *, keep_valid: bool, many: bool
+        self,
+        objects: Sequence[object],
+        *,
+        keep_valid: bool,
+        many: bool,
+        creator: str = CLIENT,
     ) -> CreateOutcome:
         """Validate and write in one transaction.
 
         With errors, ``keep_valid`` False writes nothing (atomic); True writes the valid objects.
         ``many`` accepts more than one membership per member (the first one is primary).
+        ``creator`` is kept apart from what the API serves: ``client`` or ``third party``.
         """
         with self._lock:
             verdicts = check_batch(objects, self, many=many)
@@ -299,9 +316,22 @@ class Store:
             good = [v.membership for v in verdicts if v.ok and v.membership is not None]
             if errors and not keep_valid:
                 return CreateOutcome([], errors)
-            return CreateOutcome(self._insert(good), errors)
+            return CreateOutcome(self._insert(good, creator), errors)
 
-    def _insert(self, memberships: Sequence[NewMembership]) -> list[Row]:
+    def third_party_ids(self) -> set[int]:
+        """The ids of the memberships another client (``third_party_writes``) created."""
+        with self._lock:
+            cursor = self._conn.execute(
+                "SELECT id FROM organization_memberships WHERE creator = ?", (THIRD_PARTY,)
+            )
+            return {int(row[0]) for row in cursor}
+
+    def other_geography(self, geography_id: int) -> int | None:
+        """A geography other than ``geography_id`` (the smallest id), None if there is none."""
+        others = sorted(i for i, t in self._org_types.items() if t == "Geography")
+        return next((i for i in others if i != geography_id), None)
+
+    def _insert(self, memberships: Sequence[NewMembership], creator: str) -> list[Row]:
         if not memberships:
             return []
         ids: list[int] = []
@@ -312,8 +342,8 @@ class Store:
                 primary = not self.has_membership(m.member_type, m.member_id)
                 cursor = self._conn.execute(
                     "INSERT INTO organization_memberships (geography_id, department_id,"
-                    ' member_id, member_type, "primary", created_at, updated_at)'
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    ' member_id, member_type, "primary", created_at, updated_at, creator)'
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         m.geography_id,
                         m.department_id,
@@ -322,6 +352,7 @@ class Store:
                         primary,
                         stamp,
                         stamp,
+                        creator,
                     ),
                 )
                 assert cursor.lastrowid is not None
@@ -453,6 +484,7 @@ class Store:
         on_my_account: bool = False,
         show_disabled: bool = False,
         emails: Sequence[str] | None = None,
+        exact_emails: bool = True,
         full_name: str | None = None,
         search: Sequence[str] = (),
         order: str = "full_name, id",
@@ -464,7 +496,10 @@ class Store:
             where.append(("on_project = 1", []))
         if not show_disabled:
             where.append(("disabled = 0", []))
-        if emails is not None:
+        if emails is not None and exact_emails:
+            # docs/kantata-api.md § Lookups: addresses "exactly match".
+            where.append((f"email_address IN ({', '.join('?' * len(emails))})", list(emails)))
+        elif emails is not None:
             # One fold per row, not one comparison per row and address (200 addresses a
             # request over a big directory).
             where.append(

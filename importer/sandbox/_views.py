@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -130,8 +131,10 @@ def id_list(query: Mapping[str, str], name: str) -> list[int] | None:
 def member_ids(query: Mapping[str, str], lists: str) -> list[int] | None:
     """``member_id``: documented as one integer; a comma list per the ``member_id_lists`` switch.
 
-    ``honoured``: a list filters on any of its ids; ``ignored``: a value that is not one integer
-    is ignored like an unknown filter; ``refused``: it is a 400 validation error.
+    ``refused`` (the default): a value that is not one integer is a 400 validation error;
+    ``ignored``: it is ignored like an unknown filter (every membership comes back); ``first``:
+    it is cast the Ruby way (``"7,8".to_i`` is 7: only the first member is listed);
+    ``honoured``: a list filters on any of its ids.
     """
     value = text_param(query, "member_id")
     if value is None:
@@ -141,6 +144,9 @@ def member_ids(query: Mapping[str, str], lists: str) -> list[int] | None:
         return [single]
     if lists == "ignored":
         return None
+    if lists == "first":
+        leading = re.match(r"\s*([0-9]+)", value)
+        return [int(leading[1]) if leading else 0]
     if lists == "refused":
         raise bad_request(f"member_id must be an integer (got {show(value)})", "member_id")
     return id_list(query, "member_id")

@@ -4,6 +4,7 @@ Everything else in this package is private (``_name.py``).
 """
 
 from importer.send._batch import iter_batches
+from importer.send._decide import Decisions, decide
 from importer.send._dispatch import send_all
 from importer.send._holdings import LISTS_UNKNOWN, Holdings, classify, organizations_of
 from importer.send._journal import (
@@ -21,10 +22,12 @@ __all__ = [
     "ROW_CREATED",
     "ROW_IN_FLIGHT",
     "ROW_MOVED",
+    "Decisions",
     "Holdings",
     "Journal",
     "RunLock",
     "classify",
+    "decide",
     "iter_batches",
     "organizations_of",
     "send_all",

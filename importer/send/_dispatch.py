@@ -30,14 +30,7 @@ import pandas as pd
 
 from importer.api import KantataClient
 from importer.core import (
-    DIFFERS,
-    DIFFERS_ADD,
-    DIFFERS_MODES,
-    DIFFERS_MOVE,
     DIFFERS_REPORT,
-    EXISTS,
-    MISSING,
-    NEW,
     PLAN_WORDS,
     STAGE_REMOTE,
     STATUS_CREATED,
@@ -50,6 +43,7 @@ from importer.core import (
 )
 from importer.report import Outcomes
 from importer.send._batch import Batch, iter_batches
+from importer.send._decide import Decisions, check_differs, decide
 from importer.send._holdings import Holdings, classify, organizations_of
 from importer.send._journal import (
     KIND_MOVE,
@@ -273,8 +267,7 @@ def send_all(
     Rows not decided (stopped early) get no outcome here: the caller reports them as
     ``not_processed``.
     """
-    if differs not in DIFFERS_MODES:
-        raise ValueError(f"differs must be one of {', '.join(DIFFERS_MODES)}, not {differs!r}")
+    check_differs(differs)  # before any request
     report = SendReport()
     holdings = Holdings(client)
     recorder = Recorder(outcomes, journal)
@@ -303,26 +296,22 @@ def send_all(
             todo, client=client, holdings=holdings, organizations=organizations_of(client)
         ).frame
         report.plan = {w: int((verdicts["action"] == w).sum()) for w in PLAN_WORDS}
-        _decide(verdicts, recorder, differs)
-        creates = todo[(verdicts["action"] == NEW).to_numpy()]
-        moves: list[Move] = []
-        if differs == DIFFERS_ADD:
-            creates = todo[verdicts["action"].isin([NEW, DIFFERS]).to_numpy()]
-        elif differs == DIFFERS_MOVE:
-            one = verdicts[(verdicts["action"] == DIFFERS) & (verdicts["holds"] == 1)]
-            rows = todo.loc[one.index]
-            moves = [
-                Move(int(r), str(m), int(g), int(d), _int(pg), _int(pd_))
-                for r, m, g, d, pg, pd_ in zip(
-                    one.index.tolist(),
-                    one["membership_id"].tolist(),
-                    rows["geography_id"].tolist(),
-                    rows["department_id"].tolist(),
-                    one["prev_geography_id"].tolist(),
-                    one["prev_department_id"].tolist(),
-                    strict=True,
-                )
-            ]
+        decisions = decide(verdicts, differs)
+        _record(decisions, recorder)
+        creates = todo.loc[decisions.create]
+        one, rows = decisions.move, todo.loc[decisions.move.index]
+        moves = [
+            Move(int(r), str(m), int(g), int(d), _int(pg), _int(pd_))
+            for r, m, g, d, pg, pd_ in zip(
+                one.index.tolist(),
+                one["membership_id"].tolist(),
+                rows["geography_id"].tolist(),
+                rows["department_id"].tolist(),
+                one["prev_geography_id"].tolist(),
+                one["prev_department_id"].tolist(),
+                strict=True,
+            )
+        ]
     except Cancelled:
         report.interrupted = True
         return report, sender
@@ -366,10 +355,9 @@ def send_all(
     return report, sender
 
 
-def _decide(verdicts: pd.DataFrame, recorder: Recorder, differs: str) -> None:
-    """Record the rows the plan settles without a write: exists, missing reference, and (by
-    default) differs."""
-    exists = verdicts[verdicts["action"] == EXISTS]
+def _record(decisions: Decisions, recorder: Recorder) -> None:
+    """Record the rows decided without a write: those in place already and those that fail."""
+    exists = decisions.exists
     if len(exists):
         recorder.created(
             exists.index.tolist(),
@@ -377,23 +365,7 @@ def _decide(verdicts: pd.DataFrame, recorder: Recorder, differs: str) -> None:
             NOTE_EXISTED,
             status=STATUS_EXISTED,
         )
-    failing = verdicts["action"] == MISSING
-    if differs == DIFFERS_REPORT:
-        failing |= verdicts["action"] == DIFFERS
-    elif differs == DIFFERS_MOVE:
-        failing |= (verdicts["action"] == DIFFERS) & (verdicts["holds"] != 1)
-    bad = verdicts[failing]
-    hint = (
-        "; run with --move to move it, or --add to add another membership"
-        if differs == DIFFERS_REPORT
-        else "; --move moves a member's only membership: this one holds several, fix by hand"
-    )
-    message = bad["detail"].astype(str).where(bad["action"] != DIFFERS, bad["detail"] + hint)
-    recorder.failed_each(
-        pd.DataFrame({"error_field": bad["field"], "error_message": message}, index=bad.index),
-        STAGE_REMOTE,
-        journal=False,
-    )
+    recorder.failed_each(decisions.failed, STAGE_REMOTE, journal=False)
 
 
 __all__ = [

@@ -23,7 +23,7 @@ import pandas as pd
 
 from importer.api import KantataClient
 from importer.core import OUTCOME_COLUMNS, TOKEN_ENV, ApiSettings, InputError, load_row_schema
-from importer.read import HeaderMap, Table, match_headers
+from importer.read import HeaderChoice, HeaderMap, Table, match_headers
 from importer.validate._lookups import Resolver
 from importer.validate._resolve import Resolved, resolve_chunk
 
@@ -122,14 +122,28 @@ def is_report(headers: Sequence[str]) -> bool:
     return "source_row" in names and bool({"error_message", "organization_membership_id"} & names)
 
 
-def read_intake(headers: Sequence[str], *, where: str, mapping: dict[str, str] | None) -> Intake:
+def read_intake(
+    headers: Sequence[str],
+    *,
+    where: str,
+    mapping: dict[str, str] | None,
+    samples: Sequence[Sequence[str]] = (),
+    header: HeaderChoice | None = None,
+) -> Intake:
     """Match an input's header labels (see ``match_headers``); recognise a resubmitted report.
+
+    ``samples`` (the first data rows) and ``header`` (how the header row was found) let the
+    message for a missing column say what to do.
 
     Raises:
         InputError: a required column is missing, a mapping is wrong.
     """
     if not is_report(headers):
-        return Intake(match_headers(headers, where=where, mapping=mapping or None))
+        return Intake(
+            match_headers(
+                headers, where=where, mapping=mapping or None, samples=samples, header=header
+            )
+        )
     data = [h for h in headers if h not in REPORT_COLUMNS]
     matched = match_headers(data, where=where, mapping=mapping or None)
     labels: dict[str, str] = {}

@@ -132,7 +132,7 @@ def test_template_and_drop_under_every_switch(switch: dict[str, Any], tmp_path: 
         root = tmp_path / "drop"
         (root / "inbox").mkdir(parents=True)
         write_csv(root / "inbox" / "a.csv", [[105, 202, m, "User"] for m in range(10010, 10020)])
-        drop_config = DropConfig(
+        drop_config = DropConfig.of(
             base_url=server.base_url, token=server.token, stable_seconds=0, server_time_limit=1.0
         )
         result = process_drop_folder(root, config=drop_config)

@@ -43,7 +43,7 @@ def rows(members: range) -> list[list[Any]]:
 def config_for(server: SandboxServer, **kwargs: Any) -> DropConfig:
     """A DropConfig pointing at ``server``; files count as complete at once."""
     kwargs.setdefault("stable_seconds", 0)
-    return DropConfig(base_url=server.base_url, token=server.token, **kwargs)
+    return DropConfig.of(base_url=server.base_url, token=server.token, **kwargs)
 
 
 def write_toml(root: Path, server: SandboxServer, **extra: Any) -> Path:
@@ -200,7 +200,7 @@ def test_refused_run_keeps_the_file_and_the_next_run_resumes(
     write_csv(tmp_path / "inbox" / "a.csv", rows(range(10010, 10020)))
     write_csv(tmp_path / "inbox" / "b.csv", rows(range(10020, 10030)))
     os.utime(tmp_path / "inbox" / "b.csv", (time.time() + 5, time.time() + 5))
-    bad = DropConfig(base_url=sandbox.base_url, token="wrong", stable_seconds=0)
+    bad = DropConfig.of(base_url=sandbox.base_url, token="wrong", stable_seconds=0)
     refused = process_drop_folder(tmp_path, config=bad)
     assert [(f.name, f.outcome) for f in refused.files] == [("a.csv", "refused")]
     assert refused.exit_code == 3
@@ -427,12 +427,13 @@ def test_config_file_and_environment_overrides(tmp_path: Path) -> None:
         '[mapping]\n"Org Unit" = "geography_id"\n'
     )
     plain = load_drop_config(tmp_path, env={})
-    assert (plain.base_url, plain.token, plain.sheet) == (
+    api, options = plain.settings.api, plain.settings.options
+    assert (api.base_url, plain.token, options.sheet) == (
         "https://example.test/api/v1",
         "file-token",
         "Members",
     )
-    assert (plain.concurrency, plain.max_rps, plain.mapping) == (
+    assert (api.concurrency, api.max_rps, options.mapping) == (
         8,
         5.0,
         {"Org Unit": "geography_id"},
@@ -447,19 +448,24 @@ def test_config_file_and_environment_overrides(tmp_path: Path) -> None:
         "KANTATA_DROP_STABLE_SECONDS": "",  # empty: unset
     }
     over = load_drop_config(tmp_path, env=env)
-    assert (over.base_url, over.token, over.concurrency, over.sheet) == (
+    assert (
+        over.settings.api.base_url,
+        over.token,
+        over.settings.api.concurrency,
+        over.settings.options.sheet,
+    ) == (
         "http://127.0.0.1:9/api/v1",
         "env-token",
         2,
         "Members",
     )
-    assert over.mapping == {"Dept": "department_id"}
+    assert over.settings.options.mapping == {"Dept": "department_id"}
     assert over.stable_seconds == 30.0
     assert over.api_settings().concurrency == 2
     assert over.import_options().sheet == "Members"
     other = tmp_path / "elsewhere.toml"
     other.write_text("batch_size = 50\n")
-    assert load_drop_config(tmp_path, path=other, env={}).batch_size == 50
+    assert load_drop_config(tmp_path, path=other, env={}).settings.options.batch_size == 50
     with pytest.raises(InputError, match="not found"):
         load_drop_config(tmp_path, path=tmp_path / "nope.toml", env={})
 
@@ -524,5 +530,5 @@ def test_soft_lock_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
 def test_missing_folder_is_an_input_error(tmp_path: Path) -> None:
     """A drop folder that does not exist is refused, not created."""
     with pytest.raises(InputError, match="drop folder not found"):
-        process_drop_folder(tmp_path / "nope", config=DropConfig(token="t"))
+        process_drop_folder(tmp_path / "nope", config=DropConfig.of(token="t"))
     assert not (tmp_path / "nope").exists()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Iterator
@@ -30,7 +29,7 @@ def rows(members: range) -> list[list[Any]]:
 
 def config_for(server: SandboxServer) -> DropConfig:
     """A DropConfig pointing at ``server``; files count as complete at once."""
-    return DropConfig(base_url=server.base_url, token=server.token, stable_seconds=0)
+    return DropConfig.of(base_url=server.base_url, token=server.token, stable_seconds=0)
 
 
 def test_a_250_character_name_is_imported_and_does_not_block_the_next_file(
@@ -86,7 +85,7 @@ def test_a_file_with_rows_in_doubt_stays_in_processing_until_finished(
     """Rows whose outcome stayed unknown keep the file in processing/; the next pass ends it."""
     (tmp_path / "inbox").mkdir()
     write_csv(tmp_path / "inbox" / "members.csv", rows(range(10010, 10014)))
-    quick = dataclasses.replace(config_for(sandbox), server_time_limit=0.0)
+    quick = config_for(sandbox).changed(server_time_limit=0.0)
     with _unsure(sandbox) as transport:
         first = process_drop_folder(tmp_path, config=quick, transport=transport)
     [doubt] = first.files

@@ -98,6 +98,22 @@ def test_what_plan_says_is_what_run_does(
     assert success["status"].tolist() == ["created", "existed"]
 
 
+@pytest.mark.parametrize("move", [False, True])
+def test_plan_fails_each_row_as_run_does_in_the_same_words(
+    sandbox: SandboxServer, api: ApiSettings, tmp_path: Path, move: bool
+) -> None:
+    """One rule for a row whose member holds another membership: plan's errors.csv has the
+    rows and messages that run's errors.csv then has (report, and --move)."""
+    src = mixed(tmp_path)
+    options = ImportOptions(differs="move" if move else "report")
+    plan_file(src, api=api, out_dir=tmp_path / "p", options=options)
+    run_import(src, out_dir=tmp_path / "r", api=api, options=options)
+    columns = ["source_row", "error_stage", "error_field", "error_message"]
+    planned, ran = read(tmp_path / "p" / "errors.csv"), read(tmp_path / "r" / "errors.csv")
+    assert planned[columns].to_dict("records") == ran[columns].to_dict("records")
+    assert len(ran) == (1 if move else 2)
+
+
 @pytest.mark.parametrize("command", [["plan"], ["validate", "--remote"]])
 def test_plan_commands(
     sandbox: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]

@@ -157,14 +157,15 @@ def test_header_below_a_title_and_date_line_is_found(tmp_path: Path, merged_titl
     code, stderr, summary, errors = _validate([str(src), "--out", str(tmp_path / "o")])
     assert code == 1, stderr
     assert summary["input"]["header_row"] == 3  # type: ignore[index]
-    assert summary["notes"] == ["header found on row 3"]
+    assert summary["notes"] == ["header found on row 3: it names 4 expected columns"]
+    assert summary["input"]["header_reason"] == "row 3: it names 4 expected columns"  # type: ignore[index]
     assert summary["counts"] == {"rows": 3, "valid": 2, "failed_validation": 1}
     bad = list(csv.DictReader(io.StringIO(errors)))
     assert [(r["source_row"], r["error_message"]) for r in bad] == [
         ("5", "member_id must be a whole number, got 'ten'")
     ]
     table = runner.invoke(app, ["validate", str(src), "--out", str(tmp_path / "p")])
-    assert "note: header found on row 3" in table.stderr
+    assert "note: header found on row 3: it names 4 expected columns" in table.stderr
 
 
 def test_header_below_a_title_in_csv_and_header_row_option(tmp_path: Path) -> None:
@@ -461,7 +462,7 @@ def test_sheet_option_on_the_instructions_names_the_sheet_to_use(tmp_path: Path)
     assert code == 2
     assert stderr.strip() == (
         "error: book.xlsx, sheet 'Instructions' has no header row with the expected columns in "
-        "its first 20 rows; sheet 'Members' has: use --sheet 'Members'"
+        "its first 30 rows; sheet 'Members' has: use --sheet 'Members'"
     )
 
 
@@ -475,4 +476,4 @@ def test_unknown_header_is_not_displaced_by_a_data_row(tmp_path: Path) -> None:
     code, stderr, _, _ = _validate([str(src), "--out", str(tmp_path / "o")])
     assert code == 2
     assert "headers found: 'Org Unit', 'Dep', 'Who', 'Kind'" in stderr
-    assert '--map "Header=member_id"' in stderr
+    assert '--map "Header=member_email"' in stderr

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from importer.core import InputError, sha256_file
-from importer.read import SourceInfo, open_table
+from importer.read import SourceInfo, footer_rows, open_table
 from importer.read import _delimited as _delimited
 
 HEADER = ["geography_id", "department_id", "member_id", "member_type"]
@@ -373,10 +373,17 @@ def test_delimited_round_trip(
 ) -> None:
     """Any table of text cells (rows may be short) written as CSV reads back identical.
 
-    Short rows are padded with ""; row numbers are those of the records written.
+    Short rows are padded with ""; row numbers are those of the records written. (A footer
+    line at the end, or a one-column file whose cells hold another delimiter, reads otherwise.)
     """
     header = [f"col{i}" for i in range(width)]
     rows = [row[:width] for row in cells]
+    padded = [[*r, *[""] * (width - len(r))] for r in rows if any(c.strip() for c in r)]
+    assume(footer_rows(padded) == 0)  # footer lines are left out (tests/read/test_footer.py)
+    if width == 1:
+        # One column has no delimiter to find: cells cut by another delimiter into a table of
+        # labels over data read as that table under a title line (as a report's would).
+        assume(not any(d in c for r in rows for c in r for d in ",;\t|" if d != delimiter))
     buffer = io.StringIO()
     csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerows([header, *rows])
     data = buffer.getvalue().encode(encoding)
