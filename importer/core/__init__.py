@@ -42,6 +42,7 @@ from importer.core._exit import (
     EXIT_REFUSED,
     EXIT_ROWS_FAILED,
 )
+from importer.core._labels import member_label, org_label
 from importer.core._lock import FolderLock
 from importer.core._settings import (
     BASE_URL_ENV,
@@ -64,6 +65,7 @@ from importer.core._words import (
     DIFFERS_REPORT,
     EXISTS,
     MISSING,
+    NAME_COLUMNS,
     NEW,
     OUTCOME_COLUMNS,
     PLAN_WORDS,
@@ -97,6 +99,7 @@ __all__ = [
     "FORMULA_START",
     "MAX_BATCH",
     "MISSING",
+    "NAME_COLUMNS",
     "NEW",
     "OUTCOME_COLUMNS",
     "PLAN_WORDS",
@@ -137,6 +140,8 @@ __all__ = [
     "UnreachableError",
     "damaged_journal_message",
     "load_row_schema",
+    "member_label",
+    "org_label",
     "parse_mapping",
     "printable",
     "read_token",

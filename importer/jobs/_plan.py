@@ -37,6 +37,7 @@ from importer.core import (
     ImportOptions,
     sha256_file,
 )
+from importer.jobs._heartbeat import Heartbeat
 from importer.jobs._result import ImportResult, ProgressCallback, summary_record
 from importer.jobs._table import check_input, errors_report
 from importer.read import Table
@@ -89,6 +90,17 @@ def plan_file(
         InputError: the file cannot be read, a required column is missing, no token.
         ApiError: the server refused the lookups (token, unreachable).
     """
+    if progress is not None and not isinstance(progress, Heartbeat):
+        with Heartbeat(progress) as beat:  # events at least every second or two
+            return plan_file(
+                path,
+                api=api,
+                out_dir=out_dir,
+                options=options,
+                transport=transport,
+                progress=beat,
+                command=command,
+            )
     options = options or ImportOptions()
     started, t0 = datetime.now(UTC), time.perf_counter()
     checked = check_input(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from importer.core import (
     EXIT_OK,
     EXIT_REFUSED,
     EXIT_ROWS_FAILED,
+    NAME_COLUMNS,
     STAGE_NOT_PROCESSED,
     STAGE_REMOTE,
     STAGE_VALIDATION,
@@ -39,6 +41,7 @@ from importer.core import (
     ImportOptions,
     sha256_file,
 )
+from importer.jobs._heartbeat import Heartbeat
 from importer.jobs._result import ImportResult, Progress, ProgressCallback, summary_record
 from importer.jobs._table import (
     check_input,
@@ -54,11 +57,20 @@ from importer.report import (
     SUMMARY_FILE,
     Outcomes,
     ReportWriter,
+    earlier_names,
     make_out_dir,
+    name_columns,
     private_opener,
     write_json,
 )
-from importer.send import JOURNAL_FILE, ROW_IN_FLIGHT, Journal, iter_batches, send_all
+from importer.send import (
+    JOURNAL_FILE,
+    ROW_IN_FLIGHT,
+    Journal,
+    SendReport,
+    iter_batches,
+    send_all,
+)
 from importer.validate import name_lookups, origin_digest
 
 # ImportResult and Progress live in importer.jobs._result; they are part of this module's API too.
@@ -96,6 +108,11 @@ def validate_file(
             names must be resolved but ``api`` has no token.
         ApiError: names could not be looked up (token refused, server unreachable).
     """
+    if progress is not None and not isinstance(progress, Heartbeat):
+        with Heartbeat(progress) as beat:  # events at least every second or two
+            return validate_file(
+                path, out_dir=out_dir, options=options, progress=beat, api=api, transport=transport
+            )
     options = options or ImportOptions()
     api = api or ApiSettings.from_env()
     started, t0 = datetime.now(UTC), time.perf_counter()
@@ -169,7 +186,8 @@ def run_import(
         api: base URL, token, concurrency, rate, retries (default: ``ApiSettings.from_env()``,
             ``$KANTATA_BASE_URL`` and ``$KANTATA_API_TOKEN`` as the CLI reads them).
         transport: an httpx transport to use instead of the network (tests, proxies).
-        progress: called with ``Progress`` events.
+        progress: called with ``Progress`` events, at least every second or two while the
+            run works (a wait for replies in doubt counts down: phase ``wait``).
         cancel: set it (from a signal handler, another thread) to stop sending: requests in
             flight finish, unsent rows are reported ``not_processed``, the journal keeps the rest
             for the next run.
@@ -183,6 +201,22 @@ def run_import(
             the file has name columns to resolve but ``api`` has no token.
         ApiError: the names could not be looked up (token refused, server unreachable).
     """
+    if progress is None:
+        return _run_import(path, out_dir, options, api, transport, None, cancel)
+    with Heartbeat(progress) as beat:
+        return _run_import(path, out_dir, options, api, transport, beat, cancel)
+
+
+def _run_import(
+    path: str | Path,
+    out_dir: str | Path | None,
+    options: ImportOptions | None,
+    api: ApiSettings | None,
+    transport: httpx.BaseTransport | None,
+    progress: Heartbeat | None,
+    cancel: threading.Event | None,
+) -> ImportResult:
+    """:func:`run_import`, its progress wrapped in a heartbeat."""
     options = options or ImportOptions()
     api = api or ApiSettings.from_env()
     started = datetime.now(UTC)
@@ -200,6 +234,7 @@ def run_import(
     n_valid = len(v.valid)
     extra: dict[str, Any] = {"base_url": api.base_url, "batch_size": options.batch_size}
     fatal: ApiError | None = None
+    send_report: SendReport | None = None
     interrupted = False
     files: dict[str, Path] = {}
     sha = sha256_file(info.path)
@@ -217,7 +252,7 @@ def run_import(
         if intake.resubmission:  # edited again and again: the same rows of the first file
             del identity["sha256"]
             identity["resubmitted_rows"] = origin_digest(table, intake)
-        fatal, interrupted, sent_rows = _send(
+        fatal, interrupted, sent_rows, send_report = _send(
             v.valid,
             out,
             identity,
@@ -254,6 +289,9 @@ def run_import(
     final = outcomes.frame()  # in a dry run valid rows have no outcome: payloads.jsonl has them
     final = final.join(intake.resolved_ids(v.valid))  # success.csv shows IDs found from names
     final["error_field"] = display_fields(final["error_field"], intake.headers)
+    # Who and where by name, from what the send looked up anyway (no request for them).
+    final = final.join(_names(v.valid, send_report, out))
+    final[NAME_COLUMNS] = final[NAME_COLUMNS].astype(object).fillna("").astype("str")
     writer = ReportWriter(
         out,
         info.headers,
@@ -262,6 +300,7 @@ def run_import(
         excel=info.format != "csv",
         labels=intake.labels,
         ids=list(intake.filled.values()),
+        names=NAME_COLUMNS,
     )
     written = 0
     for chunk in table.chunks():
@@ -274,6 +313,12 @@ def run_import(
     timings["total"] = time.perf_counter() - t0
 
     counts = _counts(final, v.rows, n_valid, dry_run=options.dry_run)
+    resumed = send_report.resumed_rows if send_report is not None else None
+    if resumed is not None and len(resumed):
+        # A resumed run: what this run did apart from what earlier runs of the folder did.
+        earlier = _counts(final.loc[resumed], 0, 0, dry_run=False)
+        extra["counts_earlier_runs"] = {k: v for k, v in earlier.items() if k not in _TOTALS}
+        extra["counts_this_run"] = {k: counts[k] - earlier[k] for k in extra["counts_earlier_runs"]}
     failed = counts["failed_validation"] + counts["failed_remote"] + counts["not_processed"]
     if fatal is not None:
         exit_code = EXIT_REFUSED
@@ -309,17 +354,19 @@ def _send(
     api: ApiSettings,
     transport: httpx.BaseTransport | None,
     cancel: threading.Event | None,
-    progress: ProgressCallback | None,
+    progress: Heartbeat | None,
     outcomes: Outcomes,
     extra: dict[str, Any],
     *,
     resubmission: bool = False,
-) -> tuple[ApiError | None, bool, np.ndarray]:
-    """The send stage against the server, journaled; returns (fatal, interrupted, rows sent)."""
+) -> tuple[ApiError | None, bool, np.ndarray, SendReport | None]:
+    """The send stage against the server, journaled; returns (fatal, interrupted, rows sent,
+    the send's report: what it looked up, which rows earlier runs had settled)."""
     cancel = cancel or threading.Event()
     fatal: ApiError | None = None
     interrupted = False
     sent_rows = np.empty(0, dtype="int64")
+    report: SendReport | None = None
 
     with (
         Journal.open(out, identity=identity, restart=options.restart) as journal,
@@ -348,6 +395,7 @@ def _send(
                 cancel=cancel,
                 differs=options.differs,
                 progress=tell,
+                on_wait=None if progress is None else _wait_for(progress),
             )
             fatal, interrupted = report.fatal, report.interrupted
             extra.update(
@@ -375,7 +423,33 @@ def _send(
             rate_limit_wait_s=round(client.limiter.waited, 3),
             pace=pace_summary(client),
         )
-    return fatal, interrupted, sent_rows
+    return fatal, interrupted, sent_rows, report
+
+
+def _wait_for(beat: Heartbeat) -> Callable[[float, int], None]:
+    """What the sender calls when it waits before looking rows in doubt up: a countdown."""
+
+    def waiting(seconds: float, rows: int) -> None:
+        noun = "row" if rows == 1 else "rows"
+        beat.waiting(seconds, f"then looking up {rows:,} {noun} in doubt")
+
+    return waiting
+
+
+def _names(valid: pd.DataFrame, report: SendReport | None, out: Path) -> pd.DataFrame:
+    """Who and where by name for the valid rows, from what the send looked up anyway (no
+    request for them); for rows an earlier run settled, the member names it wrote."""
+    if report is None:
+        return name_columns(valid, {})
+    members = report.member_names
+    resumed = report.resumed_rows
+    if resumed is not None and len(resumed):
+        earlier = earlier_names(out, resumed)[NAME_COLUMNS[0]]
+        members = earlier if members is None else pd.concat([members, earlier])
+    return name_columns(valid, report.organizations, members)
+
+
+_TOTALS = ("rows", "valid")  # counts of the input, not of what a run did
 
 
 def _counts(final: pd.DataFrame, rows: int, valid: int, *, dry_run: bool) -> dict[str, int]:

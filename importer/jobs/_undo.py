@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import numpy as np
 
 from importer.api import KantataClient, Membership
 from importer.core import (
@@ -34,6 +35,7 @@ from importer.core import (
     EXIT_OK,
     EXIT_REFUSED,
     EXIT_ROWS_FAILED,
+    NAME_COLUMNS,
     ApiSettings,
     Cancelled,
     FatalApiError,
@@ -41,8 +43,9 @@ from importer.core import (
     OutcomeUnknownError,
     RejectedBatchError,
 )
+from importer.jobs._heartbeat import Heartbeat
 from importer.jobs._result import ImportResult, Progress, ProgressCallback
-from importer.report import private_opener, write_json
+from importer.report import earlier_names, private_opener, write_json
 from importer.send import JOURNAL_FILE, ROW_CREATED, ROW_IN_FLIGHT, ROW_MOVED, RunLock
 
 __all__ = ["UNDO_FILE", "UNDO_JOURNAL", "UNDO_SUMMARY", "undo_run"]
@@ -217,6 +220,17 @@ def undo_run(
     Raises:
         JournalError: no journal, rows still in doubt, or the folder is in use.
     """
+    if progress is not None and not isinstance(progress, Heartbeat):
+        with Heartbeat(progress) as beat:  # events at least every second or two
+            return undo_run(
+                results_dir,
+                api=api,
+                dry_run=dry_run,
+                force=force,
+                transport=transport,
+                progress=beat,
+                cancel=cancel,
+            )
     results = Path(results_dir)
     cancel = cancel or threading.Event()
     lock = RunLock(results)
@@ -339,12 +353,16 @@ def _result(
         counts["would_undo"] = counts.pop("not_processed")
     name = "undo-plan.csv" if dry_run else UNDO_FILE
     path = results / name
+    # Who and where, by name, as the run's own results wrote them (no request for them).
+    names = earlier_names(results, np.asarray([r.row for r in rows], dtype=np.int64))
+    blank = [""] * len(NAME_COLUMNS)
     with open(path, "w", encoding="utf-8-sig", newline="", opener=private_opener) as fh:
         out = csv.writer(fh)
-        out.writerow(["source_row", "action", "membership_id", "status", "message"])
+        out.writerow(["source_row", *NAME_COLUMNS, "action", "membership_id", "status", "message"])
         for r in rows:
             status = "would undo" if dry_run and r.state == U_PENDING else r.state
-            out.writerow([r.row, r.action, r.membership_id, status, r.message])
+            named = list(names.loc[r.row]) if r.row in names.index else blank
+            out.writerow([r.row, *named, r.action, r.membership_id, status, r.message])
     if fatal is not None:
         exit_code = EXIT_REFUSED
     elif interrupted:

@@ -4,6 +4,7 @@ Everything else in this package is private (``_name.py``).
 """
 
 from importer.report._csv import frame_csv_text
+from importer.report._names import earlier_names, name_columns
 from importer.report._outcomes import Outcomes
 from importer.report._report import (
     PAYLOADS_FILE,
@@ -21,9 +22,11 @@ __all__ = [
     "SUMMARY_FILE",
     "Outcomes",
     "ReportWriter",
+    "earlier_names",
     "escape_labels",
     "frame_csv_text",
     "make_out_dir",
+    "name_columns",
     "output_labels",
     "private_opener",
     "write_json",

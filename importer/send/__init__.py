@@ -5,7 +5,7 @@ Everything else in this package is private (``_name.py``).
 
 from importer.send._batch import iter_batches
 from importer.send._decide import Decisions, decide
-from importer.send._dispatch import send_all
+from importer.send._dispatch import SendReport, send_all
 from importer.send._holdings import LISTS_UNKNOWN, Holdings, classify, organizations_of
 from importer.send._journal import (
     JOURNAL_FILE,
@@ -26,6 +26,7 @@ __all__ = [
     "Holdings",
     "Journal",
     "RunLock",
+    "SendReport",
     "classify",
     "decide",
     "iter_batches",

@@ -162,6 +162,7 @@ class BatchSender:
         self._parked: list[_Parked] = []
         self.reconciled = 0
         self.on_wait: Callable[[float, int], None] | None = None
+        self.org_names: dict[int, str] = {}  # organization id -> name, for messages
 
     @property
     def splits(self) -> int:
@@ -268,7 +269,7 @@ class BatchSender:
                 self.sink.created([row], [same.id], NOTE_EXISTED, status=STATUS_EXISTED)
                 return
             if held:
-                listing = "; ".join(m.describe() for m in held[:5])
+                listing = "; ".join(m.describe(self.org_names) for m in held[:5])
                 self.sink.failed(
                     [row],
                     STAGE_REMOTE,
