@@ -136,12 +136,25 @@ MaxMemoryMbOpt = Annotated[
 ]
 
 
-def _limits(max_rows: int, max_file_mb: int | None, max_memory_mb: int | None) -> dict[str, Any]:
-    """ImportOptions' size limits from --max-rows / --max-file-mb / --max-memory-mb."""
+ReadTimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--read-timeout",
+        min=0.001,
+        help="Seconds a workbook read may take before it is stopped (default: 60 + 10 per MB).",
+    ),
+]
+
+
+def _limits(
+    max_rows: int, max_file_mb: int | None, max_memory_mb: int | None, read_timeout: float | None
+) -> dict[str, Any]:
+    """ImportOptions' limits from --max-rows / --max-file-mb / --max-memory-mb / --read-timeout."""
     return {
         "max_rows": max_rows,
         "max_file_bytes": max_file_mb << 20 if max_file_mb else None,
         "max_memory_mb": max_memory_mb,
+        "read_timeout": read_timeout,
     }
 
 
@@ -313,6 +326,7 @@ def validate(
     max_rows: MaxRowsOpt = DEFAULTS.options.max_rows,
     max_file_mb: MaxFileMbOpt = None,
     max_memory_mb: MaxMemoryMbOpt = None,
+    read_timeout: ReadTimeoutOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     progress_every: ProgressEveryOpt = PROGRESS_EVERY_S,
@@ -331,7 +345,7 @@ def validate(
             sheet=sheet,
             mapping=mapping_from(mapping, map_file),
             header_row=header_row,
-            **_limits(max_rows, max_file_mb, max_memory_mb),
+            **_limits(max_rows, max_file_mb, max_memory_mb, read_timeout),
         )
         api = job.api(
             required=remote,
@@ -386,6 +400,7 @@ def run(
     max_rows: MaxRowsOpt = DEFAULTS.options.max_rows,
     max_file_mb: MaxFileMbOpt = None,
     max_memory_mb: MaxMemoryMbOpt = None,
+    read_timeout: ReadTimeoutOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     progress_every: ProgressEveryOpt = PROGRESS_EVERY_S,
@@ -412,7 +427,7 @@ def run(
             dry_run=dry_run,
             restart=restart,
             differs=differs_mode(move, add),
-            **_limits(max_rows, max_file_mb, max_memory_mb),
+            **_limits(max_rows, max_file_mb, max_memory_mb, read_timeout),
         )
         found = job.api(
             required=not dry_run,

@@ -664,6 +664,11 @@ def test_send_writes_what_the_cli_writes_for_the_same_edit(
     assert counts == {"created": 32, "already there": 1, "not sent: a problem in the file": 5,
                       "refused by Kantata": 4}  # fmt: skip
     assert counts["not sent: a problem in the file"] == problems
+    row2 = outcomes["rows"][0]  # a file of ids only: the names are the ones the run found
+    assert row2["row"] == 2
+    assert row2["who"].startswith("Mateo Campbell <")
+    assert row2["who"].endswith("(user 10006)")
+    assert row2["where"] == "United Kingdom (105) / Engineering (202)"
     assert all("--" not in r["message"] for r in outcomes["rows"])
 
 
@@ -677,7 +682,7 @@ def test_results_name_who_and_where_beside_the_ids_and_undo_is_shown_per_row(
     rid = client.post(f"/api/uploads/{uid}/runs").json()["id"]
     assert wait_for_run(client, rid)["state"] == "finished"
     rows = {r["row"]: r for r in client.get(f"/api/runs/{rid}/rows").json()["rows"]}
-    assert rows[5]["who"] == "hannah.bianchi@acme.example (user 10021)"
+    assert rows[5]["who"] == "Hannah Bianchi <hannah.bianchi@acme.example> (user 10021)"
     assert rows[5]["where"] == "United Kingdom (105) / Engineering (202)"
     assert rows[5]["outcome"] == "created"
     assert rows[13]["outcome"] == "already there"
