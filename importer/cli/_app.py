@@ -16,7 +16,7 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -135,12 +135,25 @@ MaxMemoryMbOpt = Annotated[
 ]
 
 
-def _limits(max_rows: int, max_file_mb: int | None, max_memory_mb: int | None) -> dict[str, Any]:
-    """ImportOptions' size limits from --max-rows / --max-file-mb / --max-memory-mb."""
+ReadTimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--read-timeout",
+        min=0.001,
+        help="Seconds a workbook read may take before it is stopped (default: 60 + 10 per MB).",
+    ),
+]
+
+
+def _limits(
+    max_rows: int, max_file_mb: int | None, max_memory_mb: int | None, read_timeout: float | None
+) -> dict[str, Any]:
+    """ImportOptions' limits from --max-rows / --max-file-mb / --max-memory-mb / --read-timeout."""
     return {
         "max_rows": max_rows,
         "max_file_bytes": max_file_mb << 20 if max_file_mb else None,
         "max_memory_mb": max_memory_mb,
+        "read_timeout": read_timeout,
     }
 
 
@@ -174,6 +187,19 @@ def _print_result(result: ImportResult, *, quiet: bool, as_json: bool) -> None:
         err.print(f"  {name:<14} {path}")
 
 
+def _say_from_a_signal_handler(line: str) -> None:
+    """Write ``line`` to stderr from a signal handler: straight to the file descriptor.
+
+    The handler runs between two bytecodes of the main thread, which may be half-way through
+    importing a module or writing to ``sys.stderr``; printing through rich there re-entered a
+    lazy import of rich's and killed the run with a traceback. ``os.write`` imports nothing and
+    takes no lock.
+    """
+    data = (line + "\n").encode()
+    with suppress(AttributeError, OSError, ValueError):  # no real stderr (tests): best effort
+        os.write(sys.stderr.fileno(), data)
+
+
 @contextmanager
 def _stop_on_signals(quiet: bool) -> Iterator[threading.Event]:
     """First Ctrl-C/SIGTERM: stop sending, finish requests in flight, write results.
@@ -186,11 +212,13 @@ def _stop_on_signals(quiet: bool) -> Iterator[threading.Event]:
         if cancel.is_set():
             # The second one stops at once, whatever is running: the journal's committed records
             # let the same command recover, exactly as after kill -9.
-            err.print("stopped at once; run the same command again to resume")
+            _say_from_a_signal_handler("stopped at once; run the same command again to resume")
             os._exit(EXIT_INTERRUPTED)
         cancel.set()
         if not quiet:
-            err.print("stopping: waiting for requests in flight, then writing results ...")
+            _say_from_a_signal_handler(
+                "stopping: waiting for requests in flight, then writing results ..."
+            )
 
     if threading.current_thread() is not threading.main_thread():
         yield cancel
@@ -297,6 +325,7 @@ def validate(
     max_rows: MaxRowsOpt = DEFAULTS.options.max_rows,
     max_file_mb: MaxFileMbOpt = None,
     max_memory_mb: MaxMemoryMbOpt = None,
+    read_timeout: ReadTimeoutOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     progress_every: ProgressEveryOpt = PROGRESS_EVERY_S,
@@ -315,7 +344,7 @@ def validate(
             sheet=sheet,
             mapping=mapping_from(mapping, map_file),
             header_row=header_row,
-            **_limits(max_rows, max_file_mb, max_memory_mb),
+            **_limits(max_rows, max_file_mb, max_memory_mb, read_timeout),
         )
         api = job.api(
             required=remote,
@@ -370,6 +399,7 @@ def run(
     max_rows: MaxRowsOpt = DEFAULTS.options.max_rows,
     max_file_mb: MaxFileMbOpt = None,
     max_memory_mb: MaxMemoryMbOpt = None,
+    read_timeout: ReadTimeoutOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     progress_every: ProgressEveryOpt = PROGRESS_EVERY_S,
@@ -396,7 +426,7 @@ def run(
             dry_run=dry_run,
             restart=restart,
             differs=differs_mode(move, add),
-            **_limits(max_rows, max_file_mb, max_memory_mb),
+            **_limits(max_rows, max_file_mb, max_memory_mb, read_timeout),
         )
         found = job.api(
             required=not dry_run,

@@ -85,7 +85,7 @@ class ProgressView:
             left = max((event.total or 0) - event.done, 0)
             text = f"waiting: {left} s left, {event.detail}"
         else:
-            text = f"{event.phase} {event.done:,}"
+            text = event.phase + (f" {event.done:,}" if event.done or event.total else "")
             text += f"/{event.total:,}" if event.total else ""
             text += f" ({event.pace})" if event.pace else ""
         self.console.print(

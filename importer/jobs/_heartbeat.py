@@ -4,8 +4,9 @@
 A step (classifying thousands of members, a page of look-ups on a slow server, the wait until
 the server can no longer be executing a request whose reply was lost) may send no event of its
 own for minutes. :class:`Heartbeat` wraps the caller's callback: it passes every event on, and a
-thread repeats the latest one whenever :data:`BEAT_S` seconds have gone by without an event; during
-a wait it sends a ``wait`` event each beat with the seconds waited and left.
+thread repeats the latest one whenever :data:`BEAT_S` seconds have gone by without an event (before
+the first, a ``read`` event: the file is being opened); during a wait it sends a ``wait`` event
+each beat with the seconds waited and left. The callback is never called twice at once.
 """
 
 from __future__ import annotations
@@ -30,10 +31,14 @@ class Heartbeat:
     expected, and call :meth:`waiting` when the job starts to wait.
     """
 
-    def __init__(self, callback: ProgressCallback, beat: float = BEAT_S) -> None:
+    def __init__(
+        self, callback: ProgressCallback, beat: float = BEAT_S, *, first: str = "read"
+    ) -> None:
         self._callback = callback
         self._beat = beat
+        self._first = first  # the phase said before the job's first event (reading the file)
         self._lock = threading.Lock()
+        self._calling = threading.Lock()  # the callback is never called twice at once
         self._last: Progress | None = None
         self._sent_at = time.monotonic()
         self._wait: tuple[float, float, str] | None = None  # started, seconds, what follows
@@ -59,7 +64,8 @@ class Heartbeat:
                 self._wait = None
             self._last = event
             self._sent_at = time.monotonic()
-        self._callback(event)
+        with self._calling:
+            self._callback(event)
 
     def waiting(self, seconds: float, detail: str) -> None:
         """The job waits ``seconds`` (then does ``detail``): a ``wait`` event now, and one each
@@ -89,6 +95,6 @@ class Heartbeat:
                 last = self._last
             if quiet_for < self._beat:
                 continue
-            if self._emit_wait() or last is None:
+            if self._emit_wait():
                 continue
-            self(dataclasses.replace(last))
+            self(dataclasses.replace(last) if last is not None else Progress(self._first, 0, None))

@@ -48,6 +48,7 @@ def open_input(path: str | Path, options: ImportOptions) -> Table:
         max_rows=options.max_rows,
         max_bytes=options.max_file_bytes,
         max_memory=options.max_memory_mb << 20 if options.max_memory_mb else None,
+        read_timeout=options.read_timeout,
         header_row=options.header_row,
         score=header_scorer(options.mapping),
     )

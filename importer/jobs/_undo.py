@@ -221,7 +221,7 @@ def undo_run(
         JournalError: no journal, rows still in doubt, or the folder is in use.
     """
     if progress is not None and not isinstance(progress, Heartbeat):
-        with Heartbeat(progress) as beat:  # events at least every second or two
+        with Heartbeat(progress, first="plan") as beat:  # events every second or two
             return undo_run(
                 results_dir,
                 api=api,

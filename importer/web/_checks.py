@@ -38,6 +38,7 @@ from importer.read import (
     first_rows,
     match_headers,
     missing_columns,
+    no_score,
     suggest_columns,
 )
 from importer.validate import (
@@ -84,10 +85,6 @@ def max_upload_bytes(suffix: str) -> int:
     return DEFAULT_MAX_BYTES[kind]
 
 
-def _no_score(cells: Sequence[str]) -> int:
-    return 0
-
-
 def preview(path: Path, sheet: str | None, header_row: int | None) -> tuple[FirstRows, str]:
     """The first rows of the file (``sheet``) and the header row the reader takes, or asked for.
 
@@ -103,7 +100,7 @@ def preview(path: Path, sheet: str | None, header_row: int | None) -> tuple[Firs
     except InputError as exc:
         if sheet is not None or path.suffix.lower() not in WORKBOOK_SUFFIXES:
             raise
-        rows = first_rows(path, header_row=header_row, limit=PREVIEW_LIMIT, score=_no_score)
+        rows = first_rows(path, header_row=header_row, limit=PREVIEW_LIMIT, score=no_score)
         return rows, plain(str(exc))
 
 

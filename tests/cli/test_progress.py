@@ -88,3 +88,33 @@ def test_library_callback_counts_a_wait_down(tmp_path: Path) -> None:
     assert waits[-1].done > waits[0].done
     assert {e.detail for e in waits} == {"then looking up 4 rows in doubt"}
     assert events[-1].phase == "report"
+
+
+def test_heartbeat_repeats_the_latest_event_and_says_something_first() -> None:
+    """Before any event: 'read'; after one: that event again while nothing new comes; the
+    callback is called from one thread at a time."""
+    import threading
+    import time
+
+    from importer.jobs._heartbeat import Heartbeat
+
+    events: list[Progress] = []
+    inside = threading.Lock()
+
+    def callback(event: Progress) -> None:
+        assert inside.acquire(blocking=False), "called twice at once"
+        events.append(event)
+        inside.release()
+
+    def until(count: int) -> None:
+        for _ in range(1000):  # at most 10 s: a heartbeat that never beats fails, never hangs
+            if len(events) >= count:
+                return
+            time.sleep(0.01)
+
+    with Heartbeat(callback, beat=0.05) as beat:
+        until(2)
+        beat(Progress("validate", 10, None))
+        until(5)
+    assert [e.phase for e in events[:2]] == ["read", "read"]
+    assert {(e.phase, e.done) for e in events[2:]} == {("validate", 10)}

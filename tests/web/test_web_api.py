@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from importer.sandbox import SandboxConfig, SandboxServer
 from importer.web import WebConfig, create_app
 
 from ..conftest import write_xlsx
+from ..waiting import wait_for
 from ..web_helpers import (
     SAMPLES,
     cli_errors_csv,
@@ -592,7 +592,9 @@ def test_the_check_says_what_sending_would_do_and_why_rows_fail(
     client, _ = web
     uid = upload(client, SAMPLES / "people.csv")
     assert client.get(f"/api/uploads/{uid}/plan/rows?group=create").json()["total"] == 0
-    plan = client.post(f"/api/uploads/{uid}/plan", json={}).json()["plan"]
+    state = client.post(f"/api/uploads/{uid}/plan", json={}).json()
+    plan = state["plan"]
+    assert plan["counts"]["invalid"] == state["counts"]["problems"]  # one count, everywhere
     assert plan["counts"] == {"create": 31, "exists": 1, "move": 0, "add": 0, "elsewhere": 1,
                               "fail": 3, "invalid": 6, "ignored": 0}  # fmt: skip
     assert {r["text"] for r in plan["reasons"]} == {
@@ -646,6 +648,7 @@ def test_send_writes_what_the_cli_writes_for_the_same_edit(
     client.post(
         f"/api/uploads/{uid}/cells", json={"row": 35, "column": "Member ID", "value": "10031"}
     )
+    problems = client.get(f"/api/uploads/{uid}").json()["counts"]["problems"]
     started = client.post(f"/api/uploads/{uid}/runs")
     assert started.status_code == 201
     status = wait_for_run(client, started.json()["id"])
@@ -660,6 +663,12 @@ def test_send_writes_what_the_cli_writes_for_the_same_edit(
     counts = {c["outcome"]: c["rows"] for c in outcomes["counts"]}
     assert counts == {"created": 32, "already there": 1, "not sent: a problem in the file": 5,
                       "refused by Kantata": 4}  # fmt: skip
+    assert counts["not sent: a problem in the file"] == problems
+    row2 = outcomes["rows"][0]  # a file of ids only: the names are the ones the run found
+    assert row2["row"] == 2
+    assert row2["who"].startswith("Mateo Campbell <")
+    assert row2["who"].endswith("(user 10006)")
+    assert row2["where"] == "United Kingdom (105) / Engineering (202)"
     assert all("--" not in r["message"] for r in outcomes["rows"])
 
 
@@ -673,7 +682,7 @@ def test_results_name_who_and_where_beside_the_ids_and_undo_is_shown_per_row(
     rid = client.post(f"/api/uploads/{uid}/runs").json()["id"]
     assert wait_for_run(client, rid)["state"] == "finished"
     rows = {r["row"]: r for r in client.get(f"/api/runs/{rid}/rows").json()["rows"]}
-    assert rows[5]["who"] == "hannah.bianchi@acme.example (user 10021)"
+    assert rows[5]["who"] == "Hannah Bianchi <hannah.bianchi@acme.example> (user 10021)"
     assert rows[5]["where"] == "United Kingdom (105) / Engineering (202)"
     assert rows[5]["outcome"] == "created"
     assert rows[13]["outcome"] == "already there"
@@ -749,9 +758,11 @@ def test_cancel_then_resume_in_a_new_server_sends_every_row_once(tmp_path: Path)
         client = signed_in(config)
         uid = upload(client, SAMPLES / "people.csv")
         rid = client.post(f"/api/uploads/{uid}/runs").json()["id"]
-        deadline = time.monotonic() + 30
-        while client.get(f"/api/runs/{rid}").json()["done"] < 3 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(
+            lambda: client.get(f"/api/runs/{rid}").json()["done"] >= 3,
+            timeout=30,
+            what="3 rows done",
+        )
         client.post(f"/api/runs/{rid}/cancel")
         stopped = wait_for_run(client, rid)
         assert stopped["state"] == "interrupted"
@@ -767,16 +778,20 @@ def test_cancel_then_resume_in_a_new_server_sends_every_row_once(tmp_path: Path)
 
 
 def test_a_run_cut_off_by_a_server_stop_is_offered_for_resume(tmp_path: Path) -> None:
-    """A run still 'sending' on disk, whose upload nobody holds, is interrupted."""
+    """A run still 'sending' on disk, whose upload nobody holds, is interrupted (a run saved by
+    the page's first version, its choices laid flat, is read too)."""
     from importer.web._store import Store
 
     folder = tmp_path / "runs" / "0123456789abcdef"
     folder.mkdir(parents=True)
     meta = {"id": "0123456789abcdef", "upload": "fedcba9876543210", "created": "x",
-            "state": "sending", "recipe": {"header_row": 1}}  # fmt: skip
+            "state": "sending", "sheet": None, "header_row": 3, "headers": ["a"],
+            "chosen": {"a": "member_id"}, "differs": "move"}  # fmt: skip
     (folder / "run.json").write_text(json.dumps(meta), encoding="utf-8")
-    status = Store(tmp_path, None).run("0123456789abcdef").status()
-    assert (status["state"], status["running"]) == ("interrupted", False)
+    run = Store(tmp_path, None).run("0123456789abcdef")
+    status = run.status()
+    assert (status["state"], status["running"], status["differs"]) == ("interrupted", False, "move")
+    assert run.recipe.header_row == 3
 
 
 def test_downloads_are_a_fixed_list_of_names(web: tuple[TestClient, WebConfig]) -> None:
@@ -914,12 +929,14 @@ def test_importer_serve_prints_a_loopback_url_that_signs_in(tmp_path: Path) -> N
         assert url.startswith("http://127.0.0.1:")
         assert "?key=" in url
         with httpx.Client(follow_redirects=True) as client:
-            for _ in range(100):
+
+            def answer() -> httpx.Response | None:
                 try:
-                    reply = client.get(url)
-                    break
+                    return client.get(url)
                 except httpx.ConnectError:
-                    time.sleep(0.05)
+                    return None
+
+            reply = wait_for(answer, timeout=10, what=f"an answer from {url}")
             assert reply.status_code == 200
             assert "Drop a CSV" in reply.text
             bare = httpx.get(url.split("?")[0])
@@ -940,8 +957,11 @@ def test_upload_threads_do_not_block_the_page(web: tuple[TestClient, WebConfig])
     rid = client.post(f"/api/uploads/{uid}/runs").json()["id"]
     assert client.get("/api/runs").status_code == 200
     wait_for_run(client, rid)
-    time.sleep(0.05)
-    assert not any(t.name == f"run-{rid}" for t in threading.enumerate())
+    wait_for(
+        lambda: all(t.name != f"run-{rid}" for t in threading.enumerate()),
+        timeout=10,
+        what=f"the thread of run {rid} to end",
+    )
 
 
 @pytest.mark.slow
