@@ -221,7 +221,8 @@ def test_watch_picks_up_files_as_they_arrive(sandbox: SandboxServer, tmp_path: P
         for name, members in (("one.csv", range(10010, 10015)), ("two.csv", range(10020, 10025))):
             part = write_csv(tmp_path / "inbox" / f"{name}.part", rows(members))
             part.rename(tmp_path / "inbox" / name)  # atomic, as the README asks of uploaders
-            wait_for(lambda n=len(seen): len(seen) > n, timeout=20, what=f"{name} imported")
+            handled = len(seen) + 1
+            wait_for(lambda n=handled: len(seen) >= n, timeout=20, what=f"{name} imported")
         thread.join(timeout=20)
         assert not thread.is_alive(), "the watcher did not stop after two files"
     finally:
