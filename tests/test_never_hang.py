@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from importer.jobs import run_import
 from importer.sandbox import SandboxConfig, SandboxServer
 
 from .conftest import settings_for, write_csv
-from .waiting import Lines, wait_for
+from .waiting import Lines, settles, wait_for
 
 
 def test_a_huge_retry_after_ends_the_run_with_exit_3(
@@ -67,27 +67,6 @@ def _requests_reach(sandbox: SandboxServer, n: int) -> None:
     wait_for(lambda: sandbox.counters.requests >= n, timeout=30, what=f"{n} requests")
 
 
-def _threads_asleep(pid: int) -> bool:
-    """Every thread of process ``pid`` is asleep (Linux: /proc/PID/task/*/stat)."""
-    try:
-        stats = [p.read_text() for p in Path(f"/proc/{pid}/task").glob("*/stat")]
-    except FileNotFoundError:  # a thread ended while being read
-        return False
-    return bool(stats) and all(stat.rpartition(")")[2].split()[0] == "S" for stat in stats)
-
-
-def _settles(pid: int, polls: int = 5) -> Callable[[], bool]:
-    """A condition: every thread of ``pid`` found asleep ``polls`` times in a row."""
-    streak = 0
-
-    def settled() -> bool:
-        nonlocal streak
-        streak = streak + 1 if _threads_asleep(pid) else 0
-        return streak >= polls
-
-    return settled
-
-
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
 def test_ctrl_c_wakes_a_long_wait_for_the_server(sandbox: SandboxServer, tmp_path: Path) -> None:
     """Told to wait 300 s (Retry-After): one Ctrl-C ends the run within seconds, exit 130.
@@ -101,7 +80,7 @@ def test_ctrl_c_wakes_a_long_wait_for_the_server(sandbox: SandboxServer, tmp_pat
     sandbox.set_knobs(rate=0.5, retry_after_s=300)
     with _start(sandbox, src, tmp_path / "out") as (proc, stderr):
         wait_for(lambda: sandbox.counters.rate_limited, timeout=30, what="the run's first 429")
-        wait_for(_settles(proc.pid), timeout=30, what="the run to settle into its wait")
+        wait_for(settles(proc.pid), timeout=30, what="the run to settle into its wait")
         started = time.monotonic()
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)

@@ -12,9 +12,11 @@ the positive event that shows the other side really ran.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO, TypeVar
 
 T = TypeVar("T")
@@ -81,3 +83,34 @@ class Lines:
         self._thread.join(timeout)
         assert not self._thread.is_alive(), f"the stream stayed open {timeout:g} s"
         return self.text
+
+
+# -- a child process's state, from Linux's /proc (tests using these skip elsewhere) ------------
+
+
+def threads_asleep(pid: int) -> bool:
+    """Every thread of process ``pid`` is asleep (state S in /proc/PID/task/*/stat)."""
+    try:
+        stats = [p.read_text() for p in Path(f"/proc/{pid}/task").glob("*/stat")]
+    except FileNotFoundError:  # a thread ended while being read
+        return False
+    return bool(stats) and all(stat.rpartition(")")[2].split()[0] == "S" for stat in stats)
+
+
+def settles(pid: int, polls: int = 5) -> Callable[[], bool]:
+    """A condition for :func:`wait_for`: every thread of ``pid`` found asleep ``polls`` times in
+    a row (the process has reached a wait: for a reply, a lock, a timer)."""
+    streak = 0
+
+    def settled() -> bool:
+        nonlocal streak
+        streak = streak + 1 if threads_asleep(pid) else 0
+        return streak >= polls
+
+    return settled
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
