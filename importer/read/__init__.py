@@ -12,7 +12,7 @@ from importer.read._headers import (
     match_headers,
     read_mapping_file,
 )
-from importer.read._load import DEFAULT_MAX_BYTES, open_table
+from importer.read._load import DEFAULT_MAX_BYTES, open_input, open_table
 from importer.read._memory import use_streaming_pool
 from importer.read._prefetch import Prefetch
 from importer.read._suggest import ColumnSuggestion, is_hr_number, suggest_columns
@@ -35,6 +35,7 @@ __all__ = [
     "is_footer",
     "is_hr_number",
     "match_headers",
+    "open_input",
     "open_table",
     "read_mapping_file",
     "suggest_columns",

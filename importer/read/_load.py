@@ -44,7 +44,7 @@ import os
 import stat
 from pathlib import Path
 
-from importer.core import TEXT_SUFFIXES, WORKBOOK_SUFFIXES, InputError
+from importer.core import TEXT_SUFFIXES, WORKBOOK_SUFFIXES, ImportOptions, InputError
 from importer.read import _delimited as _delimited
 from importer.read import _excel as _excel
 from importer.read._headers import header_scorer
@@ -57,7 +57,15 @@ from importer.read._table import (
     looks_like_text,
 )
 
-__all__ = ["DEFAULT_MAX_ROWS", "CellNote", "SourceInfo", "Table", "memory_budget", "open_table"]
+__all__ = [
+    "DEFAULT_MAX_ROWS",
+    "CellNote",
+    "SourceInfo",
+    "Table",
+    "memory_budget",
+    "open_input",
+    "open_table",
+]
 
 DEFAULT_MAX_BYTES = {"csv": 1 << 30, "xlsx": 200 << 20, "xls": 200 << 20, "ods": 200 << 20}
 DEFAULT_MAX_MEMORY = 2 << 30  # the most a workbook read may need by default (--max-memory-mb)
@@ -186,4 +194,18 @@ def _format_of(p: Path, head: bytes) -> str:
         f"{p.name}: unsupported file type ({kind} holding binary data); expected a .csv, .tsv "
         "or .txt text file or an .xlsx, .xlsm, .xls or .ods workbook",
         path=str(p),
+    )
+
+
+def open_input(path: str | Path, options: ImportOptions) -> Table:
+    """Open ``path`` with the sheet, chunk size and limits of ``options``."""
+    return open_table(
+        path,
+        sheet=options.sheet,
+        chunk_rows=options.chunk_rows,
+        max_rows=options.max_rows,
+        max_bytes=options.max_file_bytes,
+        max_memory=options.max_memory_mb << 20 if options.max_memory_mb else None,
+        header_row=options.header_row,
+        score=header_scorer(options.mapping),
     )

@@ -10,10 +10,7 @@ from importer.report._report import (
     SUMMARY_FILE,
     ReportWriter,
     escape_labels,
-    make_out_dir,
     output_labels,
-    private_opener,
-    write_json,
 )
 
 __all__ = [
@@ -23,8 +20,5 @@ __all__ = [
     "ReportWriter",
     "escape_labels",
     "frame_csv_text",
-    "make_out_dir",
     "output_labels",
-    "private_opener",
-    "write_json",
 ]

@@ -43,10 +43,8 @@ from importer.jobs import (
     PLAN_FILE,
     ImportResult,
     Progress,
-    open_input,
     plan_file,
     run_import,
-    with_cell_notes,
 )
 from importer.read import (
     DEFAULT_MAX_BYTES,
@@ -55,6 +53,7 @@ from importer.read import (
     HeaderMap,
     display_fields,
     match_headers,
+    open_input,
 )
 from importer.validate import (
     CheckedChunk,
@@ -63,6 +62,7 @@ from importer.validate import (
     finish_chunk,
     name_lookups,
     read_intake,
+    with_cell_notes,
 )
 
 __all__ = [
