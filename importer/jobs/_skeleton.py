@@ -179,16 +179,18 @@ class Source:
         *,
         transport: httpx.BaseTransport | None,
         progress: ProgressCallback | None,
-        writer: ReportWriter | None = None,
+        stream_errors: bool = False,
     ) -> Checked:
         """Look names up through ``api`` (when the file has name columns) and check every row.
 
-        With ``writer`` (``validate``), each chunk's errors are written as they are found and
-        nothing is kept in memory; without, the valid rows and the failures are kept for the
-        job's own step.
+        ``stream_errors`` (``validate``): each chunk's errors are written to the errors report
+        as they are found (``Checked.files``) and nothing is kept in memory; else the valid rows
+        and the failures are kept for the job's own step.
         """
         outcomes = Outcomes()
+        writer: ReportWriter | None = None
         with name_lookups(self.intake, api, where=self.info.where, transport=transport):
+            writer = self.errors_report() if stream_errors else None
             try:
                 validated = validate_table(
                     self.table,
@@ -202,8 +204,9 @@ class Source:
                 if writer is not None:
                     writer.abort()
                 raise
+        files = writer.close() if writer is not None else {}
         self.lap("validate")
-        return Checked(validated, outcomes)
+        return Checked(validated, outcomes, files)
 
     def errors_report(self) -> ReportWriter:
         """The report of a job that creates nothing (``validate``, ``plan``): errors only."""
@@ -279,3 +282,4 @@ class Checked:
 
     validated: Validated
     outcomes: Outcomes
+    files: dict[str, Path] = field(default_factory=dict)  # the errors report, when streamed

@@ -36,13 +36,10 @@ def validate_file(
     from importer.jobs._skeleton import Source  # the data stack loads here
 
     source = Source.open(path, options or ImportOptions(), out_dir)
-    writer = source.errors_report()
-    checked = source.check(
-        api or ApiSettings.from_env(), transport=transport, progress=progress, writer=writer
-    )
-    files = writer.close()
+    api = api or ApiSettings.from_env()
+    checked = source.check(api, transport=transport, progress=progress, stream_errors=True)
     v = checked.validated
     counts = {"rows": v.rows, "valid": v.rows - v.failed, "failed_validation": v.failed}
     exit_code = EXIT_OK if v.failed == 0 else EXIT_ROWS_FAILED
     extra = {"columns": v.headers.columns, "extra_columns": list(v.headers.extras)}
-    return source.finish("validate", counts, exit_code, files, extra)
+    return source.finish("validate", counts, exit_code, checked.files, extra)
