@@ -10,19 +10,21 @@ from importer.read._headers import (
     display_fields,
     header_scorer,
     match_headers,
+    missing_columns,
     read_mapping_file,
 )
-from importer.read._load import DEFAULT_MAX_BYTES, open_input, open_table
+from importer.read._load import DEFAULT_MAX_BYTES, first_rows, open_input, open_table
 from importer.read._memory import use_streaming_pool
 from importer.read._prefetch import Prefetch
 from importer.read._suggest import ColumnSuggestion, is_hr_number, suggest_columns
-from importer.read._table import MAX_CELL_BYTES, CellNote, SourceInfo, Table
+from importer.read._table import MAX_CELL_BYTES, CellNote, FirstRows, SourceInfo, Table
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "MAX_CELL_BYTES",
     "CellNote",
     "ColumnSuggestion",
+    "FirstRows",
     "HeaderChoice",
     "HeaderMap",
     "Prefetch",
@@ -30,11 +32,13 @@ __all__ = [
     "Table",
     "choose_header_row",
     "display_fields",
+    "first_rows",
     "footer_rows",
     "header_scorer",
     "is_footer",
     "is_hr_number",
     "match_headers",
+    "missing_columns",
     "open_input",
     "open_table",
     "read_mapping_file",

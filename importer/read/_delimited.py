@@ -34,6 +34,7 @@ from importer.read._encoding import SCAN_BLOCK, detect_encoding, too_long
 from importer.read._header_row import HeaderChoice
 from importer.read._table import (
     Batch,
+    FirstRows,
     HeaderScore,
     SourceInfo,
     Table,
@@ -186,6 +187,25 @@ def open_table(
         samples=layout.samples,
     )
     return Table(info, lambda: read_batches(p, layout), chunk_rows, max_rows)
+
+
+def first_rows(p: Path, *, limit: int, header_row: int | None, score: HeaderScore) -> FirstRows:
+    """The first ``limit`` records of a text file, cut by the delimiter :func:`inspect` finds
+    for the header it takes (``header_row``, or the one ``score`` rates highest)."""
+    layout = inspect(p, header_row=header_row, score=score)
+    text, complete = _sample(p, layout.encoding)
+    records = _usable(_parse(text.removeprefix("\ufeff"), layout.delimiter), complete)
+    rows = records[layout.skip : layout.skip + limit]
+    return FirstRows(
+        path=p,
+        format="csv",
+        sheet=None,
+        sheets=(),
+        rows=tuple(tuple(r) for r in rows),
+        header_row=layout.header_record - layout.skip,
+        notes=layout.notes,
+        header=layout.header_choice,
+    )
 
 
 def _no_score(cells: Sequence[str]) -> int:

@@ -35,6 +35,7 @@ from importer.read import _zipguard as _zipguard
 from importer.read._header_row import HEADER_SEARCH_ROWS, HeaderChoice
 from importer.read._table import (
     CellNote,
+    FirstRows,
     HeaderScore,
     SourceInfo,
     Table,
@@ -150,6 +151,112 @@ def read_sheet(
     an InputError asks for ``--sheet``.
     """
     rate = score or (lambda cells: 0)
+    book = _load_sheet(path, fmt, sheet, max_unpacked, header_row, score, max_memory)
+    chosen, cells, positions, where = book.sheet, book.cells, book.positions, book.where
+    search = max(HEADER_SEARCH_ROWS, header_row or 0)
+    first_rows = [[str(v) for v in r.values()] for r in cells.slice(0, search).to_pylist()]
+    if sheet is not None and header_row is None and not any(rate(r) for r in first_rows):
+        others = [s for s in book.sheets if s != chosen and book.names_columns(s, rate)]
+        if others:
+            raise InputError(
+                f"{where} has no header row with the expected columns in its first "
+                f"{HEADER_SEARCH_ROWS} rows; sheet {others[0]!r} has: use --sheet {others[0]!r}",
+                path=str(path),
+            )
+    choice = pick_header(first_rows, rate, header_row, where, path)
+    assert choice is not None  # the sheet is not blank
+    header_index = choice.row - 1
+    notes = book.notes + ((choice.note,) if choice.note else ())
+    header = first_rows[header_index]
+    check_header(header, where, path)
+    labels = header_labels(header, positions)
+    data = cells.slice(header_index + 1)
+    rows = np.arange(header_index + 2, header_index + 2 + data.num_rows, dtype=np.int64)
+    scans = book.scans
+    scan = _zipguard.sheet_scan(path, scans, chosen) if scans else None
+    cell_notes: list[CellNote] = []
+    if scan is not None and (scan.merges or scan.uncalculated):
+        data, cell_notes = _fill_merges(cells, data, header_index + 2, positions, labels, scan)
+    if scans:
+        data, rows, skipped = _skip_totals(path, chosen, data, rows)
+        notes += skipped
+    keep = [
+        i
+        for i, cell in enumerate(header)
+        if cell.strip() or not pc.all(blank_cells(data.column(i))).as_py()
+    ]
+    data = data.select(keep).rename_columns([f"f{i}" for i in range(len(keep))])
+    data, rows = drop_blank_rows(data, rows)
+    headers = tuple(labels[i] for i in keep)
+    kept = [n for n in cell_notes if n.label in headers]
+    samples = tuple(tuple(r[i] for i in keep) for r in sample_rows(first_rows, choice.row))
+    return SheetData(
+        chosen, book.sheets, headers, data, rows, choice.row, notes, tuple(kept), choice, samples
+    )
+
+
+def first_rows(
+    path: Path,
+    fmt: str,
+    sheet: str | None,
+    *,
+    limit: int,
+    max_unpacked: int,
+    max_memory: int | None,
+    header_row: int | None,
+    score: HeaderScore,
+) -> FirstRows:
+    """The first ``limit`` rows of a workbook's sheet (chosen as :func:`read_sheet` chooses it),
+    every cell as text, and the row :func:`read_sheet` would take as the header."""
+    book = _load_sheet(path, fmt, sheet, max_unpacked, header_row, score, max_memory)
+    search = max(HEADER_SEARCH_ROWS, limit, header_row or 0)
+    rows = [[str(v) for v in r.values()] for r in book.cells.slice(0, search).to_pylist()]
+    choice = pick_header(rows, score, header_row, book.where, path)
+    assert choice is not None  # the sheet is not blank
+    return FirstRows(
+        path=path,
+        format=fmt,
+        sheet=book.sheet,
+        sheets=book.sheets,
+        rows=tuple(tuple(r) for r in rows[:limit]),
+        header_row=choice.row,
+        notes=book.notes + ((choice.note,) if choice.note else ()),
+        header=choice,
+    )
+
+
+@dataclass
+class _Sheet:
+    """A workbook's sheet loaded whole as text cells (row ``i`` is sheet row ``i + 1``)."""
+
+    path: Path
+    sheet: str
+    sheets: tuple[str, ...]
+    cells: pa.Table
+    positions: list[int]  # the sheet's column number of each column of ``cells``
+    notes: tuple[str, ...]
+    scans: dict[str, _zipguard.Scan]
+    reader: Any
+
+    @property
+    def where(self) -> str:
+        return f"{self.path.name}, sheet {self.sheet!r}"
+
+    def names_columns(self, sheet: str, rate: HeaderScore) -> bool:
+        return _names_columns(self.reader, sheet, rate, self.path, self.scans)
+
+
+def _load_sheet(
+    path: Path,
+    fmt: str,
+    sheet: str | None,
+    max_unpacked: int,
+    header_row: int | None,
+    score: HeaderScore | None,
+    max_memory: int | None,
+) -> _Sheet:
+    """Check the container, choose the sheet (see :func:`read_sheet`), load it as text."""
+    rate = score or (lambda cells: 0)
     notes: tuple[str, ...] = ()
     scans = _check_container(path, fmt, max_unpacked)
     _zipguard.check_ods(path, scans)
@@ -169,23 +276,7 @@ def read_sheet(
             and header_row is None
             and not _names_columns(reader, chosen, rate, path, scans)
         ):
-            others = [
-                s for s in sheets if s != chosen and _names_columns(reader, s, rate, path, scans)
-            ]
-            if len(others) == 1:
-                notes = (
-                    f"sheet {chosen!r} has no header row with the expected columns; read sheet "
-                    f"{others[0]!r}, the only one that has (choose with --sheet)",
-                )
-                chosen = others[0]
-            elif others:
-                listing = ", ".join(repr(s) for s in others)
-                raise InputError(
-                    f"{path.name}: the first sheet, {chosen!r}, has no header row with the "
-                    f"expected columns; sheets {listing} have: choose one with --sheet "
-                    f'"{others[0]}"',
-                    path=str(path),
-                )
+            chosen, notes = _other_sheet(path, sheets, chosen, rate, reader, scans)
     where = f"{path.name}, sheet {chosen!r}"
     if scans:
         _zipguard.check_sheet(path, scans, chosen, where)
@@ -196,49 +287,36 @@ def read_sheet(
         batch, errors = loaded.to_arrow_with_errors()
         positions = [column.absolute_index + 1 for column in loaded.available_columns()]
     cells = _render(batch, errors)
-    blank = blank_rows(cells)
-    if cells.num_rows == 0 or blank.all():
+    if cells.num_rows == 0 or blank_rows(cells).all():
         raise InputError(f"{where} is empty", path=str(path))
-    search = max(HEADER_SEARCH_ROWS, header_row or 0)
-    first_rows = [[str(v) for v in r.values()] for r in cells.slice(0, search).to_pylist()]
-    if sheet is not None and header_row is None and not any(rate(r) for r in first_rows):
-        others = [s for s in sheets if s != chosen and _names_columns(reader, s, rate, path, scans)]
-        if others:
-            raise InputError(
-                f"{where} has no header row with the expected columns in its first "
-                f"{HEADER_SEARCH_ROWS} rows; sheet {others[0]!r} has: use --sheet {others[0]!r}",
-                path=str(path),
-            )
-    choice = pick_header(first_rows, rate, header_row, where, path)
-    assert choice is not None  # the sheet is not blank
-    header_index = choice.row - 1
-    if choice.note:
-        notes += (choice.note,)
-    header = first_rows[header_index]
-    check_header(header, where, path)
-    labels = header_labels(header, positions)
-    data = cells.slice(header_index + 1)
-    rows = np.arange(header_index + 2, header_index + 2 + data.num_rows, dtype=np.int64)
-    scan = _zipguard.sheet_scan(path, scans, chosen) if scans else None
-    cell_notes: list[CellNote] = []
-    if scan is not None and (scan.merges or scan.uncalculated):
-        data, cell_notes = _fill_merges(cells, data, header_index + 2, positions, labels, scan)
-    if scans:
-        data, rows, skipped = _skip_totals(path, chosen, data, rows)
-        notes += skipped
-    keep = [
-        i
-        for i, cell in enumerate(header)
-        if cell.strip() or not pc.all(blank_cells(data.column(i))).as_py()
-    ]
-    data = data.select(keep).rename_columns([f"f{i}" for i in range(len(keep))])
-    data, rows = drop_blank_rows(data, rows)
-    headers = tuple(labels[i] for i in keep)
-    kept = [n for n in cell_notes if n.label in headers]
-    samples = tuple(tuple(r[i] for i in keep) for r in sample_rows(first_rows, choice.row))
-    return SheetData(
-        chosen, sheets, headers, data, rows, choice.row, notes, tuple(kept), choice, samples
-    )
+    return _Sheet(path, chosen, sheets, cells, positions, notes, scans, reader)
+
+
+def _other_sheet(
+    path: Path,
+    sheets: tuple[str, ...],
+    chosen: str,
+    rate: HeaderScore,
+    reader: Any,
+    scans: dict[str, _zipguard.Scan],
+) -> tuple[str, tuple[str, ...]]:
+    """The first sheet names no column: the only other sheet that does (with a note)."""
+    others = [s for s in sheets if s != chosen and _names_columns(reader, s, rate, path, scans)]
+    if len(others) == 1:
+        note = (
+            f"sheet {chosen!r} has no header row with the expected columns; read sheet "
+            f"{others[0]!r}, the only one that has (choose with --sheet)"
+        )
+        return others[0], (note,)
+    if others:
+        listing = ", ".join(repr(s) for s in others)
+        raise InputError(
+            f"{path.name}: the first sheet, {chosen!r}, has no header row with the "
+            f"expected columns; sheets {listing} have: choose one with --sheet "
+            f'"{others[0]}"',
+            path=str(path),
+        )
+    return chosen, ()
 
 
 def _cell(ref: str) -> tuple[int, int]:

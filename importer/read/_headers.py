@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +32,7 @@ __all__ = [
     "field_label",
     "header_scorer",
     "match_headers",
+    "missing_columns",
     "normalise_header",
     "read_mapping_file",
 ]
@@ -121,11 +122,7 @@ def match_headers(
     found, notes = match_labels(headers, mapping or {}, where)
     if not found:
         _reject_data_row(headers, where, spec.column_names)
-    missing = [
-        name
-        for name in required
-        if name not in found and not any(alt in found for alt in spec.stand_ins(name))
-    ]
+    missing = missing_columns(found, required)
     if missing:
         raise InputError(_missing_message(missing, headers, where, spec, samples, header, mapping))
     columns = {name: found[name] for name in spec.column_names if name in found}
@@ -137,6 +134,19 @@ def match_headers(
         names=named,
         notes=notes,
     )
+
+
+def missing_columns(found: Collection[str], required: Sequence[str] | None = None) -> list[str]:
+    """The ``required`` columns (default: the schema's) that neither a column of ``found`` (ID or
+    name columns) nor a name column standing in for them provides."""
+    spec = load_row_schema()
+    if required is None:
+        required = [c.name for c in spec.columns if c.required]
+    return [
+        name
+        for name in required
+        if name not in found and not any(alt in found for alt in spec.stand_ins(name))
+    ]
 
 
 def read_mapping_file(path: str | Path) -> dict[str, str]:

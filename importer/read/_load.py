@@ -47,10 +47,12 @@ from pathlib import Path
 from importer.core import TEXT_SUFFIXES, WORKBOOK_SUFFIXES, ImportOptions, InputError
 from importer.read import _delimited as _delimited
 from importer.read import _excel as _excel
+from importer.read._header_row import HEADER_SEARCH_ROWS
 from importer.read._headers import header_scorer
 from importer.read._table import (
     DEFAULT_MAX_ROWS,
     CellNote,
+    FirstRows,
     HeaderScore,
     SourceInfo,
     Table,
@@ -60,8 +62,10 @@ from importer.read._table import (
 __all__ = [
     "DEFAULT_MAX_ROWS",
     "CellNote",
+    "FirstRows",
     "SourceInfo",
     "Table",
+    "first_rows",
     "memory_budget",
     "open_input",
     "open_table",
@@ -103,6 +107,63 @@ def open_table(
     if max_rows < 1 or (max_bytes is not None and max_bytes < 1):
         raise ValueError(f"limits must be positive, not {max_rows=}, {max_bytes=}")
     p = Path(path)
+    fmt, limit = _checked_file(p, max_bytes)
+    # Each reader owns its format's branch: text is streamed, a workbook's sheet read once.
+    opener = _delimited.open_table if fmt == "csv" else _excel.open_table
+    return opener(
+        p,
+        fmt,
+        sheet=sheet,
+        chunk_rows=chunk_rows,
+        max_rows=max_rows,
+        max_unpacked=UNPACK_FACTOR * limit,
+        max_memory=max_memory if max_memory is not None else memory_budget(),
+        header_row=header_row,
+        score=score,
+    )
+
+
+def first_rows(
+    path: str | Path,
+    *,
+    sheet: str | None = None,
+    header_row: int | None = None,
+    limit: int = HEADER_SEARCH_ROWS,
+    max_bytes: int | None = None,
+    max_memory: int | None = None,
+    score: HeaderScore | None = None,
+) -> FirstRows:
+    """The first ``limit`` rows of a file (a workbook's sheet, chosen as :func:`open_table`
+    chooses it), rows above the header included, and the header row :func:`open_table` would
+    take with the same ``header_row``: what a person looks at to say which row holds the column
+    names. The same checks and limits as :func:`open_table`; raises the same ``InputError``s."""
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+    p = Path(path)
+    fmt, size_limit = _checked_file(p, max_bytes)
+    score = score or header_scorer()
+    if fmt == "csv":
+        if sheet is not None:
+            raise InputError(
+                f"{p.name} is a text file and has no sheets (asked for sheet {sheet!r})",
+                path=str(p),
+            )
+        return _delimited.first_rows(p, limit=limit, header_row=header_row, score=score)
+    return _excel.first_rows(
+        p,
+        fmt,
+        sheet,
+        limit=limit,
+        max_unpacked=UNPACK_FACTOR * size_limit,
+        max_memory=max_memory if max_memory is not None else memory_budget(),
+        header_row=header_row,
+        score=score,
+    )
+
+
+def _checked_file(p: Path, max_bytes: int | None) -> tuple[str, int]:
+    """Refuse what is no readable file of ours (missing, a directory, a FIFO, empty, too big);
+    its format and size limit."""
     name = p.name
     if not p.exists():
         raise InputError(f"file not found: {p}", path=str(p))
@@ -134,19 +195,7 @@ def open_table(
             f"{kind} files; split it, or raise the limit with --max-file-mb",
             path=str(p),
         )
-    # Each reader owns its format's branch: text is streamed, a workbook's sheet read once.
-    opener = _delimited.open_table if fmt == "csv" else _excel.open_table
-    return opener(
-        p,
-        fmt,
-        sheet=sheet,
-        chunk_rows=chunk_rows,
-        max_rows=max_rows,
-        max_unpacked=UNPACK_FACTOR * limit,
-        max_memory=max_memory if max_memory is not None else memory_budget(),
-        header_row=header_row,
-        score=score,
-    )
+    return fmt, limit
 
 
 def _not_a_file(p: Path, mode: int) -> InputError:

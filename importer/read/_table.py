@@ -73,6 +73,25 @@ class SourceInfo:
         return f"{self.path.name}, sheet {self.sheet!r}"
 
 
+@dataclass(frozen=True)
+class FirstRows:
+    """The first rows of a file or sheet as a person sees them, above the header included.
+
+    ``rows[i]`` is row ``i + 1`` as Excel numbers it (a blank row is an empty tuple or a tuple of
+    empty cells); ``header_row`` is the row :func:`importer.read.open_table` would take as the
+    header (1-based).
+    """
+
+    path: Path
+    format: str  # "csv" | "xlsx" | "xls" | "ods"
+    sheet: str | None
+    sheets: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    header_row: int
+    notes: tuple[str, ...] = ()
+    header: HeaderChoice | None = field(default=None, compare=False)  # how, and why
+
+
 class Table:
     """An opened input: ``info`` plus :meth:`chunks`, which can be iterated repeatedly."""
 
