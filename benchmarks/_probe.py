@@ -10,6 +10,9 @@ Usage: ``python benchmarks/_probe.py TASK ARGS...`` with TASK one of
   through the console script's entry point, then ``OUT/summary.json``; with
   ``$BENCH_FIXED_CONCURRENCY=N`` the pace is pinned at N in flight (the importer before it
   learned its pace: the benchmark's fixed-concurrency comparison);
+* ``read FILE REPEAT``: what reading a workbook in a child process costs (issue 21): ``open_table``
+  and its chunks, in this process and in the reader child, alternately REPEAT times; the first
+  child read starts the child (cold), the others find it waiting (warm);
 * ``naive FILE BASE_URL ROWS``: the naive baseline: ``pd.read_excel(engine="openpyxl")`` of the
   whole file, then one POST per row, one at a time, for the first ROWS rows (token from
   ``$KANTATA_API_TOKEN``).
@@ -61,6 +64,7 @@ IMPORTS = {
     ),
     "floor": ("pandas", "pandera.pandas", "pyarrow.csv", "fastexcel"),
     "naive": ("pandas", "openpyxl", "httpx"),
+    "read": ("importer.read", "importer.read._excel", "importer.read._isolate"),
     "cli": ("importer.cli._app", "importer.jobs._run", "importer.plan", "importer.read._delimited"),
 }
 
@@ -184,11 +188,31 @@ def naive(path: str, base_url: str, rows: str) -> dict[str, Any]:
     return {"rows": len(frame), "read_s": read_s, "sent": sent, "send_s": send_s, "status": status}
 
 
+def read(path: str, repeat: str) -> dict[str, Any]:
+    from importer.read import open_table
+
+    def once(isolate: bool) -> float:
+        t0 = time.perf_counter()
+        table = open_table(path, isolate=isolate)
+        rows = sum(len(chunk) for chunk in table.chunks())
+        assert rows > 0
+        return time.perf_counter() - t0
+
+    here: list[float] = []
+    child: list[float] = []
+    for _ in range(int(repeat)):
+        here.append(once(False))
+        child.append(once(True))
+        time.sleep(0.5)  # a pause between reads, as between two commands' files
+    return {"in_process_s": here, "child_cold_s": child[0], "child_warm_s": child[1:]}
+
+
 TASKS: dict[str, Callable[..., dict[str, Any]]] = {
     "validate": validate,
     "floor": floor,
     "naive": naive,
     "cli": cli,
+    "read": read,
 }
 
 

@@ -19,6 +19,10 @@ work time and peak resident memory. Three parts:
 (c) The same file through a naive baseline: ``pd.read_excel`` (openpyxl) and one request per row,
     one at a time, timed on the first rows and extrapolated to the whole file.
 
+(g) What reading workbooks in a child process costs (issue 21: a hanging or exploding reader must
+    not take the command with it): ``open_table`` on a two-row and a 100,000-row XLSX, in the
+    process and in the reader child, alternately; the first child read starts the child.
+
 (d), (e), (f) are in ``_pace.py``: the pace the importer finds by itself against four sandbox
 settings, default settings against the best of a sweep of fixed concurrencies (issue 17); the
 request budget of a 100,000-row roster (issue 13); ``importer run``'s peak memory as the file
@@ -308,6 +312,37 @@ def part_c(sizes: Sizes, inputs: dict[str, Path], importer_wall_s: float) -> dic
 # -- reporting -----------------------------------------------------------------------------------
 
 
+def part_g(quick: bool) -> dict[str, Any]:
+    """The reader child's cost: a two-row and a 100,000-row XLSX, in process and in the child."""
+    out: dict[str, Any] = {}
+    for name, n in (("small", 1), ("xlsx_100k", 10_000 if quick else 100_000)):
+        path = WORK / f"isolation-{n}.xlsx"
+        if not path.exists():
+            WORK.mkdir(parents=True, exist_ok=True)
+            _inputs.write_xlsx(_inputs.make_rows(n, bad_fraction=0.01), path)
+        print(f"  (g) read {name} in process and in the reader child ...", flush=True)
+        got = probe("read", str(path), "3" if quick else "7")
+        here = statistics.median(got["in_process_s"])
+        warm = statistics.median(got["child_warm_s"])
+        out[name] = {
+            "rows": n,
+            "file_mb": path.stat().st_size / 1e6,
+            "in_process_s": here,
+            "child_cold_s": got["child_cold_s"],
+            "child_warm_s": warm,
+            "cold_overhead_s": got["child_cold_s"] - here,
+            "warm_overhead_s": warm - here,
+            "samples": got,
+        }
+        cold = got["child_cold_s"]
+        print(
+            f"      in process {here * 1000:,.0f} ms; child: first {cold * 1000:,.0f} ms, then "
+            f"{warm * 1000:,.0f} ms",
+            flush=True,
+        )
+    return out
+
+
 def machine() -> dict[str, Any]:
     cpu = platform.processor() or platform.machine()
     try:
@@ -500,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
         "--skip",
         nargs="*",
         default=[],
-        choices=["a", "b", "c", "d", "e", "f"],
+        choices=["a", "b", "c", "d", "e", "f", "g"],
         help="parts to leave out",
     )
     parser.add_argument(
@@ -551,6 +586,8 @@ def main(argv: list[str] | None = None) -> int:
         res["budget"] = _pace.part_e(args.quick)
     if "f" not in args.skip:
         res["run_memory"] = _pace.part_f(args.quick, tuple(args.run_rows or ()))
+    if "g" not in args.skip:
+        res["isolation"] = part_g(args.quick)
     res["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     res["elapsed_s"] = time.perf_counter() - t0
 

@@ -54,6 +54,8 @@ from importer.core import (
     ServerWaitError,
     TransientApiError,
     UnreachableError,
+    member_label,
+    org_label,
 )
 
 USER_AGENT = "kantata-importer/0.1"
@@ -109,10 +111,10 @@ class Membership:
         """True when this membership is in exactly this geography and department."""
         return self.geography_id == geography_id and self.department_id == department_id
 
-    def describe(self) -> str:
-        """``membership 9001 (geography 105, department 202)`` for messages."""
-        geo = "?" if self.geography_id is None else self.geography_id
-        dept = "?" if self.department_id is None else self.department_id
+    def describe(self, names: Mapping[int, str] | None = None) -> str:
+        """``membership 9001 (geography United Kingdom (105), department Engineering (202))``
+        for messages: organization ``names`` by id, where known (else the ids alone)."""
+        geo, dept = org_label(self.geography_id, names), org_label(self.department_id, names)
         return f"membership {self.id} (geography {geo}, department {dept})"
 
 
@@ -764,7 +766,7 @@ def people_in(data: Mapping[str, Any], endpoint: str) -> list[Person]:
             if endpoint == "users":
                 email = str(obj.get("email_address") or "")
                 name = str(obj.get("full_name") or "")
-                label = f"{name} <{email}>" if name and email else name or email
+                label = member_label(name, email)
                 am = memberships.get(str(obj.get("account_membership_id") or ""), {})
                 out.append(Person(pid, label, email, disabled=bool(am.get("disabled_at"))))
             else:

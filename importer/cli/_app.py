@@ -15,7 +15,6 @@ import signal
 import sqlite3
 import sys
 import threading
-import time
 import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -27,7 +26,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from importer.cli._options import (
@@ -43,6 +41,7 @@ from importer.cli._options import (
     differs_mode,
     mapping_from,
 )
+from importer.cli._progress import PROGRESS_EVERY_S, ProgressView
 from importer.core import (
     DEFAULT_BASE_URL,
     EXIT_INTERRUPTED,
@@ -60,7 +59,6 @@ from importer.sandbox import sandbox_cmd
 
 if TYPE_CHECKING:
     from importer.jobs import ImportResult
-    from importer.jobs import Progress as ProgressEvent
 
 
 app = typer.Typer(
@@ -87,6 +85,15 @@ MapOpt = Annotated[
     typer.Option("--map", help='Header mapping, e.g. "Dept=department_id,Who=member_id".'),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")]
+ProgressEveryOpt = Annotated[
+    float,
+    typer.Option(
+        "--progress-every",
+        min=1,
+        metavar="SECONDS",
+        help="Without a terminal: a progress line at least this often.",
+    ),
+]
 HeaderRowOpt = Annotated[
     int | None,
     typer.Option(
@@ -129,48 +136,26 @@ MaxMemoryMbOpt = Annotated[
 ]
 
 
-def _limits(max_rows: int, max_file_mb: int | None, max_memory_mb: int | None) -> dict[str, Any]:
-    """ImportOptions' size limits from --max-rows / --max-file-mb / --max-memory-mb."""
+ReadTimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--read-timeout",
+        min=0.001,
+        help="Seconds a workbook read may take before it is stopped (default: 60 + 10 per MB).",
+    ),
+]
+
+
+def _limits(
+    max_rows: int, max_file_mb: int | None, max_memory_mb: int | None, read_timeout: float | None
+) -> dict[str, Any]:
+    """ImportOptions' limits from --max-rows / --max-file-mb / --max-memory-mb / --read-timeout."""
     return {
         "max_rows": max_rows,
         "max_file_bytes": max_file_mb << 20 if max_file_mb else None,
         "max_memory_mb": max_memory_mb,
+        "read_timeout": read_timeout,
     }
-
-
-class _Bar:
-    """A progress bar that appears only once a run has taken more than a moment."""
-
-    def __init__(self, quiet: bool, delay: float = 1.5) -> None:
-        self.quiet = quiet
-        self.delay = delay
-        self.t0 = time.monotonic()
-        self.bar: Progress | None = None
-        self.tasks: dict[str, Any] = {}
-
-    def __call__(self, event: ProgressEvent) -> None:
-        if self.quiet or time.monotonic() - self.t0 < self.delay:
-            return
-        if self.bar is None:
-            self.bar = Progress(
-                TextColumn("{task.description:>9}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TextColumn("{task.fields[pace]}"),  # while sending: the pace found so far
-                console=err,
-                transient=True,
-            )
-            self.bar.start()
-        if event.phase not in self.tasks:
-            self.tasks[event.phase] = self.bar.add_task(event.phase, total=event.total, pace="")
-        self.bar.update(
-            self.tasks[event.phase], completed=event.done, total=event.total, pace=event.pace
-        )
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 def _print_result(result: ImportResult, *, quiet: bool, as_json: bool) -> None:
@@ -187,8 +172,15 @@ def _print_result(result: ImportResult, *, quiet: bool, as_json: bool) -> None:
     table = Table(title=f"{result.summary['command']}: {where}")
     table.add_column("outcome")
     table.add_column("rows", justify="right")
+    # A resumed run: what this run did, apart from what earlier runs of the folder did.
+    this_run = result.summary.get("counts_this_run") or {}
+    earlier = result.summary.get("counts_earlier_runs") or {}
+    if earlier:
+        table.add_column("this run", justify="right")
+        table.add_column("earlier runs", justify="right")
     for key, value in result.counts.items():
-        table.add_row(key.replace("_", " "), f"{value:,}")
+        split = [f"{this_run[key]:,}", f"{earlier[key]:,}"] if key in earlier else ["", ""]
+        table.add_row(key.replace("_", " "), f"{value:,}", *(split if earlier else []))
     err.print(table)
     if result.fatal:
         err.print(f"[bold red]stopped:[/] {escape(printable(result.fatal))}")
@@ -258,7 +250,7 @@ def _fail(exc: ImporterError) -> typer.Exit:
 class _Job:
     """One ``validate``/``run``/``plan`` invocation: its progress bar, resources and result."""
 
-    bar: _Bar
+    bar: ProgressView
     stack: ExitStack
     announce: bool
     result: ImportResult | None = None
@@ -277,13 +269,16 @@ def _streaming_pool() -> None:
 
 
 @contextmanager
-def _job(*, quiet: bool, as_json: bool, reads: bool = False) -> Iterator[_Job]:
+def _job(
+    *, quiet: bool, as_json: bool, reads: bool = False, every: float = PROGRESS_EVERY_S
+) -> Iterator[_Job]:
     """Run a command's body: a library error becomes one line and its exit code; on success
     the summary is printed and the process exits with the result's code. ``reads``: the command
     reads an input file, so this process takes pyarrow's streaming memory pool first."""
     if reads:
         _streaming_pool()
-    job = _Job(_Bar(quiet or as_json), ExitStack(), announce=not (quiet or as_json))
+    view = ProgressView(err, quiet=quiet or as_json, every=every)
+    job = _Job(view, ExitStack(), announce=not (quiet or as_json))
     with job.stack:
         try:
             yield job
@@ -316,8 +311,10 @@ def validate(
     max_rows: MaxRowsOpt = DEFAULTS.options.max_rows,
     max_file_mb: MaxFileMbOpt = None,
     max_memory_mb: MaxMemoryMbOpt = None,
+    read_timeout: ReadTimeoutOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
+    progress_every: ProgressEveryOpt = PROGRESS_EVERY_S,
 ) -> None:
     """Check every row; write errors.csv and summary.json.
 
@@ -328,12 +325,12 @@ def validate(
     """
     from importer.jobs import plan_file, validate_file
 
-    with _job(quiet=quiet, as_json=as_json, reads=True) as job:
+    with _job(quiet=quiet, as_json=as_json, reads=True, every=progress_every) as job:
         options = ImportOptions(
             sheet=sheet,
             mapping=mapping_from(mapping, map_file),
             header_row=header_row,
-            **_limits(max_rows, max_file_mb, max_memory_mb),
+            **_limits(max_rows, max_file_mb, max_memory_mb, read_timeout),
         )
         api = job.api(
             required=remote,
@@ -388,8 +385,10 @@ def run(
     max_rows: MaxRowsOpt = DEFAULTS.options.max_rows,
     max_file_mb: MaxFileMbOpt = None,
     max_memory_mb: MaxMemoryMbOpt = None,
+    read_timeout: ReadTimeoutOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
+    progress_every: ProgressEveryOpt = PROGRESS_EVERY_S,
 ) -> None:
     """Validate FILE, write what its valid rows need (create, or move with --move), write a
     result for every row. Rows identical to what the server holds cost no write.
@@ -399,7 +398,7 @@ def run(
 
     from importer.jobs import run_import
 
-    with _job(quiet=quiet, as_json=as_json, reads=True) as job:
+    with _job(quiet=quiet, as_json=as_json, reads=True, every=progress_every) as job:
         if sandbox and not dry_run:
             # A sandbox is fresh each time: its results can never be resumed against it.
             restart = True
@@ -413,7 +412,7 @@ def run(
             dry_run=dry_run,
             restart=restart,
             differs=differs_mode(move, add),
-            **_limits(max_rows, max_file_mb, max_memory_mb),
+            **_limits(max_rows, max_file_mb, max_memory_mb, read_timeout),
         )
         found = job.api(
             required=not dry_run,
@@ -450,6 +449,7 @@ def plan(
     add: AddOpt = False,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
+    progress_every: ProgressEveryOpt = PROGRESS_EVERY_S,
 ) -> None:
     """Say what run would do with each row (new, exists, differs, missing reference, invalid);
     write nothing. Same look-ups and words as run.
@@ -459,7 +459,7 @@ def plan(
     """
     from importer.jobs import plan_file
 
-    with _job(quiet=quiet, as_json=as_json, reads=True) as job:
+    with _job(quiet=quiet, as_json=as_json, reads=True, every=progress_every) as job:
         options = ImportOptions(
             sheet=sheet,
             mapping=mapping_from(mapping, map_file),
@@ -493,6 +493,7 @@ def undo(
     server_time_limit: ServerTimeLimitOpt = DEFAULTS.api.server_time_limit,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
+    progress_every: ProgressEveryOpt = PROGRESS_EVERY_S,
 ) -> None:
     """Reverse a run: delete the memberships it created, move back the ones it moved.
 
@@ -502,7 +503,7 @@ def undo(
     """
     from importer.jobs import undo_run
 
-    with _job(quiet=quiet, as_json=as_json) as job:
+    with _job(quiet=quiet, as_json=as_json, every=progress_every) as job:
         api = job.api(
             required=True,
             sandbox=False,

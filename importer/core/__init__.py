@@ -49,6 +49,7 @@ from importer.core._files import (
     private_opener,
     write_json,
 )
+from importer.core._labels import member_label, org_label
 from importer.core._lock import FolderLock
 from importer.core._settings import (
     BASE_URL_ENV,
@@ -71,6 +72,7 @@ from importer.core._words import (
     DIFFERS_REPORT,
     EXISTS,
     MISSING,
+    NAME_COLUMNS,
     NEW,
     OUTCOME_COLUMNS,
     PLAN_WORDS,
@@ -104,6 +106,7 @@ __all__ = [
     "FORMULA_START",
     "MAX_BATCH",
     "MISSING",
+    "NAME_COLUMNS",
     "NEW",
     "OUTCOME_COLUMNS",
     "PLAN_WORDS",
@@ -146,6 +149,8 @@ __all__ = [
     "default_out_dir",
     "load_row_schema",
     "make_out_dir",
+    "member_label",
+    "org_label",
     "parse_mapping",
     "printable",
     "private_enough",

@@ -118,7 +118,10 @@ class ImportOptions:
             date line, as HR custom reports have them).
         max_memory_mb: the memory reading a workbook's sheet may need, in MB, estimated from its
             unpacked size before reading (``--max-memory-mb``); ``None``: 2 GB, or a quarter of
-            the machine's memory when that is less.
+            the machine's memory when that is less. A workbook is read in a child process whose
+            address space may grow by this much at most (``importer.read``).
+        read_timeout: seconds a workbook read may take before its child process is stopped and
+            the file refused (``--read-timeout``); ``None``: 60 s plus 10 s per MB of file.
     """
 
     sheet: str | None = None
@@ -132,6 +135,7 @@ class ImportOptions:
     max_file_bytes: int | None = None
     header_row: int | None = None
     max_memory_mb: int | None = None
+    read_timeout: float | None = None
 
     def __post_init__(self) -> None:
         if self.header_row is not None and self.header_row < 1:
@@ -148,6 +152,8 @@ class ImportOptions:
             raise InputError(f"--max-file-mb must be positive, got {self.max_file_bytes} bytes")
         if self.max_memory_mb is not None and self.max_memory_mb < 1:
             raise InputError(f"--max-memory-mb must be positive, got {self.max_memory_mb}")
+        if self.read_timeout is not None and not self.read_timeout > 0:
+            raise InputError(f"--read-timeout must be positive, got {self.read_timeout}")
 
 
 _API_FIELDS = frozenset(f.name for f in fields(ApiSettings))

@@ -15,6 +15,7 @@ __all__ = [
     "DIFFERS_REPORT",
     "EXISTS",
     "MISSING",
+    "NAME_COLUMNS",
     "NEW",
     "OUTCOME_COLUMNS",
     "PLAN_WORDS",
@@ -49,6 +50,10 @@ OUTCOME_COLUMNS = [
     "error_field",
     "error_message",
 ]
+
+#: Columns the results add beside a row's ids: who and where, by name, from what the run looked
+#: up anyway ("" when it did not: the input's own columns then say who it is).
+NAME_COLUMNS = ["member_name", "geography_name", "department_name"]
 
 # The plan's words (``plan.csv`` ``action``, summary counts, CLI), one per valid row.
 NEW, EXISTS, DIFFERS, MISSING = "new", "exists", "differs", "missing reference"

@@ -71,6 +71,7 @@ _SCALARS: dict[str, tuple[type, float | None]] = {
     "poll_seconds": (float, 0.1),
     "insecure": (bool, None),
     "max_memory_mb": (int, 1),
+    "read_timeout": (float, 0.001),
 }
 _KNOWN = (*_SCALARS, "mapping")
 
@@ -87,7 +88,8 @@ class DropConfig:
         settings: the API and import settings (``importer.core.Settings``: its defaults are the
             defaults here too). ``base_url``, ``token``, ``sheet``, ``mapping``, ``header_row``,
             ``concurrency``, ``max_rps``, ``server_time_limit``, ``batch_size``, ``differs``,
-            ``insecure`` and ``max_memory_mb`` of ``importer.toml`` are its fields.
+            ``insecure``, ``max_memory_mb`` and ``read_timeout`` of ``importer.toml`` are its
+            fields.
         stable_seconds: a file not written to, renamed or touched (ctime) for this long is
             complete; younger files are left for a later run.
         poll_seconds: how often ``--watch`` looks at the inbox.

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from importer.core import EXIT_OK, EXIT_ROWS_FAILED, ApiSettings, ImportOptions, make_out_dir
+from importer.jobs._heartbeat import Heartbeat
 from importer.jobs._result import ImportResult, ProgressCallback
 
 if TYPE_CHECKING:
@@ -53,6 +54,17 @@ def plan_file(
         InputError: the file cannot be read, a required column is missing, no token.
         ApiError: the server refused the lookups (token, unreachable).
     """
+    if progress is not None and not isinstance(progress, Heartbeat):
+        with Heartbeat(progress) as beat:  # events at least every second or two
+            return plan_file(
+                path,
+                api=api,
+                out_dir=out_dir,
+                options=options,
+                transport=transport,
+                progress=beat,
+                command=command,
+            )
     from importer.jobs import _steps  # the data stack loads here
     from importer.jobs._skeleton import Source
 

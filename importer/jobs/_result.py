@@ -19,15 +19,19 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Progress:
-    """A progress event: ``phase`` is "validate", "send" or "report" (rows done of ``total``),
-    or, while names are resolved, what is looked up: "users", "workspaces" (names searched of
-    ``total``), "users (pages)" (pages of the full listing read). While sending, ``pace`` tells
-    the pace learned so far, e.g. ``"12 in flight, ≤ 9.6 req/s"`` (else "")."""
+    """A progress event: ``phase`` is "validate", "classify", "send" or "report" (rows done of
+    ``total``), or, while names are resolved, what is looked up: "users", "workspaces" (names
+    searched of ``total``), "users (pages)" (pages of the full listing read), or "wait" (seconds
+    waited of ``total``, with ``detail`` saying what follows: "then looking up 12 rows in
+    doubt"). While sending, ``pace`` tells the pace learned so far, e.g. ``"12 in flight, ≤ 9.6
+    req/s"`` (else ""). During a long step the latest event comes again at least every second
+    or two (the same values), so a front-end can tell the job is alive."""
 
     phase: str
     done: int
     total: int | None
     pace: str = ""
+    detail: str = ""
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -11,7 +11,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from importer.core import ApiSettings, ImportOptions, make_out_dir
+from importer.core import NAME_COLUMNS, ApiSettings, ImportOptions, make_out_dir
+from importer.jobs._heartbeat import Heartbeat
 from importer.jobs._result import ImportResult, ProgressCallback
 
 if TYPE_CHECKING:
@@ -39,7 +40,8 @@ def run_import(
         api: base URL, token, concurrency, rate, retries (default: ``ApiSettings.from_env()``,
             ``$KANTATA_BASE_URL`` and ``$KANTATA_API_TOKEN`` as the CLI reads them).
         transport: an httpx transport to use instead of the network (tests, proxies).
-        progress: called with ``Progress`` events.
+        progress: called with ``Progress`` events, at least every second or two while the
+            run works (a wait for replies in doubt counts down: phase ``wait``).
         cancel: set it (from a signal handler, another thread) to stop sending: requests in
             flight finish, unsent rows are reported ``not_processed``, the journal keeps the rest
             for the next run.
@@ -53,6 +55,17 @@ def run_import(
             the file has name columns to resolve but ``api`` has no token.
         ApiError: the names could not be looked up (token refused, server unreachable).
     """
+    if progress is not None and not isinstance(progress, Heartbeat):
+        with Heartbeat(progress) as beat:  # events at least every second or two
+            return run_import(
+                path,
+                out_dir=out_dir,
+                options=options,
+                api=api,
+                transport=transport,
+                progress=beat,
+                cancel=cancel,
+            )
     from importer.jobs import _steps  # the data stack loads here
     from importer.jobs._skeleton import Source
     from importer.report import PAYLOADS_FILE
@@ -77,18 +90,20 @@ def run_import(
         extra.update(sent.extra)
         files[JOURNAL_FILE] = source.out / JOURNAL_FILE
     source.lap("send")
-    final = _steps.final_outcomes(source, checked)
+    final = _steps.with_names(_steps.final_outcomes(source, checked), valid, sent, source.out)
     files.update(
         source.report(
             final,
             write_success=not options.dry_run,
             progress=progress,
             total=checked.validated.rows,
+            names=NAME_COLUMNS,
         )
     )
     source.lap("report")
     source.total()
     counts = _steps.run_counts(final, checked, dry_run=options.dry_run)
+    extra.update(_steps.resumed_counts(final, counts, sent))
     failed = counts["failed_validation"] + counts["failed_remote"] + counts["not_processed"]
     fatal = str(sent.fatal) if sent.fatal else None
     return source.finish(

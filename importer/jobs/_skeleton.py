@@ -18,7 +18,7 @@ itself (and ``importer doctor``) does not.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -228,9 +228,11 @@ class Source:
         write_success: bool,
         progress: ProgressCallback | None,
         total: int,
+        names: Sequence[str] = (),
     ) -> dict[str, Path]:
-        """Every row's result (``final``: outcomes by source row), joined to the input read a
-        second time chunk by chunk: ``success.csv``, ``errors.csv`` (+ ``errors.xlsx``)."""
+        """Every row's result (``final``: outcomes by source row, with the ``names`` columns),
+        joined to the input read a second time chunk by chunk: ``success.csv``, ``errors.csv``
+        (+ ``errors.xlsx``)."""
         writer = ReportWriter(
             self.out,
             self.info.headers,
@@ -239,6 +241,7 @@ class Source:
             excel=self.info.format != "csv",
             labels=self.intake.labels,
             ids=list(self.intake.filled.values()),
+            names=names,
         )
         self.warnings = writer.warnings
         written = 0

@@ -9,6 +9,7 @@ import csv
 import json
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from importer.core import (
     EXIT_OK,
     EXIT_REFUSED,
     EXIT_ROWS_FAILED,
+    NAME_COLUMNS,
     PLAN_WORDS,
     STAGE_NOT_PROCESSED,
     STAGE_REMOTE,
@@ -35,11 +37,19 @@ from importer.core import (
     Cancelled,
     private_opener,
 )
-from importer.jobs._result import PLAN_FILE, Progress, ProgressCallback
+from importer.jobs._heartbeat import Heartbeat
+from importer.jobs._result import PLAN_FILE, Progress
 from importer.jobs._skeleton import Checked, Source
 from importer.read import display_fields
-from importer.report import Outcomes, escape_labels, frame_csv_text, output_labels
-from importer.send import Journal, classify, decide, iter_batches, send_all
+from importer.report import (
+    Outcomes,
+    earlier_names,
+    escape_labels,
+    frame_csv_text,
+    name_columns,
+    output_labels,
+)
+from importer.send import Journal, SendReport, classify, decide, iter_batches, send_all
 from importer.validate import origin_digest
 
 __all__ = [
@@ -47,10 +57,13 @@ __all__ = [
     "Planned",
     "Sent",
     "final_outcomes",
+    "outcome_counts",
     "plan_counts",
     "plan_rows",
+    "resumed_counts",
     "run_counts",
     "send_rows",
+    "with_names",
     "write_payloads",
     "write_plan",
 ]
@@ -147,6 +160,7 @@ class Sent:
     fatal: ApiError | None = None
     interrupted: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    report: SendReport | None = None  # what the send looked up, the rows earlier runs settled
 
     def exit_code(self, failed: int) -> int:
         """The run's exit code, ``failed`` rows failing."""
@@ -177,7 +191,7 @@ def send_rows(
     *,
     transport: httpx.BaseTransport | None,
     cancel: threading.Event | None,
-    progress: ProgressCallback | None,
+    progress: Heartbeat | None,
 ) -> Sent:
     """Send the valid rows, journaled in the results folder; rows left unsent get their reason."""
     valid, outcomes = checked.validated.valid, checked.outcomes
@@ -214,7 +228,7 @@ def _send(
     source: Source,
     checked: Checked,
     sent: Sent,
-    progress: ProgressCallback | None,
+    progress: Heartbeat | None,
 ) -> None:
     """Bind the journal to the server, then ``send_all``; a stop is recorded in ``sent``."""
     differs = source.options.differs
@@ -239,7 +253,9 @@ def _send(
             cancel=client.cancel,
             differs=differs,
             progress=tell,
+            on_wait=None if progress is None else _wait_for(progress),
         )
+        sent.report = report
         sent.fatal, sent.interrupted = report.fatal, report.interrupted
         sent.extra.update(
             batches=report.batches,
@@ -291,14 +307,39 @@ def final_outcomes(source: Source, checked: Checked) -> pd.DataFrame:
     return final
 
 
-def run_counts(final: pd.DataFrame, checked: Checked, *, dry_run: bool) -> dict[str, int]:
-    """created + already_existed + moved + failed_* + not_processed == rows (+ would_send)."""
+def _wait_for(beat: Heartbeat) -> Callable[[float, int], None]:
+    """What the sender calls when it waits before looking rows in doubt up: a countdown."""
+
+    def waiting(seconds: float, rows: int) -> None:
+        noun = "row" if rows == 1 else "rows"
+        beat.waiting(seconds, f"then looking up {rows:,} {noun} in doubt")
+
+    return waiting
+
+
+def with_names(final: pd.DataFrame, valid: pd.DataFrame, sent: Sent, out: Path) -> pd.DataFrame:
+    """``final`` with who and where by name (``NAME_COLUMNS``), from what the send looked up
+    anyway (no request for them); for rows an earlier run settled, the member names it wrote."""
+    report = sent.report
+    if report is None:
+        names = name_columns(valid, {})
+    else:
+        members = report.member_names
+        resumed = report.resumed_rows
+        if resumed is not None and len(resumed):
+            earlier = earlier_names(out, resumed)[NAME_COLUMNS[0]]
+            members = earlier if members is None else pd.concat([members, earlier])
+        names = name_columns(valid, report.organizations, members)
+    final = final.join(names)
+    final[NAME_COLUMNS] = final[NAME_COLUMNS].astype(object).fillna("").astype("str")
+    return final
+
+
+def outcome_counts(final: pd.DataFrame) -> dict[str, int]:
+    """Rows by outcome: created, already_existed, moved, failed_*, not_processed."""
     status = final["status"].to_numpy()
     stage = final["error_stage"].to_numpy()
-    valid = len(checked.validated.valid)
-    counts = {
-        "rows": checked.validated.rows,
-        "valid": valid,
+    return {
         "created": int((status == STATUS_CREATED).sum()),
         "already_existed": int((status == STATUS_EXISTED).sum()),
         "moved": int((status == STATUS_MOVED).sum()),
@@ -306,9 +347,28 @@ def run_counts(final: pd.DataFrame, checked: Checked, *, dry_run: bool) -> dict[
         "failed_remote": int(np.sum(stage == STAGE_REMOTE)),
         "not_processed": int(np.sum(stage == STAGE_NOT_PROCESSED)),
     }
+
+
+def run_counts(final: pd.DataFrame, checked: Checked, *, dry_run: bool) -> dict[str, int]:
+    """created + already_existed + moved + failed_* + not_processed == rows (+ would_send)."""
+    valid = len(checked.validated.valid)
+    counts = {"rows": checked.validated.rows, "valid": valid, **outcome_counts(final)}
     if dry_run:
         counts["would_send"] = valid
     return counts
+
+
+def resumed_counts(final: pd.DataFrame, counts: dict[str, int], sent: Sent) -> dict[str, Any]:
+    """A resumed run: what this run did apart from what earlier runs of the folder did
+    (``counts_earlier_runs``, ``counts_this_run``); ``{}`` for a first run."""
+    resumed = sent.report.resumed_rows if sent.report is not None else None
+    if resumed is None or not len(resumed):
+        return {}
+    earlier = outcome_counts(final.loc[resumed])
+    return {
+        "counts_earlier_runs": earlier,
+        "counts_this_run": {k: counts[k] - earlier[k] for k in earlier},
+    }
 
 
 def pace_summary(client: KantataClient) -> dict[str, Any]:

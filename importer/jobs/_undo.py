@@ -33,6 +33,7 @@ from importer.core import (
     EXIT_OK,
     EXIT_REFUSED,
     EXIT_ROWS_FAILED,
+    NAME_COLUMNS,
     ApiSettings,
     Cancelled,
     FatalApiError,
@@ -42,10 +43,12 @@ from importer.core import (
     private_opener,
     write_json,
 )
+from importer.jobs._heartbeat import Heartbeat
 from importer.jobs._result import ImportResult, Progress, ProgressCallback
 
 if TYPE_CHECKING:
     import httpx
+    import pandas as pd
 
     from importer.send import WrittenRow
 
@@ -210,6 +213,17 @@ def undo_run(
     Raises:
         JournalError: no journal, rows still in doubt, or the folder is in use.
     """
+    if progress is not None and not isinstance(progress, Heartbeat):
+        with Heartbeat(progress, first="plan") as beat:  # events every second or two
+            return undo_run(
+                results_dir,
+                api=api,
+                dry_run=dry_run,
+                force=force,
+                transport=transport,
+                progress=beat,
+                cancel=cancel,
+            )
     from importer.send import Journal, RunLock  # the run's journal (and the data stack)
 
     results = Path(results_dir)
@@ -334,12 +348,16 @@ def _result(
         counts["would_undo"] = counts.pop("not_processed")
     name = "undo-plan.csv" if dry_run else UNDO_FILE
     path = results / name
+    # Who and where, by name, as the run's own results wrote them (no request for them).
+    names = _earlier_names(results, [r.row for r in rows])
+    blank = [""] * len(NAME_COLUMNS)
     with open(path, "w", encoding="utf-8-sig", newline="", opener=private_opener) as fh:
         out = csv.writer(fh)
-        out.writerow(["source_row", "action", "membership_id", "status", "message"])
+        out.writerow(["source_row", *NAME_COLUMNS, "action", "membership_id", "status", "message"])
         for r in rows:
             status = "would undo" if dry_run and r.state == U_PENDING else r.state
-            out.writerow([r.row, r.action, r.membership_id, status, r.message])
+            named = list(names.loc[r.row]) if r.row in names.index else blank
+            out.writerow([r.row, *named, r.action, r.membership_id, status, r.message])
     if fatal is not None:
         exit_code = EXIT_REFUSED
     elif interrupted:
@@ -362,3 +380,12 @@ def _result(
     if not dry_run:
         files[UNDO_SUMMARY] = write_json(results / UNDO_SUMMARY, summary)
     return ImportResult(exit_code, counts, results, files, summary, fatal)
+
+
+def _earlier_names(results: Path, rows: list[int]) -> pd.DataFrame:
+    """Who and where, by name, as the run's own results wrote them (no request for them)."""
+    import numpy as np  # the data stack, loaded by the undo that needs it
+
+    from importer.report import earlier_names
+
+    return earlier_names(results, np.asarray(rows, dtype=np.int64))

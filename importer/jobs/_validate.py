@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from importer.core import EXIT_OK, EXIT_ROWS_FAILED, ApiSettings, ImportOptions
+from importer.jobs._heartbeat import Heartbeat
 from importer.jobs._result import ImportResult, ProgressCallback
 
 if TYPE_CHECKING:
@@ -33,6 +34,11 @@ def validate_file(
             names must be resolved but ``api`` has no token.
         ApiError: names could not be looked up (token refused, server unreachable).
     """
+    if progress is not None and not isinstance(progress, Heartbeat):
+        with Heartbeat(progress) as beat:  # events at least every second or two
+            return validate_file(
+                path, out_dir=out_dir, options=options, progress=beat, api=api, transport=transport
+            )
     from importer.jobs._skeleton import Source  # the data stack loads here
 
     source = Source.open(path, options or ImportOptions(), out_dir)

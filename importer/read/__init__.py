@@ -15,6 +15,7 @@ from importer.read._headers import (
 )
 from importer.read._load import DEFAULT_MAX_BYTES, first_rows, open_input, open_table
 from importer.read._memory import use_streaming_pool
+from importer.read._names import no_score
 from importer.read._prefetch import Prefetch
 from importer.read._suggest import ColumnSuggestion, is_hr_number, suggest_columns
 from importer.read._table import MAX_CELL_BYTES, CellNote, FirstRows, SourceInfo, Table
@@ -39,6 +40,7 @@ __all__ = [
     "is_hr_number",
     "match_headers",
     "missing_columns",
+    "no_score",
     "open_input",
     "open_table",
     "read_mapping_file",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,8 +101,9 @@ def open_table(
     header_row: int | None,
     score: HeaderScore,
 ) -> Table:
-    """Open a workbook's sheet (``importer.read.open_table``'s workbook branch): the sheet is read
-    once, now, and kept as compact Arrow strings."""
+    """Open a workbook's sheet in this process (``importer.read.open_table`` reads workbooks in a
+    child process instead, :mod:`importer.read._isolate`): the sheet is read once, now, and kept as
+    compact Arrow strings."""
     book = read_sheet(
         p,
         fmt,
@@ -112,6 +113,15 @@ def open_table(
         score=score,
         max_memory=max_memory,
     )
+    return sheet_table(
+        p, fmt, book, header_row=header_row, chunk_rows=chunk_rows, max_rows=max_rows
+    )
+
+
+def sheet_table(
+    p: Path, fmt: str, book: SheetData, *, header_row: int | None, chunk_rows: int, max_rows: int
+) -> Table:
+    """The :class:`Table` of a sheet read by :func:`read_sheet` (here or in a child process)."""
     info = SourceInfo(
         path=p,
         format=fmt,
@@ -140,6 +150,7 @@ def read_sheet(
     header_row: int | None = None,
     score: HeaderScore | None = None,
     max_memory: int | None = None,
+    on_sheet: Callable[[str], None] | None = None,
 ) -> SheetData:
     """Read one sheet (default: the first visible worksheet) of a workbook.
 
@@ -148,10 +159,10 @@ def read_sheet(
     The header row is found as :func:`importer.read.choose_header_row` says. When no sheet was asked
     for and the first visible one has no row naming a schema column (an "Instructions" sheet),
     the only other sheet that has one is read instead (a note says so); when several have one,
-    an InputError asks for ``--sheet``.
+    an InputError asks for ``--sheet``. ``on_sheet`` is told the chosen sheet before it is read.
     """
     rate = score or (lambda cells: 0)
-    book = _load_sheet(path, fmt, sheet, max_unpacked, header_row, score, max_memory)
+    book = _load_sheet(path, fmt, sheet, max_unpacked, header_row, score, max_memory, on_sheet)
     chosen, cells, positions, where = book.sheet, book.cells, book.positions, book.where
     search = max(HEADER_SEARCH_ROWS, header_row or 0)
     first_rows = [[str(v) for v in r.values()] for r in cells.slice(0, search).to_pylist()]
@@ -254,8 +265,10 @@ def _load_sheet(
     header_row: int | None,
     score: HeaderScore | None,
     max_memory: int | None,
+    on_sheet: Callable[[str], None] | None = None,
 ) -> _Sheet:
-    """Check the container, choose the sheet (see :func:`read_sheet`), load it as text."""
+    """Check the container, choose the sheet (see :func:`read_sheet`; ``on_sheet`` is told which),
+    load it as text."""
     rate = score or (lambda cells: 0)
     notes: tuple[str, ...] = ()
     scans = _check_container(path, fmt, max_unpacked)
@@ -278,6 +291,8 @@ def _load_sheet(
         ):
             chosen, notes = _other_sheet(path, sheets, chosen, rate, reader, scans)
     where = f"{path.name}, sheet {chosen!r}"
+    if on_sheet is not None:
+        on_sheet(chosen)
     if scans:
         _zipguard.check_sheet(path, scans, chosen, where)
         if max_memory is not None and fmt != "ods":

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +23,7 @@ import pandas as pd
 
 from importer.core import InputError, RowSchemaSpec, load_row_schema
 from importer.read._header_row import HeaderChoice
-from importer.read._names import known_names, match_labels, normalise_header
+from importer.read._names import HeaderScorer, known_names, match_labels, normalise_header
 from importer.read._suggest import HR_NUMBER_REASON, ColumnSuggestion, suggest_columns
 
 __all__ = [
@@ -41,23 +41,12 @@ _NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
 _SHOWN = 2
 
 
-def header_scorer(mapping: Mapping[str, str] | None = None) -> Callable[[Sequence[str]], int]:
+def header_scorer(mapping: Mapping[str, str] | None = None) -> HeaderScorer:
     """A function telling how many schema columns a row's cells name (by name, alias or
-    ``mapping`` key): the header row below a title or a date line is the one naming the most."""
+    ``mapping`` key): the header row below a title or a date line is the one naming the most.
+    Plain data (:class:`HeaderScorer`), so that a workbook's reader child can take it."""
     known = known_names(load_row_schema())
-    mapped = {normalise_header(k) for k in mapping or {}}
-
-    def score(cells: Sequence[str]) -> int:
-        named: set[str] = set()
-        for cell in cells:
-            text = normalise_header(cell)
-            if text in mapped:
-                named.add("map:" + text)
-            elif text in known:
-                named.add(known[text][0])
-        return len(named)
-
-    return score
+    return HeaderScorer(known, frozenset(normalise_header(k) for k in mapping or {}))
 
 
 @dataclass(frozen=True)

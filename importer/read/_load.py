@@ -47,8 +47,11 @@ from pathlib import Path
 from importer.core import TEXT_SUFFIXES, WORKBOOK_SUFFIXES, ImportOptions, InputError
 from importer.read import _delimited as _delimited
 from importer.read import _excel as _excel
+from importer.read import _isolate as _isolate
+from importer.read._child import Job
 from importer.read._header_row import HEADER_SEARCH_ROWS
 from importer.read._headers import header_scorer
+from importer.read._isolate import default_read_timeout
 from importer.read._table import (
     DEFAULT_MAX_ROWS,
     CellNote,
@@ -65,6 +68,7 @@ __all__ = [
     "FirstRows",
     "SourceInfo",
     "Table",
+    "default_read_timeout",
     "first_rows",
     "memory_budget",
     "open_input",
@@ -87,6 +91,8 @@ def open_table(
     max_memory: int | None = None,
     header_row: int | None = None,
     score: HeaderScore | None = None,
+    read_timeout: float | None = None,
+    isolate: bool = True,
 ) -> Table:
     """Open a .csv/.tsv/.txt text file or an .xlsx/.xlsm/.xls/.ods workbook.
 
@@ -97,6 +103,13 @@ def open_table(
     many schema columns it names; default: the bundled schema's names and aliases), or the first
     non-blank row when none names any. Raises :class:`InputError` (one line naming the file and
     sheet) when the file cannot be read or breaks a limit.
+
+    A workbook is read in a child process (:mod:`importer.read._isolate`) that is stopped after
+    ``read_timeout`` seconds (default: :func:`default_read_timeout` of the file's size) and may
+    grow by ``max_memory`` bytes at most; a reader that hangs, explodes or crashes ends in an
+    InputError too. ``score`` goes to the child, so it must be picklable and importable there
+    without the caller's modules: :func:`header_scorer`'s scorer or :func:`no_score`.
+    ``isolate=False`` reads it in this process instead, unguarded (benchmarks compare the two).
     """
     if header_row is not None and header_row < 1:
         raise ValueError(f"header_row must be at least 1, not {header_row}")
@@ -106,20 +119,30 @@ def open_table(
         raise ValueError(f"chunk_rows must be at least 1, not {chunk_rows}")
     if max_rows < 1 or (max_bytes is not None and max_bytes < 1):
         raise ValueError(f"limits must be positive, not {max_rows=}, {max_bytes=}")
+    _check_timeout(read_timeout)
     p = Path(path)
     fmt, limit = _checked_file(p, max_bytes)
+    memory = max_memory if max_memory is not None else memory_budget()
     # Each reader owns its format's branch: text is streamed, a workbook's sheet read once.
-    opener = _delimited.open_table if fmt == "csv" else _excel.open_table
-    return opener(
-        p,
-        fmt,
-        sheet=sheet,
-        chunk_rows=chunk_rows,
-        max_rows=max_rows,
-        max_unpacked=UNPACK_FACTOR * limit,
-        max_memory=max_memory if max_memory is not None else memory_budget(),
-        header_row=header_row,
-        score=score,
+    if fmt == "csv" or not isolate:
+        opener = _delimited.open_table if fmt == "csv" else _excel.open_table
+        return opener(
+            p,
+            fmt,
+            sheet=sheet,
+            chunk_rows=chunk_rows,
+            max_rows=max_rows,
+            max_unpacked=UNPACK_FACTOR * limit,
+            max_memory=memory,
+            header_row=header_row,
+            score=score,
+        )
+    book = _isolate.read_isolated(
+        Job("sheet", p, fmt, sheet, UNPACK_FACTOR * limit, header_row, score, memory),
+        timeout=_timeout(p, read_timeout),
+    )
+    return _excel.sheet_table(
+        p, fmt, book, header_row=header_row, chunk_rows=chunk_rows, max_rows=max_rows
     )
 
 
@@ -132,13 +155,16 @@ def first_rows(
     max_bytes: int | None = None,
     max_memory: int | None = None,
     score: HeaderScore | None = None,
+    read_timeout: float | None = None,
 ) -> FirstRows:
     """The first ``limit`` rows of a file (a workbook's sheet, chosen as :func:`open_table`
     chooses it), rows above the header included, and the header row :func:`open_table` would
     take with the same ``header_row``: what a person looks at to say which row holds the column
-    names. The same checks and limits as :func:`open_table`; raises the same ``InputError``s."""
+    names. The same checks and limits as :func:`open_table` (a workbook is read in a child
+    process, within ``read_timeout``); raises the same ``InputError``s."""
     if limit < 1:
         raise ValueError(f"limit must be at least 1, not {limit}")
+    _check_timeout(read_timeout)
     p = Path(path)
     fmt, size_limit = _checked_file(p, max_bytes)
     score = score or header_scorer()
@@ -149,16 +175,26 @@ def first_rows(
                 path=str(p),
             )
         return _delimited.first_rows(p, limit=limit, header_row=header_row, score=score)
-    return _excel.first_rows(
-        p,
-        fmt,
-        sheet,
-        limit=limit,
-        max_unpacked=UNPACK_FACTOR * size_limit,
-        max_memory=max_memory if max_memory is not None else memory_budget(),
-        header_row=header_row,
-        score=score,
+    memory = max_memory if max_memory is not None else memory_budget()
+    job = Job(
+        "first_rows", p, fmt, sheet, UNPACK_FACTOR * size_limit, header_row, score, memory, limit
     )
+    rows: FirstRows = _isolate.read_isolated(job, timeout=_timeout(p, read_timeout))
+    return rows
+
+
+def _check_timeout(read_timeout: float | None) -> None:
+    if read_timeout is not None and not read_timeout > 0:
+        raise ValueError(f"read_timeout must be positive, not {read_timeout}")
+
+
+def _timeout(p: Path, read_timeout: float | None) -> float:
+    """The deadline of reading ``p`` in a child: as asked, or as big files need."""
+    if read_timeout is not None:
+        return read_timeout
+    with contextlib.suppress(OSError):
+        return default_read_timeout(p.stat().st_size)
+    return default_read_timeout(0)
 
 
 def _checked_file(p: Path, max_bytes: int | None) -> tuple[str, int]:
@@ -255,6 +291,7 @@ def open_input(path: str | Path, options: ImportOptions) -> Table:
         max_rows=options.max_rows,
         max_bytes=options.max_file_bytes,
         max_memory=options.max_memory_mb << 20 if options.max_memory_mb else None,
+        read_timeout=options.read_timeout,
         header_row=options.header_row,
         score=header_scorer(options.mapping),
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from importer.core import InputError, RowSchemaSpec, load_row_schema
 
@@ -22,6 +23,32 @@ def normalise_header(text: str) -> str:
         cleaned = unicodedata.normalize("NFKD", cleaned).casefold()
         cleaned = "".join(c for c in cleaned if not unicodedata.combining(c))
     return _SEPARATORS.sub("_", cleaned).strip("_")
+
+
+@dataclass(frozen=True)
+class HeaderScorer:
+    """Rates a row as a header: how many schema columns its cells name (by name, alias or
+    ``mapping`` key); :func:`importer.read.header_scorer` makes it. Plain data, so that a
+    workbook's reader child (:mod:`importer.read._isolate`) can take it."""
+
+    known: dict[str, tuple[str, int]]  # :func:`known_names`
+    mapped: frozenset[str]  # normalised ``mapping`` keys
+
+    def __call__(self, cells: Sequence[str]) -> int:
+        named: set[str] = set()
+        for cell in cells:
+            text = normalise_header(cell)
+            if text in self.mapped:
+                named.add("map:" + text)
+            elif text in self.known:
+                named.add(self.known[text][0])
+        return len(named)
+
+
+def no_score(cells: Sequence[str]) -> int:
+    """A header scorer that finds no column named anywhere: the header is then the first
+    non-blank row (or the one asked for). Importable cheaply, so a reader child can take it."""
+    return 0
 
 
 def known_names(spec: RowSchemaSpec) -> dict[str, tuple[str, int]]:

@@ -8,9 +8,9 @@ import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -18,6 +18,9 @@ from importer.core import EXCEL_COLUMNS, InputError
 from importer.read._footer import FOOTER_ROWS, footer_rows
 from importer.read._header_row import HEADER_SEARCH_ROWS, HeaderChoice, choose_header_row
 from importer.read._prefetch import Prefetch
+
+if TYPE_CHECKING:  # pandas is imported where frames are made: a workbook's reader child needs none
+    import pandas as pd
 
 DEFAULT_MAX_ROWS = 5_000_000
 MAX_HEADER_CELLS = EXCEL_COLUMNS
@@ -354,6 +357,8 @@ def rechunk(batches: Iterator[Batch], chunk_rows: int) -> Iterator[Batch]:
 
 def to_frame(cells: pa.Table, rows: np.ndarray, labels: list[str]) -> pd.DataFrame:
     """A DataFrame of ``str`` columns labelled ``labels`` and indexed by ``source_row``."""
+    import pandas as pd
+
     frame: pd.DataFrame = cells.rename_columns(
         [f"f{i}" for i in range(cells.num_columns)]
     ).to_pandas()

@@ -4,6 +4,7 @@ Everything else in this package is private (``_name.py``).
 """
 
 from importer.report._csv import frame_csv_text
+from importer.report._names import earlier_names, name_columns
 from importer.report._outcomes import Outcomes
 from importer.report._report import (
     PAYLOADS_FILE,
@@ -18,7 +19,9 @@ __all__ = [
     "SUMMARY_FILE",
     "Outcomes",
     "ReportWriter",
+    "earlier_names",
     "escape_labels",
     "frame_csv_text",
+    "name_columns",
     "output_labels",
 ]

@@ -25,6 +25,7 @@ import pyarrow as pa
 from importer.core import (
     EXCEL_COLUMNS,
     FORMULA_START,
+    NAME_COLUMNS,
     OUTCOME_COLUMNS,
     STATUS_SUCCEEDED,
     make_out_dir,
@@ -40,7 +41,7 @@ ERRORS_XLSX = "errors.xlsx"
 SUMMARY_FILE = "summary.json"
 PAYLOADS_FILE = "payloads.jsonl"
 _FLUSH_ROWS = 20_000  # result rows gathered before they are written
-_RESERVED = ("sheet", "source_row", *OUTCOME_COLUMNS)
+_RESERVED = ("sheet", "source_row", *OUTCOME_COLUMNS, *NAME_COLUMNS)
 logger = logging.getLogger(__name__)
 
 
@@ -67,6 +68,8 @@ class ReportWriter:
             all of them, those clashing with a report column prefixed ``input_``).
         ids: extra columns of ``success.csv`` taken from the outcomes passed to ``write_chunk``
             (the IDs that names were resolved to).
+        names: columns of both files taken from the outcomes, before the outcome's own (who
+            and where by name: ``member_name``, ``geography_name``, ``department_name``).
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class ReportWriter:
         excel: bool = False,
         labels: Mapping[str, str] | None = None,
         ids: Sequence[str] = (),
+        names: Sequence[str] = (),
     ) -> None:
         self.out_dir = out_dir
         make_out_dir(out_dir)
@@ -86,6 +90,7 @@ class ReportWriter:
         self.labels = dict(labels) if labels is not None else output_labels(input_columns)
         self._carried = list(self.labels) if labels is not None else None
         self._ids = list(ids)
+        self._names = list(names)
         self.input_columns = input_columns
         self.excel = excel
         self.counts = {"success_rows": 0, "error_rows": 0}
@@ -95,6 +100,7 @@ class ReportWriter:
             "source_row",
             *inputs,
             *self._ids,
+            *self._names,
             "status",
             "organization_membership_id",
             "note",
@@ -103,6 +109,7 @@ class ReportWriter:
             "sheet",
             "source_row",
             *inputs,
+            *self._names,
             "error_stage",
             "error_field",
             "error_message",
@@ -119,10 +126,11 @@ class ReportWriter:
         # are left out (the error columns stay); errors.csv has them all.
         self._xlsx_columns = list(range(len(self._error_columns)))
         if len(self._error_columns) > EXCEL_COLUMNS:
-            cut = EXCEL_COLUMNS - 3
+            tail = 3 + len(self._names)  # the names and the error columns stay
+            cut = EXCEL_COLUMNS - tail
             self._xlsx_columns = [
                 *range(cut),
-                *range(len(self._error_columns) - 3, len(self._error_columns)),
+                *range(len(self._error_columns) - tail, len(self._error_columns)),
             ]
             left_out = len(self._error_columns) - EXCEL_COLUMNS
             self._warn(
@@ -176,8 +184,12 @@ class ReportWriter:
         inputs = {self.labels[name]: text_column(chunk[name].iloc[at]) for name in carried}
         ok = joined["status"].isin(STATUS_SUCCEEDED).to_numpy()
         for name, picked, extra in (
-            (SUCCESS_FILE, ok, [*self._ids, "status", "organization_membership_id", "note"]),
-            (ERRORS_FILE, ~ok, ["error_stage", "error_field", "error_message"]),
+            (
+                SUCCESS_FILE,
+                ok,
+                [*self._ids, *self._names, "status", "organization_membership_id", "note"],
+            ),
+            (ERRORS_FILE, ~ok, [*self._names, "error_stage", "error_field", "error_message"]),
         ):
             if name not in self._files or not picked.any():
                 continue

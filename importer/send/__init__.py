@@ -6,7 +6,7 @@ Everything else in this package is private (``_name.py``).
 from importer.send._batch import iter_batches
 from importer.send._classify import classify
 from importer.send._decide import Decisions, decide
-from importer.send._dispatch import send_all
+from importer.send._dispatch import SendReport, send_all
 from importer.send._journal import (
     JOURNAL_FILE,
     ROW_CREATED,
@@ -25,6 +25,7 @@ __all__ = [
     "Decisions",
     "Journal",
     "RunLock",
+    "SendReport",
     "WrittenRow",
     "classify",
     "decide",

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from importer.api import Holdings, KantataClient, Member
 from importer.core import DIFFERS, EXISTS, MISSING, NEW, PLAN_WORDS
@@ -73,7 +74,8 @@ def classify(
 
     Args:
         valid: the rows to classify.
-        client: for users/workspaces by id (200 a request, only for members holding nothing).
+        client: for users/workspaces by id (200 a request, only for members holding nothing
+            or another membership).
         holdings: the membership look-ups.
         organizations: every organization of the account: id -> (type, name).
     """
@@ -114,36 +116,44 @@ def classify(
             continue
         action[i] = DIFFERS
         fields[i] = "member_id"
-        listing = "; ".join(m.describe() for m in ms[:5]) + (
-            f" and {len(ms) - 5} more" if len(ms) > 5 else ""
-        )
-        detail[i] = f"{members[i][1]} {members[i][0]} already holds {listing}"
         if len(ms) == 1:
             membership[i] = ms[0].id
             prev_geo[i], prev_dept[i] = ms[0].geography_id, ms[0].department_id
 
-    # A member holding a membership exists; only the others are looked up (200 a request).
-    unknown = ~holder & ~bad_ref
+    # A member holding a membership exists; the others are looked up (200 a request), and so
+    # are those holding another one, whose message names them.
+    differs = action == DIFFERS
+    looked = (~holder & ~bad_ref) | differs
+    names = _MemberNames(n)
+    org_names = {k: v[1] for k, v in organizations.items()}
     for member_type, lookup in (
         ("User", client.users_by_id),
         ("Workspace", client.workspaces_by_id),
     ):
-        rows = np.flatnonzero(unknown & (mtype.to_numpy() == member_type))
-        if not len(rows):
-            continue
+        rows = np.flatnonzero(looked & (mtype.to_numpy() == member_type))
         word = member_type.lower()
         # In slices, so that a million new members are never a million Person objects at once.
         for lo in range(0, len(rows), _PEOPLE_SLICE):
             part = rows[lo : lo + _PEOPLE_SLICE]
             found = lookup(mid_a[part].tolist())
+            labels = []
             for i in part:
                 person = found.get(int(mid_a[i]))
-                if person is None:
+                labels.append("" if person is None else person.label)
+                if differs[i]:
+                    ms = held[members[i]]
+                    listing = "; ".join(m.describe(org_names) for m in ms[:5]) + (
+                        f" and {len(ms) - 5} more" if len(ms) > 5 else ""
+                    )
+                    who = f"{labels[-1]} ({mid_a[i]})" if labels[-1] else str(mid_a[i])
+                    detail[i] = f"{member_type} {who} already holds {listing}"
+                elif person is None:
                     action[i], fields[i] = MISSING, "member_id"
                     detail[i] = f"no {word} {mid_a[i]} on the account"
                 elif person.disabled:
                     action[i], fields[i] = MISSING, "member_id"
                     detail[i] = f"{word} {mid_a[i]} ({person.label}) is disabled on the account"
+            names.add(part, labels)
     frame = pd.DataFrame(
         {
             "action": action,
@@ -153,10 +163,31 @@ def classify(
             "prev_department_id": prev_dept,
             "field": fields,
             "detail": detail,
+            "member_name": names.column(),
         },
         index=valid.index,
     )
     return Verdicts(frame)
+
+
+class _MemberNames:
+    """The labels of looked-up members, kept as Arrow text (a million new members cost a few
+    tens of MB, not a million Python strings): ``""`` for rows not looked up."""
+
+    def __init__(self, n: int) -> None:
+        self._at = np.full(n, -1, dtype=np.int64)
+        self._parts: list[pa.Array] = []
+        self._count = 0
+
+    def add(self, rows: np.ndarray, labels: list[str]) -> None:
+        self._at[rows] = np.arange(self._count, self._count + len(labels))
+        self._parts.append(pa.array(labels, pa.large_string()))
+        self._count += len(labels)
+
+    def column(self) -> pd.api.extensions.ExtensionArray:
+        values = pa.concat_arrays([*self._parts, pa.array([""], pa.large_string())])
+        at = np.where(self._at < 0, self._count, self._at)
+        return pd.arrays.ArrowExtensionArray(values.take(pa.array(at)))
 
 
 def members_of(frame: pd.DataFrame) -> Sequence[Member]:

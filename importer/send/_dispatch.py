@@ -26,6 +26,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from importer.api import Holdings, KantataClient, organizations_of
@@ -69,6 +70,12 @@ class SendReport:
     resumed_in_doubt: int = 0
     batches: int = 0
     plan: dict[str, int] = field(default_factory=dict)
+    #: What the run looked up anyway, for the names in the results: organization id ->
+    #: (type, name), and the label of each classified row's member ("" when not looked up).
+    organizations: dict[int, tuple[str, str]] = field(default_factory=dict)
+    member_names: pd.Series | None = None
+    #: Rows an earlier run had already settled (their outcomes come from the journal).
+    resumed_rows: np.ndarray | None = None
 
 
 class Recorder:
@@ -261,24 +268,31 @@ def send_all(
     cancel: threading.Event,
     differs: str = DIFFERS_REPORT,
     progress: Callable[[str, int, int], None] | None = None,
+    on_wait: Callable[[float, int], None] | None = None,
 ) -> tuple[SendReport, BatchSender]:
     """Write what the valid rows need; every row written or decided gets an outcome.
 
     Rows not decided (stopped early) get no outcome here: the caller reports them as
-    ``not_processed``.
+    ``not_processed``. ``on_wait(seconds, rows)`` is called when the send waits for the
+    server's time limit before looking ``rows`` in doubt up.
     """
     check_differs(differs)  # before any request
     report = SendReport()
     holdings = Holdings(client)
     recorder = Recorder(outcomes, journal)
     sender = BatchSender(client, recorder, holdings)
-    if progress is not None:
+    if on_wait is not None:
+        sender.on_wait = on_wait
+    elif progress is not None:
         sender.on_wait = lambda s, n: progress(f"waiting {s:.0f} s to look up {n} in doubt", 0, 0)
     todo = valid
     try:
         if journal is not None:
             states = _replay(journal, valid, outcomes)
-            report.resumed_done = int(states["state"].isin(_STATUS_STATE.values()).sum())
+            settled = states["state"].isin(_STATUS_STATE.values()).to_numpy()
+            report.resumed_done = int(settled.sum())
+            earlier = settled | (states["state"] == ROW_FAILED).to_numpy()
+            report.resumed_rows = states.index.to_numpy()[earlier]
             doubt = states[states["state"] == ROW_IN_FLIGHT]
             report.resumed_in_doubt = len(doubt)
             journal.register(valid.index.to_numpy())
@@ -292,9 +306,12 @@ def send_all(
             return report, sender
         if progress is not None:
             progress("classify", 0, len(todo))
+        report.organizations = organizations_of(client)
+        sender.org_names = {k: name for k, (_, name) in report.organizations.items()}
         verdicts = classify(
-            todo, client=client, holdings=holdings, organizations=organizations_of(client)
+            todo, client=client, holdings=holdings, organizations=report.organizations
         ).frame
+        report.member_names = verdicts["member_name"]
         report.plan = {w: int((verdicts["action"] == w).sum()) for w in PLAN_WORDS}
         decisions = decide(verdicts, differs)
         _record(decisions, recorder)

@@ -161,6 +161,7 @@ class BatchSender:
         self._parked: list[_Parked] = []
         self.reconciled = 0
         self.on_wait: Callable[[float, int], None] | None = None
+        self.org_names: dict[int, str] = {}  # organization id -> name, for messages
 
     @property
     def splits(self) -> int:
@@ -267,7 +268,7 @@ class BatchSender:
                 self.sink.created([row], [same.id], NOTE_EXISTED, status=STATUS_EXISTED)
                 return
             if held:
-                listing = "; ".join(m.describe() for m in held[:5])
+                listing = "; ".join(m.describe(self.org_names) for m in held[:5])
                 self.sink.failed(
                     [row],
                     STAGE_REMOTE,

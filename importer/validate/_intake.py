@@ -22,7 +22,14 @@ import httpx
 import pandas as pd
 
 from importer.api import KantataClient
-from importer.core import OUTCOME_COLUMNS, TOKEN_ENV, ApiSettings, InputError, load_row_schema
+from importer.core import (
+    NAME_COLUMNS,
+    OUTCOME_COLUMNS,
+    TOKEN_ENV,
+    ApiSettings,
+    InputError,
+    load_row_schema,
+)
 from importer.read import HeaderChoice, HeaderMap, Table, match_headers
 from importer.validate._lookups import Resolver
 from importer.validate._resolve import Resolved, resolve_chunk
@@ -39,7 +46,9 @@ __all__ = [
 ORIGINAL_SHEET = "original_sheet"
 ORIGINAL_ROW = "original_row"
 #: Columns our reports add; in a resubmitted report they are not data.
-REPORT_COLUMNS = frozenset({"sheet", "source_row", ORIGINAL_SHEET, ORIGINAL_ROW, *OUTCOME_COLUMNS})
+REPORT_COLUMNS = frozenset(
+    {"sheet", "source_row", ORIGINAL_SHEET, ORIGINAL_ROW, *OUTCOME_COLUMNS, *NAME_COLUMNS}
+)
 
 
 @dataclass

@@ -37,6 +37,7 @@ from importer.read import (
     first_rows,
     match_headers,
     missing_columns,
+    no_score,
     open_input,
     suggest_columns,
 )
@@ -85,10 +86,6 @@ def max_upload_bytes(suffix: str) -> int:
     return DEFAULT_MAX_BYTES[kind]
 
 
-def _no_score(cells: Sequence[str]) -> int:
-    return 0
-
-
 def preview(path: Path, sheet: str | None, header_row: int | None) -> tuple[FirstRows, str]:
     """The first rows of the file (``sheet``) and the header row the reader takes, or asked for.
 
@@ -104,7 +101,7 @@ def preview(path: Path, sheet: str | None, header_row: int | None) -> tuple[Firs
     except InputError as exc:
         if sheet is not None or path.suffix.lower() not in WORKBOOK_SUFFIXES:
             raise
-        rows = first_rows(path, header_row=header_row, limit=PREVIEW_LIMIT, score=_no_score)
+        rows = first_rows(path, header_row=header_row, limit=PREVIEW_LIMIT, score=no_score)
         return rows, plain(str(exc))
 
 

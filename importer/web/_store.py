@@ -52,6 +52,15 @@ _BUSY_STATES = (SENDING, UNDOING)
 _DEFAULT_BATCH = Settings().options.batch_size  # run's default, defined once
 
 
+def _run_meta(path: Path) -> dict[str, Any]:
+    """A run's ``run.json`` (one saved by the page's first version, its choices laid flat, is
+    given its recipe)."""
+    meta = read_json(path)
+    if "recipe" not in meta:
+        meta["recipe"] = _jobs.Recipe.from_json(meta).to_json()
+    return meta
+
+
 class NotFound(LookupError):
     """No upload or run by that id."""
 
@@ -118,7 +127,7 @@ class Run:
         if not probe.acquire():
             return state, True  # going on in another process
         try:  # it ended in another process (which saved it before letting go), or died mid-way
-            self.meta = read_json(self.folder / _RUN_META)
+            self.meta = _run_meta(self.folder / _RUN_META)
             self._outcomes = None
         finally:
             probe.release()
@@ -195,9 +204,9 @@ class Store:
             self._add_run(meta_path)
 
     def _add_run(self, meta_path: Path) -> Run | None:
-        meta = read_json(meta_path)
-        if "recipe" not in meta or not ID.match(str(meta.get("id", ""))):
-            return None  # not a run of this version
+        meta = _run_meta(meta_path)
+        if not ID.match(str(meta.get("id", ""))):
+            return None
         run = Run(meta_path.parent, meta, self.locks)
         self.runs[run.id] = run
         return run

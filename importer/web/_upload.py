@@ -57,7 +57,6 @@ class Upload:
         self.error: str | None = None
         self.ignored: frozenset[int] = frozenset()
         self.plan_view: dict[str, Any] | None = None
-        self.plan_error: str | None = None
         self.version = 0  # bumped by every change of the rows or the choices
 
     # -- what is stored ------------------------------------------------------------------------
@@ -111,7 +110,7 @@ class Upload:
         """Read the first rows and the cells (the chosen sheet and header row), apply the saved
         edits, suggest the columns if none are chosen, check every row."""
         with self.lock:
-            self.plan_view = self.plan_error = None
+            self.plan_view = None
             self.first = self.source = self.checked = None
             try:
                 self.first, self.sheet_note = _checks.preview(
@@ -151,7 +150,7 @@ class Upload:
     def _recheck(self, api: ApiSettings | None, changed_row: int | None = None) -> None:
         assert self.source is not None
         self.version += 1
-        self.plan_view = self.plan_error = None
+        self.plan_view = None
         self.checked = _checks.check_rows(
             self.source,
             self.chosen,
@@ -209,7 +208,7 @@ class Upload:
             if differs != self.differs:
                 self.meta["differs"] = differs
                 self.save()
-                self.plan_view = self.plan_error = None
+                self.plan_view = None
 
     # -- fixing rows ---------------------------------------------------------------------------
 
@@ -466,7 +465,7 @@ class Upload:
             os.replace(out, self.folder / "plan")
             if view is not None:
                 view["counts"]["ignored"] = len(self.ignored)
-            self.plan_view, self.plan_error = view, error
+            self.plan_view = None if error else view
             if error:
                 raise InputError(error)
             assert view is not None

@@ -71,7 +71,8 @@ def test_plan_gives_every_row_a_verdict_and_creates_nothing(
     assert plan.loc[1, "existing_membership_id"] == "9001"
     assert plan.loc[2, "existing_membership_id"] == "9002"
     assert plan.loc[2, "detail"] == (
-        "User 10002 already holds membership 9002 (geography 105, department 202)"
+        "User Liam Tanaka <liam.tanaka@acme.example> (10002) already holds membership 9002 "
+        "(geography United Kingdom (105), department Engineering (202))"
     )
     assert plan.loc[3, "detail"].startswith("department 'Operationz' not found")
     errors = read(tmp_path / "out" / "errors.csv")

@@ -43,10 +43,10 @@ def test_a_header_in_every_excel_column_keeps_the_results(
     summary = json.loads((out / "summary.json").read_text())
     assert summary["counts"]["created"] == 2
     assert summary["counts"]["failed_validation"] == 1
-    assert any("leaves out the last 5 input columns" in w for w in summary["warnings"])
+    assert any("leaves out the last 8 input columns" in w for w in summary["warnings"])
     with (out / "errors.csv").open(encoding="utf-8-sig", newline="") as fh:
         header, row = list(csv.reader(fh))
-    assert len(header) == EXCEL_COLUMNS + 5
+    assert len(header) == EXCEL_COLUMNS + 8  # sheet, source_row, 3 names, 3 error columns
     assert header[-1] == "error_message"
     assert row[-3] == "validation"
     with zipfile.ZipFile(out / "errors.xlsx") as z:

@@ -592,7 +592,9 @@ def test_the_check_says_what_sending_would_do_and_why_rows_fail(
     client, _ = web
     uid = upload(client, SAMPLES / "people.csv")
     assert client.get(f"/api/uploads/{uid}/plan/rows?group=create").json()["total"] == 0
-    plan = client.post(f"/api/uploads/{uid}/plan", json={}).json()["plan"]
+    state = client.post(f"/api/uploads/{uid}/plan", json={}).json()
+    plan = state["plan"]
+    assert plan["counts"]["invalid"] == state["counts"]["problems"]  # one count, everywhere
     assert plan["counts"] == {"create": 31, "exists": 1, "move": 0, "add": 0, "elsewhere": 1,
                               "fail": 3, "invalid": 6, "ignored": 0}  # fmt: skip
     assert {r["text"] for r in plan["reasons"]} == {
@@ -646,6 +648,7 @@ def test_send_writes_what_the_cli_writes_for_the_same_edit(
     client.post(
         f"/api/uploads/{uid}/cells", json={"row": 35, "column": "Member ID", "value": "10031"}
     )
+    problems = client.get(f"/api/uploads/{uid}").json()["counts"]["problems"]
     started = client.post(f"/api/uploads/{uid}/runs")
     assert started.status_code == 201
     status = wait_for_run(client, started.json()["id"])
@@ -660,6 +663,7 @@ def test_send_writes_what_the_cli_writes_for_the_same_edit(
     counts = {c["outcome"]: c["rows"] for c in outcomes["counts"]}
     assert counts == {"created": 32, "already there": 1, "not sent: a problem in the file": 5,
                       "refused by Kantata": 4}  # fmt: skip
+    assert counts["not sent: a problem in the file"] == problems
     assert all("--" not in r["message"] for r in outcomes["rows"])
 
 
@@ -767,16 +771,20 @@ def test_cancel_then_resume_in_a_new_server_sends_every_row_once(tmp_path: Path)
 
 
 def test_a_run_cut_off_by_a_server_stop_is_offered_for_resume(tmp_path: Path) -> None:
-    """A run still 'sending' on disk, whose upload nobody holds, is interrupted."""
+    """A run still 'sending' on disk, whose upload nobody holds, is interrupted (a run saved by
+    the page's first version, its choices laid flat, is read too)."""
     from importer.web._store import Store
 
     folder = tmp_path / "runs" / "0123456789abcdef"
     folder.mkdir(parents=True)
     meta = {"id": "0123456789abcdef", "upload": "fedcba9876543210", "created": "x",
-            "state": "sending", "recipe": {"header_row": 1}}  # fmt: skip
+            "state": "sending", "sheet": None, "header_row": 3, "headers": ["a"],
+            "chosen": {"a": "member_id"}, "differs": "move"}  # fmt: skip
     (folder / "run.json").write_text(json.dumps(meta), encoding="utf-8")
-    status = Store(tmp_path, None).run("0123456789abcdef").status()
-    assert (status["state"], status["running"]) == ("interrupted", False)
+    run = Store(tmp_path, None).run("0123456789abcdef")
+    status = run.status()
+    assert (status["state"], status["running"], status["differs"]) == ("interrupted", False, "move")
+    assert run.recipe.header_row == 3
 
 
 def test_downloads_are_a_fixed_list_of_names(web: tuple[TestClient, WebConfig]) -> None:
