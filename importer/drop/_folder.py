@@ -25,6 +25,7 @@ imported before) goes to ``done/`` with a ``.duplicate.txt`` note naming the ear
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import traceback
