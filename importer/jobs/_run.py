@@ -291,7 +291,7 @@ def _run_import(
     final["error_field"] = display_fields(final["error_field"], intake.headers)
     # Who and where by name, from what the send looked up anyway (no request for them).
     final = final.join(_names(v.valid, send_report, out))
-    final[NAME_COLUMNS] = final[NAME_COLUMNS].astype(object).fillna("").astype("str")
+    final[NAME_COLUMNS] = final[NAME_COLUMNS].fillna("")  # rows that are not valid: ""
     writer = ReportWriter(
         out,
         info.headers,
