@@ -21,7 +21,9 @@ reader child (:mod:`importer.read._child`), and the parent only receives what it
   file's measures, before anything is read, what would obviously need too much;
 * **no orphans**: children are started by one long-lived thread of this process (the kernel's
   parent-death signal follows the *thread* that started a child), ask for SIGKILL when their
-  parent dies, and end when their stdin closes.
+  parent dies, and end when their stdin closes;
+* **no secrets**: a child gets the parent's environment without the API token (it parses
+  untrusted files and needs no credentials).
 
 Children are fresh interpreters (``subprocess``; never ``fork``: the caller has threads) that
 import only the readers: ~0.2 s for the first read. A child that read a file successfully waits
@@ -58,7 +60,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import importer
-from importer.core import InputError
+from importer.core import TOKEN_ENV, InputError
 from importer.read._child import COMMAND, FRAME, ROW, Job
 
 TIMEOUT_BASE_S = 60.0  # every workbook read may take this long ...
@@ -180,8 +182,9 @@ def _spawn() -> _Child:
 
 
 def _child_env() -> dict[str, str]:
-    """The parent's environment, with this ``importer`` first on the child's import path."""
-    env = dict(os.environ)
+    """The parent's environment without the API token, with this ``importer`` first on the
+    child's import path."""
+    env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
     root = str(Path(importer.__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     return env

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from importer.core import InputError
+from importer.core import TOKEN_ENV, InputError
 from importer.read import first_rows, open_table
 from importer.read._isolate import retire_idle_children
 
@@ -230,6 +230,21 @@ def test_a_waiting_child_that_died_is_replaced(tmp_path: Path) -> None:
     while alive(waiting) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert sum(len(c) for c in open_table(good).chunks()) == 2
+
+
+def test_the_child_gets_no_api_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader child parses untrusted files: the API token is not in its environment."""
+    token = "tok-" + "s3cr3t" * 6
+    monkeypatch.setenv(TOKEN_ENV, token)
+    monkeypatch.setenv("IMPORTER_REVIEW_MARK", "kept")
+    good = write_xlsx(tmp_path / "good.xlsx", {"M": [["member_id"], [1]]})
+    retire_idle_children()
+    before = set(children_of(os.getpid()))
+    open_table(good)
+    [waiting] = set(children_of(os.getpid())) - before
+    environ = Path(f"/proc/{waiting}/environ").read_bytes().split(b"\0")
+    assert b"IMPORTER_REVIEW_MARK=kept" in environ  # the rest of the environment is passed on
+    assert not [v for v in environ if token.encode() in v]
 
 
 def test_first_rows_of_a_workbook_are_read_in_the_child_too(tmp_path: Path) -> None:
