@@ -17,7 +17,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -188,6 +188,19 @@ def _print_result(result: ImportResult, *, quiet: bool, as_json: bool) -> None:
         err.print(f"  {name:<14} {path}")
 
 
+def _say_from_a_signal_handler(line: str) -> None:
+    """Write ``line`` to stderr from a signal handler: straight to the file descriptor.
+
+    The handler runs between two bytecodes of the main thread, which may be half-way through
+    importing a module or writing to ``sys.stderr``; printing through rich there re-entered a
+    lazy import of rich's and killed the run with a traceback. ``os.write`` imports nothing and
+    takes no lock.
+    """
+    data = (line + "\n").encode()
+    with suppress(AttributeError, OSError, ValueError):  # no real stderr (tests): best effort
+        os.write(sys.stderr.fileno(), data)
+
+
 @contextmanager
 def _stop_on_signals(quiet: bool) -> Iterator[threading.Event]:
     """First Ctrl-C/SIGTERM: stop sending, finish requests in flight, write results.
@@ -200,11 +213,13 @@ def _stop_on_signals(quiet: bool) -> Iterator[threading.Event]:
         if cancel.is_set():
             # The second one stops at once, whatever is running: the journal's committed records
             # let the same command recover, exactly as after kill -9.
-            err.print("stopped at once; run the same command again to resume")
+            _say_from_a_signal_handler("stopped at once; run the same command again to resume")
             os._exit(EXIT_INTERRUPTED)
         cancel.set()
         if not quiet:
-            err.print("stopping: waiting for requests in flight, then writing results ...")
+            _say_from_a_signal_handler(
+                "stopping: waiting for requests in flight, then writing results ..."
+            )
 
     if threading.current_thread() is not threading.main_thread():
         yield cancel

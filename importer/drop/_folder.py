@@ -25,7 +25,6 @@ imported before) goes to ``done/`` with a ``.duplicate.txt`` note naming the ear
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import threading
 import time
@@ -304,7 +303,8 @@ class _Pass:
     def _failure_summary(
         results: Path, path: Path, sha: str, code: int, error: str, started: str
     ) -> None:
-        from importer.report import SUMMARY_FILE, write_json
+        from importer.core import write_json
+        from importer.report import SUMMARY_FILE
 
         results.mkdir(parents=True, exist_ok=True)
         write_json(
@@ -324,21 +324,9 @@ class _Pass:
 
 def _in_doubt(results: Path) -> bool:
     """The run journal in ``results`` has rows in flight: sent, outcome unknown."""
-    import sqlite3
+    from importer.send import Journal  # the data stack, which this run has loaded already
 
-    from importer.send import JOURNAL_FILE, ROW_IN_FLIGHT
-
-    journal = results / JOURNAL_FILE
-    if not journal.exists():
-        return False
-    try:
-        with contextlib.closing(sqlite3.connect(f"{journal.as_uri()}?mode=ro", uri=True)) as db:
-            found = db.execute(
-                "SELECT 1 FROM rows WHERE state=? LIMIT 1", (ROW_IN_FLIGHT,)
-            ).fetchone()
-    except sqlite3.Error:
-        return True  # cannot tell: keep the file where the next pass looks at it again
-    return found is not None
+    return Journal.in_doubt(results)
 
 
 def process_drop_folder(

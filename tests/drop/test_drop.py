@@ -30,6 +30,7 @@ from importer.drop import (
 from importer.sandbox import SandboxServer
 
 from ..conftest import write_csv, write_xlsx
+from ..waiting import wait_for
 
 runner = CliRunner()
 
@@ -231,11 +232,15 @@ def test_watch_picks_up_files_as_they_arrive(sandbox: SandboxServer, tmp_path: P
                               "on_file": on_file},
     )  # fmt: skip
     thread.start()
-    write_csv(tmp_path / "inbox" / "one.csv", rows(range(10010, 10015)))
-    time.sleep(0.3)
-    write_csv(tmp_path / "inbox" / "two.csv", rows(range(10020, 10025)))
-    thread.join(timeout=20)
-    assert not thread.is_alive()
+    try:
+        write_csv(tmp_path / "inbox" / "one.csv", rows(range(10010, 10015)))
+        wait_for(lambda: seen, timeout=20, what="one.csv imported")  # two.csv comes later
+        write_csv(tmp_path / "inbox" / "two.csv", rows(range(10020, 10025)))
+        thread.join(timeout=20)
+        assert not thread.is_alive(), "the watcher did not stop after two files"
+    finally:
+        cancel.set()
+        thread.join(timeout=20)
     assert [(f.name, f.outcome) for f in seen] == [("one.csv", "imported"), ("two.csv", "imported")]
 
 
@@ -246,12 +251,10 @@ def test_watch_command_stops_cleanly_on_sigterm(sandbox: SandboxServer, tmp_path
     proc = subprocess.Popen(drop_cmd(tmp_path, "--watch", "--quiet"), env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
-        deadline = time.monotonic() + 20
-        while not (tmp_path / "inbox").is_dir() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        write_csv(tmp_path / "inbox" / "late.csv", rows(range(10010, 10015)))
-        while not (tmp_path / "done" / "late.csv").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        inbox, done = tmp_path / "inbox", tmp_path / "done" / "late.csv"
+        wait_for(inbox.is_dir, timeout=20, what="the watcher to make inbox/")
+        write_csv(inbox / "late.csv", rows(range(10010, 10015)))
+        wait_for(done.exists, timeout=20, what="done/late.csv")
         proc.send_signal(signal.SIGTERM)
         out, errs = proc.communicate(timeout=10)
     finally:
@@ -328,11 +331,11 @@ def test_killed_run_resumes_on_next_run(sandbox: SandboxServer, tmp_path: Path) 
     write_csv(tmp_path / "inbox" / "nightly.csv", rows(members))
     env = {**os.environ, "KANTATA_API_TOKEN": sandbox.token}
     proc = subprocess.Popen(drop_cmd(tmp_path), env=env, stdout=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while sandbox.counters.objects_created < 30 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    out, _ = proc.communicate(timeout=10)
+    try:
+        wait_for(lambda: sandbox.counters.objects_created >= 30, timeout=30, what="30 created")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        out, _ = proc.communicate(timeout=10)
     assert proc.returncode == -signal.SIGKILL
     assert out == ""  # no line: the file was not finished
     assert 30 <= sandbox.counters.objects_created < len(members)

@@ -23,6 +23,7 @@ from importer.read._isolate import retire_idle_children
 
 from ..conftest import write_xlsx
 from ..hostile_files import ods_workbook
+from ..waiting import cpu_seconds, settles, wait_for
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # 817 bytes from the fuzz generator of test_fuzz.py::test_mangled_ods (a stray "<98<z;" in the
@@ -176,17 +177,24 @@ def test_kill_9_of_the_parent_leaves_no_child(tmp_path: Path, state: str) -> Non
     try:
         assert parent.stdout is not None
         assert parent.stdout.readline().strip() == "ready"
-        deadline = time.monotonic() + 30
-        while not (kids := children_of(parent.pid)) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        kids = wait_for(lambda: children_of(parent.pid), timeout=30, what="the reader child")
         assert len(kids) == 1, kids
-        time.sleep(1.0)  # the child has started (and is inside calamine, when it hangs)
+        if state == "hang":  # the child spins in calamine: it keeps using CPU
+            used = cpu_seconds(kids[0])
+            spinning = lambda: cpu_seconds(kids[0]) > used + 0.3  # noqa: E731
+            wait_for(spinning, timeout=30, what="the child to hang in calamine")
+        else:  # the child waits for the next read
+            wait_for(settles(kids[0]), timeout=30, what="the child to wait for the next read")
         parent.send_signal(signal.SIGKILL)
         parent.wait(10)
-        deadline = time.monotonic() + 10
-        while any(alive(k) for k in kids) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        left = [k for k in kids if alive(k)]
+        try:
+            wait_for(
+                lambda: not any(alive(k) for k in kids),
+                timeout=10,
+                what="the children to die with their parent",
+            )
+        finally:
+            left = [k for k in kids if alive(k)]
     finally:
         parent.kill()
         parent.wait()
@@ -230,9 +238,7 @@ def test_a_waiting_child_that_died_is_replaced(tmp_path: Path) -> None:
     assert sum(len(c) for c in open_table(good).chunks()) == 2
     [waiting] = set(children_of(os.getpid())) - before
     os.kill(waiting, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while alive(waiting) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(lambda: not alive(waiting), timeout=10, what="the killed child to be gone")
     assert sum(len(c) for c in open_table(good).chunks()) == 2
 
 
