@@ -331,7 +331,7 @@ def with_names(final: pd.DataFrame, valid: pd.DataFrame, sent: Sent, out: Path) 
             members = earlier if members is None else pd.concat([members, earlier])
         names = name_columns(valid, report.organizations, members)
     final = final.join(names)
-    final[NAME_COLUMNS] = final[NAME_COLUMNS].astype(object).fillna("").astype("str")
+    final[NAME_COLUMNS] = final[NAME_COLUMNS].fillna("")  # rows that are not valid: ""
     return final
 
 
