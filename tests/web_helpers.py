@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,8 @@ from typer.testing import CliRunner
 from importer.core import ApiSettings
 from importer.sandbox import SandboxConfig, SandboxServer
 from importer.web import WebConfig, create_app
+
+from .waiting import wait_for
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
 
@@ -44,13 +45,13 @@ def upload(client: TestClient, path: Path, name: str | None = None) -> str:
 
 
 def wait_for_run(client: TestClient, rid: str, timeout: float = 60) -> dict[str, Any]:
-    """Poll a run until its thread ends; its status."""
-    deadline = time.monotonic() + timeout
-    while True:
+    """Poll a run until its thread ends; its status (an AssertionError if it never ends)."""
+
+    def ended() -> dict[str, Any] | None:
         status: dict[str, Any] = client.get(f"/api/runs/{rid}").json()
-        if not status["running"] or time.monotonic() > deadline:
-            return status
-        time.sleep(0.05)
+        return None if status["running"] else status
+
+    return wait_for(ended, timeout=timeout, what=f"run {rid} to end", interval=0.05)
 
 
 def cli_errors_csv(edited: Path, out: Path) -> bytes:

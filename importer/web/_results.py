@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from importer.core import NAME_COLUMNS
 from importer.web._words import IGNORE, OUTCOMES, TONES, UNDO_OUTCOMES, plain
 
 __all__ = ["outcome_counts", "outcomes", "read_csv", "who_and_where"]
@@ -35,37 +36,32 @@ def _column(frame: pd.DataFrame, label: str | None) -> pd.Series:
 
 
 def who_and_where(frame: pd.DataFrame, chosen: dict[str, str]) -> list[tuple[str, str]]:
-    """For each row of a results file (or ``plan.csv``): the member (e-mail or project title,
-    with the Kantata id) and the place (geography / department, by name where the file named
-    them, else by id)."""
+    """For each row of a results file (or ``plan.csv``): the member (the name the run found,
+    else the e-mail or project title the file gave, with the Kantata id) and the place
+    (geography / department by name, the run's or the file's, with the ids)."""
     by_target = {t: h for h, t in chosen.items() if t != IGNORE}
 
-    def pick(name: str) -> pd.Series:
-        # The id the run used (filled from a name) or, failing that, the file's own column.
-        found = _column(frame, name)
-        own = _column(frame, by_target.get(name))
-        return found.where(found != "", own)
+    def pick(found: str, *own: str) -> pd.Series:
+        # What the run wrote (an id filled from a name, a name beside an id), else the file's.
+        value = _column(frame, found)
+        for target in own:
+            value = value.where(value != "", _column(frame, by_target.get(target)))
+        return value
 
-    email, title = (
-        _column(frame, by_target.get("member_email")),
-        _column(frame, by_target.get("workspace")),
-    )
-    member, kind = pick("member_id"), pick("member_type").str.lower()
-    geo_name, dept_name = (
-        _column(frame, by_target.get("geography")),
-        _column(frame, by_target.get("department")),
-    )
-    geo, dept = pick("geography_id"), pick("department_id")
-    out = []
-    for values in zip(email, title, member, kind, geo_name, geo, dept_name, dept, strict=True):
-        out.append(_describe(*values))
-    return out
+    member_name, geo_name, dept_name = NAME_COLUMNS
+    who = pick(member_name, "member_email", "workspace")
+    member, kind = pick("member_id", "member_id"), pick("member_type", "member_type").str.lower()
+    geo, dept = pick(geo_name, "geography"), pick(dept_name, "department")
+    geo_id, dept_id = pick("geography_id", "geography_id"), pick("department_id", "department_id")
+    return [
+        _describe(*values)
+        for values in zip(who, member, kind, geo, geo_id, dept, dept_id, strict=True)
+    ]
 
 
 def _describe(
-    email: str, title: str, member: str, kind: str, geo_name: str, geo: str, dept: str, dept_id: str
+    named: str, member: str, kind: str, geo_name: str, geo: str, dept: str, dept_id: str
 ) -> tuple[str, str]:
-    named = email or title
     noun = "project" if kind == "workspace" else "user"
     ident = f"{noun} {member}" if member else ""
     who = f"{named} ({ident})" if named and ident else named or ident

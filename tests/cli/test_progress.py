@@ -14,6 +14,7 @@ from importer.jobs import Progress, run_import
 from importer.sandbox import SandboxConfig, SandboxServer
 
 from ..conftest import settings_for, write_csv
+from ..waiting import wait_for
 
 LIMIT_S = 3.0  # the stand-in server's time limit: how long replies in doubt are waited for
 
@@ -94,7 +95,6 @@ def test_heartbeat_repeats_the_latest_event_and_says_something_first() -> None:
     """Before any event: 'read'; after one: that event again while nothing new comes; the
     callback is called from one thread at a time."""
     import threading
-    import time
 
     from importer.jobs._heartbeat import Heartbeat
 
@@ -107,10 +107,7 @@ def test_heartbeat_repeats_the_latest_event_and_says_something_first() -> None:
         inside.release()
 
     def until(count: int) -> None:
-        for _ in range(1000):  # at most 10 s: a heartbeat that never beats fails, never hangs
-            if len(events) >= count:
-                return
-            time.sleep(0.01)
+        wait_for(lambda: len(events) >= count, timeout=10, what=f"{count} heartbeats")
 
     with Heartbeat(callback, beat=0.05) as beat:
         until(2)

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from importer.sandbox import SandboxConfig, SandboxServer
+
+from ..waiting import wait_for
 
 TOKEN = "doubt-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -53,15 +55,6 @@ def held(sandbox: SandboxServer, member: int) -> list[tuple[str, str]]:
         for row in sandbox.memberships()
         if row["member_id"] == str(member)
     ]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait until ``condition()`` holds; fail the test if it never does."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(0.02)
 
 
 # -- member_id: one integer ---------------------------------------------------------------------
@@ -147,7 +140,11 @@ def test_switch_late_commit(sandbox: SandboxServer, client: httpx.Client, fracti
     with pytest.raises(httpx.TransportError):
         create(client, m(10030))
     assert held(sandbox, 10030) == []  # the server is still working on it
-    wait_for(lambda: held(sandbox, 10030) == [(str(UK), str(ENGINEERING))])
+    wait_for(
+        lambda: held(sandbox, 10030) == [(str(UK), str(ENGINEERING))],
+        timeout=10,
+        what="the late commit",
+    )
     assert sandbox.counters.late_commits == 1
 
 
@@ -160,7 +157,7 @@ def test_late_commit_happens_within_the_time_limit(
     started = time.monotonic()
     with pytest.raises(httpx.TransportError):
         create(client, m(10030))
-    wait_for(lambda: bool(held(sandbox, 10030)), timeout=5.0)
+    wait_for(lambda: held(sandbox, 10030), timeout=5, what="the late commit")
     assert time.monotonic() - started < 5.0
 
 

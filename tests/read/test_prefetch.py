@@ -10,6 +10,8 @@ import pytest
 
 from importer.read import Prefetch
 
+from ..waiting import wait_for
+
 
 def test_items_come_in_order() -> None:
     with Prefetch(iter(range(1000)), depth=2) as ahead:
@@ -44,9 +46,10 @@ def test_the_producer_stays_at_most_depth_items_ahead() -> None:
     with Prefetch(source(), depth=2) as ahead:
         it = iter(ahead)
         assert next(it) == 0
-        time.sleep(0.3)  # plenty of time to run ahead, if it could
-        # one taken, two waiting in the queue, one made and waiting for room
-        assert len(made) <= 4
+        # one taken, two waiting in the queue, one made and waiting for room ...
+        wait_for(lambda: len(made) >= 4, timeout=10, what="the producer to run ahead")
+        time.sleep(0.2)  # ... and no further, however long it is given
+        assert len(made) == 4
 
 
 def test_leaving_early_stops_the_producer_and_closes_the_source() -> None:
@@ -67,10 +70,11 @@ def test_leaving_early_stops_the_producer_and_closes_the_source() -> None:
             if item == 3:
                 break
     assert closed.wait(5), "the source was not closed"
-    deadline = time.monotonic() + 5
-    while any(t.name == "test-prefetch" for t in threading.enumerate()):
-        assert time.monotonic() < deadline, "the producer thread is still running"
-        time.sleep(0.01)
+    wait_for(
+        lambda: all(t.name != "test-prefetch" for t in threading.enumerate()),
+        timeout=5,
+        what="the producer thread to end",
+    )
 
 
 def test_the_producer_runs_in_another_thread() -> None:

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +17,7 @@ from importer.jobs import Progress, run_import
 from importer.sandbox import SandboxConfig, SandboxServer
 
 from ..conftest import big_seed, settings_for, write_csv
+from ..waiting import wait_for
 
 N = 3000
 
@@ -167,12 +167,16 @@ def _sigkill_and_recover(volume_sandbox: SandboxServer, tmp_path: Path) -> None:
         "--server-time-limit", "1",
     ]  # fmt: skip
     env = {**os.environ, "KANTATA_API_TOKEN": volume_sandbox.token}
-    proc = subprocess.Popen(cmd, env=env)
-    deadline = time.monotonic() + 60
-    while volume_sandbox.counters.objects_created < 300 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
+    with subprocess.Popen(cmd, env=env) as proc:
+        try:
+            wait_for(
+                lambda: volume_sandbox.counters.objects_created >= 300,
+                timeout=60,
+                what="300 rows created",
+            )
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
     assert proc.returncode == -signal.SIGKILL
     created_before = volume_sandbox.counters.objects_created
     assert 300 <= created_before < n

@@ -203,7 +203,7 @@ def guided_adp(page: Any, url: str, out: Path) -> None:
     expect(page.locator("#result-counts")).to_contain_text("1 already there")
     expect(page.locator("#result-counts")).to_contain_text("1 ignored")
     first = results.locator('tr[data-row="5"]')
-    expect(first).to_contain_text("hannah.bianchi@acme.example")
+    expect(first).to_contain_text("Hannah Bianchi <hannah.bianchi@acme.example> (user 10021)")
     expect(first).to_contain_text("United Kingdom")
     expect(first).to_contain_text("created")
     shot("6-results", "results")

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from importer.sandbox import SandboxConfig, SandboxServer
 from importer.web import WebConfig, create_app
 
 from ..conftest import write_xlsx
+from ..waiting import wait_for
 from ..web_helpers import (
     SAMPLES,
     cli_errors_csv,
@@ -664,6 +664,11 @@ def test_send_writes_what_the_cli_writes_for_the_same_edit(
     assert counts == {"created": 32, "already there": 1, "not sent: a problem in the file": 5,
                       "refused by Kantata": 4}  # fmt: skip
     assert counts["not sent: a problem in the file"] == problems
+    row2 = outcomes["rows"][0]  # a file of ids only: the names are the ones the run found
+    assert row2["row"] == 2
+    assert row2["who"].startswith("Mateo Campbell <")
+    assert row2["who"].endswith("(user 10006)")
+    assert row2["where"] == "United Kingdom (105) / Engineering (202)"
     assert all("--" not in r["message"] for r in outcomes["rows"])
 
 
@@ -677,7 +682,7 @@ def test_results_name_who_and_where_beside_the_ids_and_undo_is_shown_per_row(
     rid = client.post(f"/api/uploads/{uid}/runs").json()["id"]
     assert wait_for_run(client, rid)["state"] == "finished"
     rows = {r["row"]: r for r in client.get(f"/api/runs/{rid}/rows").json()["rows"]}
-    assert rows[5]["who"] == "hannah.bianchi@acme.example (user 10021)"
+    assert rows[5]["who"] == "Hannah Bianchi <hannah.bianchi@acme.example> (user 10021)"
     assert rows[5]["where"] == "United Kingdom (105) / Engineering (202)"
     assert rows[5]["outcome"] == "created"
     assert rows[13]["outcome"] == "already there"
@@ -753,9 +758,11 @@ def test_cancel_then_resume_in_a_new_server_sends_every_row_once(tmp_path: Path)
         client = signed_in(config)
         uid = upload(client, SAMPLES / "people.csv")
         rid = client.post(f"/api/uploads/{uid}/runs").json()["id"]
-        deadline = time.monotonic() + 30
-        while client.get(f"/api/runs/{rid}").json()["done"] < 3 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(
+            lambda: client.get(f"/api/runs/{rid}").json()["done"] >= 3,
+            timeout=30,
+            what="3 rows done",
+        )
         client.post(f"/api/runs/{rid}/cancel")
         stopped = wait_for_run(client, rid)
         assert stopped["state"] == "interrupted"
@@ -922,12 +929,14 @@ def test_importer_serve_prints_a_loopback_url_that_signs_in(tmp_path: Path) -> N
         assert url.startswith("http://127.0.0.1:")
         assert "?key=" in url
         with httpx.Client(follow_redirects=True) as client:
-            for _ in range(100):
+
+            def answer() -> httpx.Response | None:
                 try:
-                    reply = client.get(url)
-                    break
+                    return client.get(url)
                 except httpx.ConnectError:
-                    time.sleep(0.05)
+                    return None
+
+            reply = wait_for(answer, timeout=10, what=f"an answer from {url}")
             assert reply.status_code == 200
             assert "Drop a CSV" in reply.text
             bare = httpx.get(url.split("?")[0])
@@ -948,8 +957,11 @@ def test_upload_threads_do_not_block_the_page(web: tuple[TestClient, WebConfig])
     rid = client.post(f"/api/uploads/{uid}/runs").json()["id"]
     assert client.get("/api/runs").status_code == 200
     wait_for_run(client, rid)
-    time.sleep(0.05)
-    assert not any(t.name == f"run-{rid}" for t in threading.enumerate())
+    wait_for(
+        lambda: all(t.name != f"run-{rid}" for t in threading.enumerate()),
+        timeout=10,
+        what=f"the thread of run {rid} to end",
+    )
 
 
 @pytest.mark.slow
