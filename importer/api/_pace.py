@@ -102,8 +102,8 @@ def _ewma(average: float | None, value: float, alpha: float) -> float:
 
 FREE, HOLD, PROBE = "free", "hold", "probe"  # the rate learner's phases
 
-# The rate learner's tuning (README § Finding the server's pace; tests/api/test_pace_sim.py plays
-# it against simulated servers, benchmarks/_pace.py against the sandbox).
+# The rate learner's tuning (the README, "Finding the server's pace"; tests/api/test_pace_sim.py
+# plays it against simulated servers, benchmarks/_matrix.py against the sandbox).
 BELOW = 0.97  # hold at this fraction of the level refused
 CUT = 0.94  # refused while holding (the hold was too fast): at most this fraction of it
 HOLD_S = (6.0, 9.0)  # quiet seconds before probing: after a new level, once it is confirmed

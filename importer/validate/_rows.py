@@ -215,6 +215,44 @@ def _schema_failures(
     return None, parsed
 
 
+def _verdicts(
+    schema: pa.DataFrameSchema, cells: _Cells
+) -> tuple[dict[str, np.ndarray], dict[str, _Parsed]] | None:
+    """Which cells fail, as pandera decides, and what the checks parsed meanwhile.
+
+    Each column's checks are pandera ``Check`` objects, run through pandera's check backend
+    (``Check.__call__`` applies the registered check function and returns its ``CheckResult``);
+    its per-cell ``check_output`` is the verdict. ``schema.validate(lazy=True)`` reaches the same
+    verdicts, then turns each failing check into a ``SchemaError`` and consolidates their
+    failure cases into one frame -- most of its cost on a chunk with failures, and nothing the
+    messages need: they are built from the verdicts and the cells. None when the schema holds
+    other checks than the registered cell checks (their failure cases are needed then).
+    """
+    frame = cells.frame()
+    failing: dict[str, np.ndarray] = {}
+    with collect_parsed() as parsed:
+        for name, column in schema.columns.items():
+            for check in column.checks:
+                if check.name not in _CELL_CHECKS:
+                    return None
+                passed = np.asarray(check(frame, column=name).check_output, dtype=bool)
+                failing[name] = failing.get(name, np.zeros(len(passed), dtype=bool)) | ~passed
+    return failing, parsed
+
+
+def _verdict_messages(
+    failing: dict[str, np.ndarray], cells: _Cells, spec: RowSchemaSpec
+) -> pd.DataFrame:
+    """(row, field, message) of every failing cell, vectorised per column."""
+    parts = []
+    for column in spec.columns:
+        mine = failing.get(column.name)
+        if mine is not None and mine.any():
+            value = _contiguous(cells.columns[column.name]).filter(pyarrow.array(mine))
+            parts.append((column.name, cells.rows[mine], _column_messages(column, value)))
+    return _messages_frame(parts)
+
+
 def _failure_messages(failures: pd.DataFrame, spec: RowSchemaSpec) -> pd.DataFrame:
     """Turn pandera failure cases into (row, field, message), vectorised per column."""
     columns = failures["column"].to_numpy()
@@ -346,14 +384,20 @@ def check_chunk(
     prior: pd.DataFrame | None = None,
 ) -> CheckedChunk:
     """Check every cell of one chunk (the first, stateless half of :func:`validate_chunk`):
-    pandera's ``schema.validate`` runs the schema's registered checks, and its failure cases
-    become the messages."""
+    pandera runs the schema's registered checks and decides which cells fail (:func:`_verdicts`);
+    the messages are worded from those cells."""
     spec = spec or load_row_schema()
+    schema = schema or schema_for(spec)
     cells = _text_cells(chunk, headers, spec)
-    failures, parsed = _schema_failures(schema or schema_for(spec), cells)
+    decided = _verdicts(schema, cells)
+    if decided is not None:
+        failing, parsed = decided
+        messages = _verdict_messages(failing, cells, spec)
+    else:  # a schema of other checks: pandera's failure cases say what failed
+        failures, parsed = _schema_failures(schema, cells)
+        messages = _failure_messages(failures, spec) if failures is not None else _empty_messages()
     if any(c.name not in parsed for c in spec.columns):  # a schema of other checks: parse here
         parsed = _parse_columns(cells, spec)
-    messages = _failure_messages(failures, spec) if failures is not None else _empty_messages()
     if prior is not None and not prior.empty:
         messages = _merge_prior(messages, prior)
     return CheckedChunk(cells.rows, parsed, messages, spec)

@@ -29,7 +29,7 @@ IN_FLIGHT_429S = pytest.mark.xfail(
     strict=True,
     reason="30 requests in flight (100/s x 300 ms): each probe that finds the limit unchanged "
     "is refused for 2-3 of them, and a probe every ~17 s (to follow a raised limit within 30 s) "
-    "makes 1.3-1.5 per 10 s (README § Finding the server's pace)",
+    "makes 1.3-1.5 per 10 s (the README, Finding the server's pace)",
 )
 MATRIX = [
     pytest.param(rate, burst, latency, marks=[IN_FLIGHT_429S] if rate * latency >= 30 else [])

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from importer.core import load_row_schema
 from importer.read import HeaderMap
 from importer.validate import DuplicateTracker
+from importer.validate import _rows as rows_module
 from importer.validate._rows import validate_chunk
 from importer.validate._schema import build_schema, row_schema
 
@@ -151,7 +152,7 @@ def test_every_row_is_valid_or_in_error_exactly_once(rows: list[tuple[str, str, 
 
 
 def test_rows_are_checked_by_the_pandera_schema_given() -> None:
-    """The messages are pandera's failure cases: a schema allowing only "User" fails Workspace."""
+    """The checks of the schema given decide: a schema allowing only "User" fails Workspace."""
     spec = load_row_schema()
     strict = replace(
         spec,
@@ -202,3 +203,43 @@ def test_duplicate_tracker_finds_the_first_row_of_every_member(
     expected = [first.setdefault(k, r) for k, r in zip(keys.tolist(), rows.tolist(), strict=True)]
     assert got.tolist() == expected
     assert len(tracker) == len(first)
+
+
+def test_pandera_decides_without_building_failure_cases(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The registered checks run through pandera's check backend, whose verdicts name the failing
+    cells; pandera's SchemaErrors (the consolidation of every failure case into one frame, most
+    of the cost of a chunk with errors) is never built for a chunk of cell failures."""
+    built: list[object] = []
+    real = pa.errors.SchemaErrors.__init__
+
+    def spy(self: pa.errors.SchemaErrors, *args: object, **kwargs: object) -> None:
+        built.append(self)
+        real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pa.errors.SchemaErrors, "__init__", spy)
+    result = validate_chunk(frame([("x", "2", "3", "User"), ("1", "0", "-4", "Person")]), HEADERS)
+    assert len(result.errors) == 2
+    assert built == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(ID_CELL, ID_CELL, ID_CELL, TYPE_CELL), min_size=1, max_size=30))
+def test_messages_from_the_verdicts_are_pandera_failure_cases(
+    rows: list[tuple[str, str, str, str]],
+) -> None:
+    """Worded from pandera's per-cell verdicts or from its ``schema.validate`` failure cases,
+    the error lines are the same."""
+    spec = load_row_schema()
+    schema = row_schema()
+    cells = rows_module._text_cells(frame(rows), HEADERS, spec)
+    failures, _ = rows_module._schema_failures(schema, cells)
+    decided = rows_module._verdicts(schema, cells)
+    assert decided is not None
+    from_verdicts = rows_module._verdict_messages(decided[0], cells, spec)
+    from_cases = (
+        rows_module._failure_messages(failures, spec)
+        if failures is not None
+        else rows_module._empty_messages()
+    )
+    joined = [rows_module._join_per_row(m, spec) for m in (from_verdicts, from_cases)]
+    pd.testing.assert_frame_equal(joined[0], joined[1])
