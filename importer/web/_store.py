@@ -53,6 +53,8 @@ DOWNLOADS = ("success.csv", "errors.csv", "errors.xlsx", "summary.json", "undo.c
 _UPLOAD_META = "upload.json"
 _RUN_META = "run.json"
 SENDING, UNDOING = "sending", "undoing"
+#: States a run can go on from: stopped, refused, or ended with rows not sent or still in doubt.
+RESUMABLE = ("interrupted", "refused", "finished")
 _BUSY_STATES = (SENDING, UNDOING)
 _DEFAULT_BATCH = Settings().options.batch_size  # run's default, defined once
 
@@ -183,12 +185,23 @@ class Run:
             "transient": self.watch.transient if self.watch else None,
             "counts": summary.get("counts"),
             "ignored": len(self.meta.get("ignored", [])),
-            "message": plain(self.meta.get("message")),
+            "message": self.said(self.meta.get("message")),
             "undo": self.meta.get("undo"),
             "files": [n for n in DOWNLOADS if (self.results / n).is_file()],
             "running": running,
             "elsewhere": running and not self.running_here(),
+            "resumable": not running
+            and (
+                state in ("interrupted", "refused") or (state == "finished" and _unsent(self) > 0)
+            ),
         }
+
+    def said(self, message: object) -> str:
+        """A library message about this run in the page's words (its folder named in words)."""
+        text = plain(str(message)) if message else ""
+        return text.replace(str(self.results), "this send's results").replace(
+            str(self.folder), "this send's folder"
+        )
 
     def outcomes(self) -> pd.DataFrame:
         with self.lock:
@@ -379,7 +392,9 @@ class Store:
         return str(content) if content else None
 
     def resume(self, run: Run) -> None:
-        _idle(run, ("interrupted", "refused"), "only an interrupted or refused run can be resumed")
+        _idle(run, RESUMABLE, "only a run that stopped before its end can go on")
+        if run.status()["state"] == "finished" and not _unsent(run):
+            raise InputError("every row of this run was sent: there is nothing to go on with")
         lock = self._hold(str(run.meta["upload"]), run.id, self._run_content(run))
         try:
             run.meta.update(state=SENDING, message=None)
@@ -458,6 +473,12 @@ def _idle(run: Run, states: tuple[str, ...], refusal: str) -> None:
         raise Busy(run.id)
     if status["state"] not in states:
         raise InputError(refusal)
+
+
+def _unsent(run: Run) -> int:
+    """Rows of a run not sent, or whose outcome is still unknown (``not_processed``)."""
+    counts = run.meta.get("summary", {}).get("counts") or {}
+    return int(counts.get("not_processed") or 0)
 
 
 def _ended(result: ImportResult) -> str:
