@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -290,7 +290,7 @@ def _run_import(
     final = final.join(intake.resolved_ids(v.valid))  # success.csv shows IDs found from names
     final["error_field"] = display_fields(final["error_field"], intake.headers)
     # Who and where by name, from what the send looked up anyway (no request for them).
-    final = final.join(_names(v.valid, send_report, out))
+    final = final.join(_names(v.valid, send_report, out, intake.member_labels))
     final[NAME_COLUMNS] = final[NAME_COLUMNS].astype(object).fillna("").astype("str")
     writer = ReportWriter(
         out,
@@ -436,9 +436,16 @@ def _wait_for(beat: Heartbeat) -> Callable[[float, int], None]:
     return waiting
 
 
-def _names(valid: pd.DataFrame, report: SendReport | None, out: Path) -> pd.DataFrame:
+def _names(
+    valid: pd.DataFrame,
+    report: SendReport | None,
+    out: Path,
+    known: Mapping[tuple[str, int], str],
+) -> pd.DataFrame:
     """Who and where by name for the valid rows, from what the send looked up anyway (no
-    request for them); for rows an earlier run settled, the member names it wrote."""
+    request for them); for rows an earlier run settled, the member names it wrote; for members
+    the send did not look up (an identical membership was there already) but the file named
+    (an e-mail, a project title), the name the validation found (``known``)."""
     if report is None:
         return name_columns(valid, {})
     members = report.member_names
@@ -446,7 +453,23 @@ def _names(valid: pd.DataFrame, report: SendReport | None, out: Path) -> pd.Data
     if resumed is not None and len(resumed):
         earlier = earlier_names(out, resumed)[NAME_COLUMNS[0]]
         members = earlier if members is None else pd.concat([members, earlier])
+    if known:
+        found = _found_by_name(valid, known)
+        if members is not None:
+            sent = members.reindex(valid.index).astype(object).fillna("")
+            found = sent.where(sent != "", found)
+        members = found
     return name_columns(valid, report.organizations, members)
+
+
+def _found_by_name(valid: pd.DataFrame, known: Mapping[tuple[str, int], str]) -> pd.Series:
+    """The label of each valid row's member among ``known`` ((member type, id) -> label);
+    ``""`` for the others."""
+    keys = pd.MultiIndex.from_arrays(
+        [valid["member_type"].astype("str"), valid["member_id"].astype("int64")]
+    )
+    labels = pd.Series(known, dtype=object).reindex(keys).fillna("")
+    return pd.Series(labels.to_numpy(), index=valid.index, dtype=object)
 
 
 _TOTALS = ("rows", "valid")  # counts of the input, not of what a run did

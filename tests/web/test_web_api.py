@@ -675,8 +675,9 @@ def test_send_writes_what_the_cli_writes_for_the_same_edit(
 def test_results_name_who_and_where_beside_the_ids_and_undo_is_shown_per_row(
     web: tuple[TestClient, WebConfig], tmp_path: Path
 ) -> None:
-    """The ADP file: e-mails and place names beside the ids; after undo the rows it changed say
-    "undone", the row that was already there does not, and the counts say so too."""
+    """The ADP file: names, e-mails and place names beside the ids (a row already there too);
+    after undo the rows it changed say "undone", the row that was already there does not, and
+    the counts say so too."""
     client, _ = web
     uid = _adp(client, tmp_path)
     rid = client.post(f"/api/uploads/{uid}/runs").json()["id"]
@@ -686,6 +687,7 @@ def test_results_name_who_and_where_beside_the_ids_and_undo_is_shown_per_row(
     assert rows[5]["where"] == "United Kingdom (105) / Engineering (202)"
     assert rows[5]["outcome"] == "created"
     assert rows[13]["outcome"] == "already there"
+    assert rows[13]["who"] == "Liam Tanaka <liam.tanaka@acme.example> (user 10002)"
     assert rows[6]["outcome"] == "not sent: a problem in the file"
     assert client.post(f"/api/runs/{rid}/undo").status_code == 200
     status = wait_for_run(client, rid)
