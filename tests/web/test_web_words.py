@@ -21,7 +21,7 @@ from importer.web._words import plain
 LIBRARY = Path(__file__).resolve().parents[2] / "importer"
 #: Front-ends and the sandbox word their own messages; the template's instructions are written
 #: in a workbook, never shown on the page.
-NOT_TO_THE_PAGE = {"cli", "web", "sandbox", "drop", "jobs/_template.py"}
+NOT_TO_THE_PAGE = {"cli", "web", "sandbox", "drop", "jobs/_template.py", "jobs/_workbook.py"}
 #: Strings that are not messages (summary.json's "command", names of settings).
 NOT_MESSAGES = {"command", "run --dry-run", "undo --dry-run", "--map", "TOKEN_ENV",
                 "KANTATA_API_TOKEN", "KANTATA_BASE_URL"}  # fmt: skip
