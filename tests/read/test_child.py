@@ -18,7 +18,7 @@ from importer.read._isolate import retire_idle_children
 
 from ..conftest import write_xlsx
 from ..hostile_files import ods_workbook
-from ..waiting import cpu_seconds, settles, wait_for
+from ..waiting import CHILD_START_S, cpu_seconds, settles, wait_for
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # 817 bytes from the fuzz generator of test_fuzz.py::test_mangled_ods (a stray "<98<z;" in the
@@ -174,7 +174,9 @@ def test_kill_9_of_the_parent_leaves_no_child(tmp_path: Path, state: str) -> Non
     try:
         assert parent.stdout is not None
         assert parent.stdout.readline().strip() == "ready"
-        kids = wait_for(lambda: children_of(parent.pid), timeout=30, what="the reader child")
+        kids = wait_for(
+            lambda: children_of(parent.pid), timeout=CHILD_START_S, what="the reader child"
+        )
         assert len(kids) == 1, kids
         if state == "hang":  # the child spins in calamine: it keeps using CPU
             used = cpu_seconds(kids[0])
