@@ -65,7 +65,12 @@ IMPORTS = {
     "floor": ("pandas", "pandera.pandas", "pyarrow.csv", "fastexcel"),
     "naive": ("pandas", "openpyxl", "httpx"),
     "read": ("importer.read", "importer.read._excel", "importer.read._isolate"),
-    "cli": ("importer.cli._app", "importer.jobs._run", "importer.plan", "importer.read._delimited"),
+    "cli": (
+        "importer.cli._app",
+        "importer.jobs._run",
+        "importer.jobs._plan",
+        "importer.read._delimited",
+    ),
 }
 
 

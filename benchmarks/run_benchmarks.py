@@ -230,7 +230,7 @@ def part_b(sizes: Sizes, inputs: dict[str, Path]) -> dict[str, Any]:
         cmd = [
             sys.executable,
             "-m",
-            "importer",
+            "importer.cli",
             "run",
             str(path),
             "--base-url",

@@ -126,6 +126,14 @@ def test_help_needs_no_data_stack(command: str | None) -> None:
     assert "Usage: importer" in proc.stdout
 
 
+def test_doctor_needs_no_data_stack() -> None:
+    """``importer doctor`` checks an account (a sandbox here) without pandas or numpy."""
+    proc = without_data_stack("doctor", "--sandbox")
+    assert proc.returncode == 0, proc.stderr
+    assert "ready" in proc.stderr.splitlines()[-1]
+    assert "token:                accepted" in proc.stderr
+
+
 def test_a_command_that_reads_a_file_does_need_the_data_stack(tmp_path: Path) -> None:
     """The blocker is real: ``importer validate`` cannot run under it."""
     src = tmp_path / "in.csv"

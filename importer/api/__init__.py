@@ -15,21 +15,35 @@ from importer.api._client import (
     page_count,
     total_count,
 )
+from importer.api._holdings import (
+    LISTS_HONOURED,
+    LISTS_IGNORED,
+    LISTS_UNKNOWN,
+    Holdings,
+    Member,
+    organizations_of,
+)
 from importer.api._pace import ConcurrencyLimit, RateLearner, describe
 from importer.api._redact import server_text
 
 __all__ = [
     "INCLUDE_ORGS",
+    "LISTS_HONOURED",
+    "LISTS_IGNORED",
+    "LISTS_UNKNOWN",
     "LIST_PARAMS",
     "MEMBERSHIPS",
     "PER_PAGE",
     "ConcurrencyLimit",
+    "Holdings",
     "KantataClient",
+    "Member",
     "Membership",
     "RateLearner",
     "describe",
     "memberships_in",
     "objects_in",
+    "organizations_of",
     "page_count",
     "server_text",
     "total_count",

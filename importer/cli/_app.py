@@ -15,7 +15,6 @@ import signal
 import sqlite3
 import sys
 import threading
-import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
@@ -704,9 +703,26 @@ def serve_cmd(
 
 @app.command(name="drop")
 def drop_cmd(
-    folder: Annotated[Path, typer.Argument(help="Drop folder: files arrive in FOLDER/inbox.")],
+    folder: Annotated[
+        str,
+        typer.Argument(
+            help="Drop folder (files arrive in FOLDER/inbox), or sftp://user@host[:port]/path, "
+            "s3://bucket/prefix"
+        ),
+    ],
     config: Annotated[
-        Path | None, typer.Option("--config", help="TOML config (default: FOLDER/importer.toml).")
+        Path | None,
+        typer.Option(
+            "--config", help="TOML config (default: importer.toml in FOLDER, or in --work-dir)."
+        ),
+    ] = None,
+    work_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--work-dir",
+            help="Remote folders: the local work folder (results, ledger, lock); default "
+            "~/.local/state/kantata-importer/drop/<url>.",
+        ),
     ] = None,
     watch: Annotated[
         bool, typer.Option("--watch", help="Keep running, polling the inbox.")
@@ -718,53 +734,39 @@ def drop_cmd(
         bool, typer.Option("--quiet", "-q", help="Only problems on stderr (for cron mail).")
     ] = False,
 ) -> None:
-    """Import every complete file in FOLDER/inbox once; one JSON line per file.
+    """Import every complete file in FOLDER/inbox once; one JSON line per run.
 
-    Exit code: 0 every file imported (or nothing to do), 1 a file failed or had failed rows,
-    2 bad configuration, 3 the server refused (token, unreachable), 130 interrupted.
+    A file is complete when it stays unchanged across a wait within this run (stable_seconds),
+    a CSV's last line is ended, and its trigger file is there if the folder uses them; the run
+    waits for files still being written up to wait_seconds and imports them as they complete.
+
+    Exit code: 0 every file imported, nothing to do, or busy (another run holds the folder; the
+    JSON line says which), 1 a file failed or had failed rows, 2 bad configuration, 3 the server
+    refused (token, unreachable), 5 the remote folder failed (unreachable, host key, login),
+    130 interrupted.
     Example (cron): importer drop /srv/hr-drop --quiet --log-file /var/log/importer-drop.jsonl
     """
-    from importer.drop import (
-        FileResult,
-        ensure_layout,
-        load_drop_config,
-        process_drop_folder,
-        write_json_line,
-    )
-    from importer.drop import watch as watch_folder
+    from importer.cli._drop import drop_output, error_record, now_iso, run_drop
 
+    started = now_iso()
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            settings = load_drop_config(folder, path=config)
-            ensure_layout(folder)
-        for w in caught:
-            warning = printable(str(w.message))
-            err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
-        with ExitStack() as stack:
-            log = stack.enter_context(log_file.open("a", encoding="utf-8")) if log_file else None
-
-            def on_file(record: FileResult) -> None:
-                write_json_line(record, log or sys.stdout)
-                if not quiet or record.outcome not in ("imported", "duplicate"):
-                    err.print(record.describe(), markup=False, highlight=False, soft_wrap=True)
-
-            cancel = stack.enter_context(_stop_on_signals(quiet))
-            _streaming_pool()
-            run_pass = watch_folder if watch else process_drop_folder
-            result = run_pass(folder, config=settings, cancel=cancel, on_file=on_file)
+        with drop_output(err, quiet=quiet, log_file=log_file) as out, ExitStack() as stack:
+            try:
+                cancel = stack.enter_context(_stop_on_signals(quiet))
+                _streaming_pool()
+                code = run_drop(
+                    folder, config=config, watch=watch, out=out, cancel=cancel, work_dir=work_dir
+                )
+            except OSError as exc:  # the drop folder itself: permissions, a full disk ...
+                failure = InputError(f"{folder}: {exc}")
+                out.record(error_record(str(folder), failure, started))
+                raise failure from None
+            except ImporterError as exc:
+                out.record(error_record(str(folder), exc, started))
+                raise
     except ImporterError as exc:
         raise _fail(exc) from None
-    except OSError as exc:  # the drop folder itself: permissions, a full disk ...
-        raise _fail(InputError(f"{folder}: {exc}")) from None
-    if not quiet and result.lock_owner:
-        state = "busy: held" if result.busy else "took over a stale lock left"
-        line = printable(f"{folder}: {state} by {result.lock_owner}")
-        err.print(line, markup=False, highlight=False, soft_wrap=True)
-    if not quiet and result.waiting:
-        waiting = printable(", ".join(result.waiting))
-        err.print(f"waiting (still being written): {waiting}", markup=False, soft_wrap=True)
-    raise typer.Exit(result.exit_code)
+    raise typer.Exit(code)
 
 
 def main() -> None:

@@ -40,7 +40,15 @@ from importer.core._exit import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_REFUSED,
+    EXIT_REMOTE,
     EXIT_ROWS_FAILED,
+)
+from importer.core._files import (
+    default_out_dir,
+    make_out_dir,
+    private_enough,
+    private_opener,
+    write_json,
 )
 from importer.core._labels import member_label, org_label
 from importer.core._lock import FolderLock
@@ -95,6 +103,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_REFUSED",
+    "EXIT_REMOTE",
     "EXIT_ROWS_FAILED",
     "FORMULA_START",
     "MAX_BATCH",
@@ -139,11 +148,16 @@ __all__ = [
     "TransientApiError",
     "UnreachableError",
     "damaged_journal_message",
+    "default_out_dir",
     "load_row_schema",
+    "make_out_dir",
     "member_label",
     "org_label",
     "parse_mapping",
     "printable",
+    "private_enough",
+    "private_opener",
     "read_token",
     "sha256_file",
+    "write_json",
 ]

@@ -12,7 +12,16 @@ is fine: defaults plus the environment). Keys, all optional::
     server_time_limit = 180                 # seconds the server may work on one request
     batch_size = 100
     differs = "report"                      # a member holding another membership: report|move|add
-    stable_seconds = 30                     # a file unchanged this long is complete
+    stable_seconds = 30                     # unchanged this long, seen in the run: complete
+    wait_seconds = 120                      # how long one run waits for files still being written
+    trigger = "done"                        # take name.csv only once name.csv.done is there
+    require_line_end = true                 # a CSV whose last line has no line end is incomplete
+    # importer drop sftp://... or s3://... (see importer.drop._remote):
+    ssh_key_file = "keys/hr-drop"           # an SSH private key (besides the agent and ~/.ssh)
+    known_hosts = "known_hosts"             # host keys to check the server against
+    endpoint_url = "https://minio.example"  # an S3-compatible endpoint instead of AWS
+    network_timeout = 30                    # seconds each network operation may take
+    results_back = false                    # copy each file's results next to it on the server
     poll_seconds = 30                       # --watch: how often the inbox is looked at
     insecure = false
 
@@ -33,9 +42,10 @@ from __future__ import annotations
 import math
 import os
 import stat
+import threading
 import tomllib
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -52,6 +62,8 @@ from importer.core import (
     parse_mapping,
     read_token,
 )
+from importer.drop._complete import Listing, Settler, trigger_suffix
+from importer.drop._remote import Access
 
 CONFIG_NAME = "importer.toml"
 ENV_PREFIX = "KANTATA_DROP_"
@@ -68,6 +80,14 @@ _SCALARS: dict[str, tuple[type, float | None]] = {
     "batch_size": (int, 1),
     "differs": (str, None),
     "stable_seconds": (float, 0),
+    "wait_seconds": (float, 0),
+    "trigger": (str, None),
+    "require_line_end": (bool, None),
+    "ssh_key_file": (str, None),
+    "known_hosts": (str, None),
+    "endpoint_url": (str, None),
+    "network_timeout": (float, 0.1),
+    "results_back": (bool, None),
     "poll_seconds": (float, 0.1),
     "insecure": (bool, None),
     "max_memory_mb": (int, 1),
@@ -77,7 +97,18 @@ _KNOWN = (*_SCALARS, "mapping")
 
 
 #: The drop folder's own keys; every other key is a field of ``Settings``.
-_DROP_KEYS = ("stable_seconds", "poll_seconds")
+_DROP_KEYS = (
+    "stable_seconds",
+    "wait_seconds",
+    "trigger",
+    "require_line_end",
+    "poll_seconds",
+    "ssh_key_file",
+    "known_hosts",
+    "endpoint_url",
+    "network_timeout",
+    "results_back",
+)
 
 
 @dataclass(frozen=True)
@@ -90,16 +121,80 @@ class DropConfig:
             ``concurrency``, ``max_rps``, ``server_time_limit``, ``batch_size``, ``differs``,
             ``insecure``, ``max_memory_mb`` and ``read_timeout`` of ``importer.toml`` are its
             fields.
-        stable_seconds: a file not written to, renamed or touched (ctime) for this long is
-            complete; younger files are left for a later run.
+        stable_seconds: a file is complete when it did not change (size, mtime, locally also
+            ctime) across a wait this long, observed in the run (see ``_complete``).
+        wait_seconds: how long one run waits, in all, for inbox files to become complete;
+            those still incomplete then are left for the next run, each with the reason.
+        trigger: when set (``"done"``, ``"ok"`` or any suffix), ``name.csv`` is taken only once
+            ``name.csv.done`` is there (the trigger-file convention of SFTP deliveries).
+        require_line_end: a CSV/TSV/TXT whose last line has no line end is not complete.
         poll_seconds: how often ``--watch`` looks at the inbox.
+        ssh_key_file: remote SFTP drops: an SSH private key file (the agent and ``~/.ssh/id_*``
+            are tried too); relative to the config file.
+        known_hosts: remote SFTP drops: the known_hosts file the server's key is checked
+            against (default ``~/.ssh/known_hosts``); relative to the config file.
+        endpoint_url: remote S3 drops: an S3-compatible endpoint instead of AWS.
+        network_timeout: remote drops: seconds each network operation may take.
+        results_back: remote drops: copy each file's results next to it on the server.
         source: the config file that was read, if any.
     """
 
     settings: Settings = field(default_factory=Settings)
     stable_seconds: float = 30.0
+    wait_seconds: float = 120.0
+    trigger: str | None = None
+    require_line_end: bool = True
     poll_seconds: float = 30.0
+    ssh_key_file: str | None = None
+    known_hosts: str | None = None
+    endpoint_url: str | None = None
+    network_timeout: float = 30.0
+    results_back: bool = False
     source: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.trigger is not None and (
+            not self.trigger.strip(".") or any(c in self.trigger for c in "/\\\0")
+        ):
+            raise InputError(f'trigger must be a file suffix such as "done" or ".ok", not '
+                             f"{self.trigger!r}")  # fmt: skip
+
+    def access(self) -> Access:
+        """How to reach a remote drop folder (no secret: keys stay in their files)."""
+        return Access(
+            timeout=self.network_timeout,
+            ssh_key_file=self.ssh_key_file,
+            known_hosts=self.known_hosts,
+            endpoint_url=self.endpoint_url,
+        )
+
+    @property
+    def trigger_suffix(self) -> str | None:
+        """The trigger files' suffix (``".done"``), or ``None`` when none are used."""
+        return trigger_suffix(self.trigger)
+
+    def is_trigger(self, name: str) -> bool:
+        """``name`` is a trigger file (it announces another file; it is never imported)."""
+        suffix = self.trigger_suffix
+        return suffix is not None and name.endswith(suffix)
+
+    def settler(
+        self,
+        listing: Callable[[], Listing],
+        tail: Callable[[str, int], bytes],
+        *,
+        cancel: threading.Event,
+    ) -> Settler:
+        """The completeness watch of one run over an inbox (see ``importer.drop._complete``)."""
+        return Settler(
+            listing=listing,
+            tail=tail,
+            stable_seconds=self.stable_seconds,
+            wait_seconds=self.wait_seconds,
+            trigger=self.trigger_suffix,
+            line_end=self.require_line_end,
+            cancel=cancel,
+        )
 
     @classmethod
     def of(cls, **values: Any) -> DropConfig:
@@ -211,8 +306,9 @@ def _read_file(path: Path) -> dict[str, Any]:
             UserWarning,
             stacklevel=3,
         )
-    if "token_file" in values:
-        values["token_file"] = str(path.parent / Path(values["token_file"]).expanduser())
+    for key in ("token_file", "ssh_key_file", "known_hosts"):
+        if key in values:
+            values[key] = str(path.parent / Path(values[key]).expanduser())
     return values
 
 

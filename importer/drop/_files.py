@@ -7,7 +7,6 @@ import hashlib
 import os
 import shutil
 import stat
-import time
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,25 +55,28 @@ def signature(st: os.stat_result) -> tuple[int, int, int]:
     return st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
-def scan_inbox(inbox: Path, stable_seconds: float) -> tuple[list[Path], list[str]]:
-    """Split the inbox into complete files (oldest first) and names to leave for later.
+def inbox_listing(inbox: Path, owner: int | None = None) -> dict[str, tuple[int, ...]]:
+    """The inbox's regular files, oldest first: name -> (size, mtime, ctime) in ns.
 
-    A file is complete when its name is not temporary and its inode did not change for
-    ``stable_seconds``. The ctime is used, not the mtime: every write, truncate, rename or
-    ``utime`` moves it, by this machine's clock, so a client that restores the sender's mtime
-    (``scp -p``, a skewed clock) cannot make a file being written look old, or a finished one
-    look young.
+    The change time is part of the signature: every write, truncate, rename or ``utime`` moves
+    it, by this machine's clock, so a client that restores the sender's mtime (``scp -p``)
+    cannot make a file being written look unchanged. Files that :func:`refusal` turns away
+    (given ``owner``) are left out: the pass refuses them without reading them.
     """
-    ready, waiting = [], []
-    now = time.time()
+    listing: dict[str, tuple[int, ...]] = {}
     for path, st in regular_files(inbox):
-        if path.name.startswith("."):
+        if owner is not None and refusal(path, owner) is not None:
             continue
-        if is_temporary_name(path.name) or now - st.st_ctime < stable_seconds:
-            waiting.append(path.name)
-        else:
-            ready.append(path)
-    return ready, waiting
+        listing[path.name] = signature(st)
+    return listing
+
+
+def read_tail(folder: Path, name: str, size: int) -> bytes:
+    """The last ``size`` bytes of ``folder/name``."""
+    with (folder / name).open("rb") as f:
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - size))
+        return f.read(size)
 
 
 NAME_BYTES = 255  # the longest file name most filesystems take (NAME_MAX), in bytes

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -36,17 +35,19 @@ from pathlib import Path
 import httpx
 
 from importer.core import AuthError, FolderLock, ImporterError, InputError, printable, sha256_file
+from importer.drop._complete import Waiting
 from importer.drop._config import DropConfig
 from importer.drop._files import (
     STATE_DIR,
     ensure_layout,
+    inbox_listing,
     move_file,
     new_results_dir,
     now_iso,
     odd_entries,
+    read_tail,
     refusal,
     regular_files,
-    scan_inbox,
     signature,
     unique_path,
 )
@@ -69,8 +70,6 @@ __all__ = [
     "FileResult",
     "ensure_layout",
     "process_drop_folder",
-    "scan_inbox",
-    "watch",
     "write_json_line",
 ]
 
@@ -117,6 +116,7 @@ class _Pass:
         if entry is not None and entry.status in (LEDGER_DONE, LEDGER_FAILED):
             started = now_iso()
             moved = move_file(path, unique_path(self.dir(entry.status), entry.name))
+            self.carry_trigger(path, moved)
             self.emit(
                 FileResult(
                     name=entry.name,
@@ -132,25 +132,27 @@ class _Pass:
                 )
             )
             return
+        inbox_twin = self.dir("inbox") / path.name
+        if not inbox_twin.exists():  # died between claiming the file and moving its trigger
+            self.carry_trigger(inbox_twin, path)
         self.run(path, sha, entry.name if entry else path.name, entry)
 
-    def take(self, path: Path) -> None:
-        """A complete file in the inbox."""
-        try:
-            before = path.stat()
-        except FileNotFoundError:
-            return
+    def take(self, path: Path, seen: tuple[int, ...]) -> None:
+        """A complete file in the inbox, ``seen`` its signature when it was found complete."""
         why = refusal(path, self.owner)
         if why is not None:
             self.refuse(path, why)
             return
-        age = time.time() - before.st_ctime
-        if age < self.config.stable_seconds:  # touched again while an earlier file was imported
-            self.result.waiting.append(path.name)
+        try:
+            before = signature(path.stat())
+        except FileNotFoundError:
+            return
+        if before != seen:  # written to since it was seen complete: the next run looks again
+            self.result.waiting.append(Waiting(path.name, "changed after it looked complete"))
             return
         sha = sha256_file(path)
-        if signature(path.stat()) != signature(before):  # written to while we read it
-            self.result.waiting.append(path.name)
+        if signature(path.stat()) != before:  # written to while we read it
+            self.result.waiting.append(Waiting(path.name, "changed while it was read"))
             return
         entry = self.ledger.get(sha)
         if entry is not None and entry.status == LEDGER_DONE:
@@ -160,12 +162,27 @@ class _Pass:
             claimed = move_file(path, unique_path(self.dir("processing"), path.name))
         except FileNotFoundError:  # gone meanwhile (the sync tool took it back)
             return
+        self.carry_trigger(path, claimed)
         self.run(claimed, sha, path.name, entry)
+
+    def carry_trigger(self, path: Path, claimed: Path) -> None:
+        """Move ``path``'s trigger file (``name.csv.done``) along with the file it announced.
+
+        Left in the inbox it would announce the next file of that name before that one is
+        complete. (A run that dies between the two moves leaves it there: the next run moves
+        it next to the file it announced, see :meth:`resume`.)
+        """
+        suffix = self.config.trigger_suffix
+        if suffix is None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            move_file(path.with_name(path.name + suffix), claimed.with_name(claimed.name + suffix))
 
     def refuse(self, path: Path, why: str) -> None:
         """An inbox entry that is not read at all: moved to failed/ with a note (no content)."""
         started = now_iso()
         moved = move_file(path, unique_path(self.dir("failed"), path.name))
+        self.carry_trigger(path, moved)
         note = moved.with_name(moved.name + ".error.txt")
         note.write_text(f"{printable(path.name)} was not imported: {why}.\n", encoding="utf-8")
         self.emit(
@@ -204,6 +221,7 @@ class _Pass:
         started = now_iso()
         earlier = self.root / entry.results_dir
         moved = move_file(path, unique_path(self.dir("done"), path.name))
+        self.carry_trigger(path, moved)
         note = moved.with_name(moved.name + ".duplicate.txt")
         note.write_text(
             f"{printable(path.name)} was not imported: the same content (sha256 {sha}) was "
@@ -277,6 +295,7 @@ class _Pass:
                 final_path=str(target.relative_to(self.root)),
             )  # fmt: skip
             where = move_file(path, target)
+            self.carry_trigger(path, where)
             if outcome == FILE_FAILED:
                 where.with_name(where.name + ".error.txt").write_text(
                     f"{printable(name)} could not be imported: {printable(error or '')}\n"
@@ -304,7 +323,8 @@ class _Pass:
     def _failure_summary(
         results: Path, path: Path, sha: str, code: int, error: str, started: str
     ) -> None:
-        from importer.report import SUMMARY_FILE, write_json
+        from importer.core import write_json
+        from importer.report import SUMMARY_FILE
 
         results.mkdir(parents=True, exist_ok=True)
         write_json(
@@ -324,21 +344,9 @@ class _Pass:
 
 def _in_doubt(results: Path) -> bool:
     """The run journal in ``results`` has rows in flight: sent, outcome unknown."""
-    import sqlite3
+    from importer.send import Journal  # the data stack, which this run has loaded already
 
-    from importer.send import JOURNAL_FILE, ROW_IN_FLIGHT
-
-    journal = results / JOURNAL_FILE
-    if not journal.exists():
-        return False
-    try:
-        with contextlib.closing(sqlite3.connect(f"{journal.as_uri()}?mode=ro", uri=True)) as db:
-            found = db.execute(
-                "SELECT 1 FROM rows WHERE state=? LIMIT 1", (ROW_IN_FLIGHT,)
-            ).fetchone()
-    except sqlite3.Error:
-        return True  # cannot tell: keep the file where the next pass looks at it again
-    return found is not None
+    return Journal.in_doubt(results)
 
 
 def process_drop_folder(
@@ -348,15 +356,19 @@ def process_drop_folder(
     transport: httpx.BaseTransport | None = None,
     cancel: threading.Event | None = None,
     on_file: Callable[[FileResult], None] | None = None,
+    on_pass: Callable[[DropResult], None] | None = None,
     lock_timeout: float = 0.0,
 ) -> DropResult:
     """Import every complete file in ``root/inbox``, oldest first, each exactly once.
 
     Files left in ``processing/`` by a run that died are resumed first (same results folder, so
-    the run journal resumes: nothing is created twice). Then each complete inbox file is hashed:
-    content imported before goes to ``done/`` as a duplicate; other files are moved to
-    ``processing/``, imported into ``results/<name>-<timestamp>/`` and moved to ``done/`` or
-    ``failed/``. The pass stops early when the server refuses the run or ``cancel`` is set.
+    the run journal resumes: nothing is created twice). Then the inbox files are watched until
+    complete (see ``importer.drop._complete``: unchanged across a wait within this run, a CSV's
+    last line ended, the trigger file there if the folder uses them), ``config.wait_seconds`` at
+    most, and each is taken as soon as it is complete. It is hashed: content imported before
+    goes to ``done/`` as a duplicate; other files are moved to ``processing/``, imported into
+    ``results/<name>-<timestamp>/`` and moved to ``done/`` or ``failed/``. The pass stops early
+    when the server refuses the run or ``cancel`` is set.
 
     Args:
         root: the drop folder (must exist; its subfolders are created).
@@ -365,6 +377,7 @@ def process_drop_folder(
         cancel: set it to stop: the current file's requests in flight finish, the file stays in
             ``processing/`` for the next run, no further file is started.
         on_file: called with each :class:`FileResult` as soon as the file is handled.
+        on_pass: called with the :class:`DropResult` when the pass ends (busy included).
         lock_timeout: seconds to wait for another run to release the folder.
 
     Returns:
@@ -380,12 +393,30 @@ def process_drop_folder(
             "no API token: set KANTATA_API_TOKEN, KANTATA_DROP_TOKEN_FILE or token_file in the"
             " config file"
         )
-    result = DropResult(root=path)
+    result = DropResult(root=path, started_at=now_iso())
+    try:
+        _locked_pass(path, config, result, transport, cancel, on_file, lock_timeout)
+    finally:
+        result.finished_at = now_iso()
+    if on_pass is not None:
+        on_pass(result)
+    return result
+
+
+def _locked_pass(
+    path: Path,
+    config: DropConfig,
+    result: DropResult,
+    transport: httpx.BaseTransport | None,
+    cancel: threading.Event | None,
+    on_file: Callable[[FileResult], None] | None,
+    lock_timeout: float,
+) -> None:
     lock = FolderLock(path / STATE_DIR / "lock")
     if not lock.acquire(timeout=lock_timeout):
         owner = lock.owner()
         result.busy, result.lock_owner = True, owner.describe() if owner else "another run"
-        return result
+        return
     try:
         if lock.took_over is not None:
             result.lock_owner = lock.took_over.describe()
@@ -394,58 +425,28 @@ def process_drop_folder(
             run = _Pass(path, config, ledger, transport, stop, on_file, result)
             for left, _ in regular_files(path / "processing"):
                 if run.stop or stop.is_set():
-                    return result
-                run.guarded(left, run.resume)
-            for odd in odd_entries(path / "inbox"):
+                    return
+                if not config.is_trigger(left.name):
+                    run.guarded(left, run.resume)
+            inbox = path / "inbox"
+            for odd in [*odd_entries(inbox), *(p for p, _ in regular_files(inbox))]:
                 if why := refusal(odd, run.owner):
                     run.guarded(odd, functools.partial(run.refuse, why=why))
-            ready, result.waiting = scan_inbox(path / "inbox", config.stable_seconds)
-            for new in ready:
-                if run.stop or stop.is_set():
-                    break
-                run.guarded(new, run.take)
+            settler = config.settler(
+                functools.partial(inbox_listing, inbox, run.owner),
+                functools.partial(read_tail, inbox),
+                cancel=stop,
+            )
+            ready = settler.ready()
+            try:
+                for name in ready:
+                    if run.stop or stop.is_set():
+                        break
+                    seen = settler.signature
+                    run.guarded(inbox / name, functools.partial(run.take, seen=seen))
+            finally:
+                ready.close()
+            result.waiting.extend(settler.waiting)
+            result.seen = len(settler.seen)
     finally:
         lock.release()
-    return result
-
-
-def watch(
-    root: str | Path,
-    *,
-    config: DropConfig,
-    transport: httpx.BaseTransport | None = None,
-    cancel: threading.Event | None = None,
-    on_file: Callable[[FileResult], None] | None = None,
-    max_passes: int | None = None,
-) -> DropResult:
-    """Run :func:`process_drop_folder` every ``config.poll_seconds`` until ``cancel`` is set.
-
-    The lock is held only during a pass, so a one-off ``importer drop`` can run in between. After
-    a pass the server refused, the wait doubles (up to an hour) until a pass gets through.
-
-    Args:
-        root: the drop folder.
-        config: as for :func:`process_drop_folder`.
-        transport: as for :func:`process_drop_folder`.
-        cancel: set it to stop (e.g. from a SIGTERM handler): while idle at once; during an
-            import as for :func:`process_drop_folder` (the file is resumed next time).
-        on_file: called with each file's result as soon as it is handled.
-        max_passes: stop after this many passes (tests; default: never).
-
-    Returns:
-        Every file handled during the watch; ``waiting`` as of the last pass.
-    """
-    stop = cancel or threading.Event()
-    total = DropResult(root=Path(root))
-    passes = refused = 0
-    while not stop.is_set():
-        one = process_drop_folder(root, config=config, transport=transport, cancel=stop,
-                                  on_file=on_file)  # fmt: skip
-        total.root, total.waiting = one.root, one.waiting
-        total.files.extend(one.files)
-        passes += 1
-        refused = min(refused + 1, 12) if any(f.outcome == FILE_REFUSED for f in one.files) else 0
-        if max_passes is not None and passes >= max_passes:
-            break
-        stop.wait(min(config.poll_seconds * 2**refused, max(3600.0, config.poll_seconds)))
-    return total

@@ -7,11 +7,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from importer.core import printable
+from importer.core import EXIT_REMOTE, printable
+from importer.drop._complete import Waiting
 
 FILE_IMPORTED, FILE_ROWS_FAILED, FILE_DUPLICATE = "imported", "rows_failed", "duplicate"
 FILE_FAILED, FILE_REFUSED, FILE_INTERRUPTED = "failed", "refused", "interrupted"
 FILE_IN_DOUBT = "in_doubt"  # the import ran; some rows' outcome is unknown: stays in processing/
+FILE_REMOTE = "remote_error"  # a remote folder's file could not be fetched: stays in processing/
+#: What one run did, as the ``status`` of its JSON line.
+RUN_BUSY, RUN_IDLE, RUN_WAITING, RUN_HANDLED = "busy", "nothing to do", "waiting", "handled"
+RUN_ERROR = "error"  # the run could not start (configuration, folder, token): see ``error``
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,7 @@ class FileResult:
     outcome: str
     exit_code: int
     sha256: str
-    path: Path
+    path: Path | str
     results: Path | None = None
     counts: dict[str, int] = field(default_factory=dict)
     resumed: bool = False
@@ -88,34 +93,78 @@ class DropResult:
     Attributes:
         root: the drop folder.
         files: one result per file handled, in order.
-        waiting: inbox files left for later (still being written, or a temporary name).
+        waiting: inbox files left for the next run (still being written, no trigger file,
+            a temporary name ...), each with the reason.
         busy: another run held the folder's lock; nothing was done.
         lock_owner: who held it (``busy``), or whose stale lock was taken over.
+        seen: how many inbox files the run looked at.
+        started_at, finished_at: UTC, ISO 8601.
+        error: why the run could not start (configuration, folder, token), with
+            ``error_exit_code``; the front-end fills these in (the library raises instead).
     """
 
-    root: Path
+    root: Path | str
     files: list[FileResult] = field(default_factory=list)
-    waiting: list[str] = field(default_factory=list)
+    waiting: list[Waiting] = field(default_factory=list)
     busy: bool = False
     lock_owner: str | None = None
+    seen: int = 0
+    started_at: str = ""
+    finished_at: str = ""
+    error: str | None = None
+    error_exit_code: int = 0
+    remote_error: str | None = None
+
+    @property
+    def status(self) -> str:
+        """``busy``, ``nothing to do``, ``waiting`` (only files not complete yet) or
+        ``handled`` (at least one file was handled: see ``files``), or ``error``."""
+        if self.error is not None:
+            return RUN_ERROR
+        if self.busy:
+            return RUN_BUSY
+        if self.files:
+            return RUN_HANDLED
+        return RUN_WAITING if self.waiting else RUN_IDLE
 
     @property
     def exit_code(self) -> int:
         """130 a file was interrupted; 3 the server refused; 1 a file failed or had failed rows;
-        0 otherwise (including nothing to do and ``busy``)."""
+        0 otherwise (including nothing to do and ``busy``); a run that could not start: its
+        ``error_exit_code``."""
+        if self.error is not None:
+            return self.error_exit_code
         outcomes = {f.outcome for f in self.files}
         if FILE_INTERRUPTED in outcomes:
             return 130
         if FILE_REFUSED in outcomes:
             return 3
+        if self.remote_error is not None or FILE_REMOTE in outcomes:
+            return EXIT_REMOTE
         return 1 if outcomes & {FILE_FAILED, FILE_ROWS_FAILED, FILE_IN_DOUBT} else 0
 
     @property
     def ok(self) -> bool:
         return self.exit_code == 0
 
+    def to_json(self) -> dict[str, Any]:
+        """The run's one JSON line: status, exit code, every file handled, the files left."""
+        return {
+            "folder": str(self.root),
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "files": [f.to_json() for f in self.files],
+            "waiting": [w.to_json() for w in self.waiting],
+            "lock_owner": self.lock_owner,
+            **({"remote_error": printable(self.remote_error)} if self.remote_error else {}),
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            **({"error": printable(self.error)} if self.error is not None else {}),
+        }
 
-def write_json_line(record: FileResult, stream: Any) -> None:
-    """Write ``record`` as one JSON line to a text stream and flush it."""
-    stream.write(json.dumps(record.to_json(), default=str) + "\n")
+
+def write_json_line(record: DropResult | FileResult | dict[str, Any], stream: Any) -> None:
+    """Write ``record`` (its ``to_json()``) as one JSON line to a text stream and flush it."""
+    data = record if isinstance(record, dict) else record.to_json()
+    stream.write(json.dumps(data, default=str) + "\n")
     stream.flush()

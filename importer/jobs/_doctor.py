@@ -18,9 +18,8 @@ from typing import Any
 
 import httpx
 
-from importer.api import KantataClient
+from importer.api import LISTS_UNKNOWN, Holdings, KantataClient, organizations_of
 from importer.core import EXIT_OK, EXIT_REFUSED, ApiError, ApiSettings, FatalApiError
-from importer.send import LISTS_UNKNOWN, Holdings, organizations_of
 
 __all__ = ["EXIT_NOT_READY", "DoctorReport", "check_account"]
 

@@ -1,5 +1,5 @@
 """Pre-flight: ``importer run`` without writing. What the run would do with each row, asked of
-the server with the same batched look-ups and the same classification (``importer.send``).
+the server with the same batched look-ups and the same decisions (``importer.send``).
 
 Each row gets an ``action``: one of the plan's four words, ``new``, ``exists``, ``differs``,
 ``missing reference`` — or ``invalid`` when it fails validation. Against an unchanged server
@@ -12,53 +12,17 @@ membership), ``errors.csv`` (invalid rows and conflicts, to fix and resubmit) an
 
 from __future__ import annotations
 
-import csv
-import os
-import time
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
-import numpy as np
-import pandas as pd
-
-from importer.api import KantataClient
-from importer.core import (
-    DIFFERS,
-    EXISTS,
-    EXIT_OK,
-    EXIT_ROWS_FAILED,
-    MISSING,
-    NEW,
-    PLAN_WORDS,
-    STAGE_REMOTE,
-    STAGE_VALIDATION,
-    ApiSettings,
-    ImportOptions,
-    sha256_file,
-)
+from importer.core import EXIT_OK, EXIT_ROWS_FAILED, ApiSettings, ImportOptions, make_out_dir
 from importer.jobs._heartbeat import Heartbeat
-from importer.jobs._result import ImportResult, ProgressCallback, summary_record
-from importer.jobs._table import check_input, errors_report
-from importer.read import Table
-from importer.report import (
-    SUMMARY_FILE,
-    ReportWriter,
-    escape_labels,
-    frame_csv_text,
-    make_out_dir,
-    output_labels,
-    private_opener,
-    write_json,
-)
-from importer.send import Holdings, classify, decide, organizations_of
-from importer.validate import Intake
+from importer.jobs._result import ImportResult, ProgressCallback
 
-__all__ = ["DIFFERS", "EXISTS", "INVALID", "MISSING", "NEW", "PLAN_FILE", "plan_file"]
+if TYPE_CHECKING:
+    import httpx
 
-PLAN_FILE = "plan.csv"
-INVALID = "invalid"  # a row that fails validation (beside the plan's four words)
-_PLAN_COLUMNS = ["action", "existing_membership_id", "detail"]
+__all__ = ["plan_file"]
 
 
 def plan_file(
@@ -101,112 +65,23 @@ def plan_file(
                 progress=beat,
                 command=command,
             )
+    from importer.jobs import _steps  # the data stack loads here
+    from importer.jobs._skeleton import Source
+
     options = options or ImportOptions()
-    started, t0 = datetime.now(UTC), time.perf_counter()
-    checked = check_input(
-        path, options, api, out_dir=out_dir, transport=transport, progress=progress
-    )
-    table, out, intake, outcomes, v = (
-        checked.table, checked.out, checked.intake, checked.outcomes, checked.validated
-    )  # fmt: skip
-    info = table.info
-    t1 = time.perf_counter()
-    with KantataClient(api, transport=transport) as client:
-        holdings = Holdings(client)
-        verdicts = classify(
-            v.valid, client=client, holdings=holdings, organizations=organizations_of(client)
-        ).frame
-        lookups = client.counts.snapshot()
-        facts = {"member_id_lists": holdings.lists, "memberships_on_account": holdings.total}
-    bad = decide(verdicts, options.differs).failed  # as run decides them
-    outcomes.failed_frame(bad, STAGE_REMOTE)
-    failures = outcomes.frame()
-    invalid = failures[failures["error_stage"] == STAGE_VALIDATION]
-    shown = pd.DataFrame(
-        {
-            "action": verdicts["action"],
-            "existing_membership_id": verdicts["membership_id"],
-            "detail": verdicts["detail"],
-        },
-        index=verdicts.index,
-    )
-    plan = pd.concat(
-        [
-            shown.join(intake.resolved_ids(v.valid)),
-            pd.DataFrame(
-                {
-                    "action": INVALID,
-                    "existing_membership_id": "",
-                    "detail": invalid["error_message"],
-                },
-                index=invalid.index,
-            ),
-        ]
-    ).sort_index()
-    t2 = time.perf_counter()
-    make_out_dir(out)
-    writer = errors_report(out, info, intake)
-    files = _write(out / PLAN_FILE, table, plan, failures, intake, writer)
-    files.update(writer.close())
-    actions = plan["action"].to_numpy()
-    counts = {
-        "rows": v.rows,
-        "valid": len(v.valid),
-        "failed_validation": v.failed,
-        **{word.replace(" ", "_"): int(np.sum(actions == word)) for word in PLAN_WORDS},
+    source = Source.open(path, options, out_dir)
+    checked = source.check(api, transport=transport, progress=progress)
+    planned = _steps.plan_rows(source, checked, api, transport)
+    source.lap("lookup")
+    make_out_dir(source.out)
+    files = _steps.write_plan(source, planned)
+    source.lap("report")
+    source.total()
+    exit_code = EXIT_OK if not planned.would_fail else EXIT_ROWS_FAILED
+    extra = {
+        "base_url": api.base_url,
+        "requests_by_kind": planned.requests,
+        "differs": options.differs,
+        **planned.facts,
     }
-    would_fail = v.failed + len(bad)
-    exit_code = EXIT_OK if not would_fail else EXIT_ROWS_FAILED
-    summary = summary_record(
-        command=command,
-        info=info,
-        sha=sha256_file(info.path),
-        counts=counts,
-        exit_code=exit_code,
-        timings={
-            "validate": t1 - t0,
-            "lookup": t2 - t1,
-            "report": time.perf_counter() - t2,
-            "total": time.perf_counter() - t0,
-        },
-        started=started,
-        notes=(*table.footer_notes, *intake.headers.notes),
-        extra={
-            "base_url": api.base_url,
-            "requests_by_kind": lookups,
-            "differs": options.differs,
-            **facts,
-            **intake.summary(),
-            "warnings": writer.warnings,
-        },
-    )
-    files[SUMMARY_FILE] = write_json(out / SUMMARY_FILE, summary)
-    return ImportResult(exit_code, counts, out, files, summary)
-
-
-def _write(
-    path: Path,
-    table: Table,
-    plan: pd.DataFrame,
-    failures: pd.DataFrame,
-    intake: Intake,
-    writer: ReportWriter,
-) -> dict[str, Path]:
-    """Stream ``plan.csv`` and, through ``writer``, the errors, chunk by chunk."""
-    info = table.info
-    labels = intake.labels if intake.labels is not None else output_labels(info.headers)
-    filled = list(intake.filled.values())
-    tmp = path.with_name(path.name + ".part")
-    header = ["sheet", "source_row", *labels.values(), *filled, *_PLAN_COLUMNS]
-    with open(tmp, "w", encoding="utf-8-sig", newline="", opener=private_opener) as fh:
-        csv.writer(fh).writerow(escape_labels(header))
-        for chunk in table.chunks():
-            writer.write_chunk(chunk, failures)
-            rows = chunk[list(labels)].rename(columns=labels)
-            rows.insert(0, "source_row", rows.index.to_numpy())
-            rows.insert(0, "sheet", info.sheet or "")
-            joined = plan.reindex(chunk.index)[[*filled, *_PLAN_COLUMNS]]
-            frame = pd.concat([rows, joined], axis=1)
-            fh.write(frame_csv_text(frame))
-    os.replace(tmp, path)
-    return {PLAN_FILE: path}
+    return source.finish(command, _steps.plan_counts(checked, planned), exit_code, files, extra)

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from importer.core import EXIT_OK
 
+PLAN_FILE = "plan.csv"  # plan's file: every row and its action
+
 if TYPE_CHECKING:
     from importer.read import SourceInfo
 

@@ -25,9 +25,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-import httpx
-import numpy as np
+from typing import TYPE_CHECKING
 
 from importer.api import KantataClient, Membership
 from importer.core import (
@@ -42,11 +40,17 @@ from importer.core import (
     JournalError,
     OutcomeUnknownError,
     RejectedBatchError,
+    private_opener,
+    write_json,
 )
 from importer.jobs._heartbeat import Heartbeat
 from importer.jobs._result import ImportResult, Progress, ProgressCallback
-from importer.report import earlier_names, private_opener, write_json
-from importer.send import JOURNAL_FILE, ROW_CREATED, ROW_IN_FLIGHT, ROW_MOVED, RunLock
+
+if TYPE_CHECKING:
+    import httpx
+    import pandas as pd
+
+    from importer.send import WrittenRow
 
 __all__ = ["UNDO_FILE", "UNDO_JOURNAL", "UNDO_SUMMARY", "undo_run"]
 
@@ -146,36 +150,25 @@ class _UndoJournal:
             )
 
 
-def _run_rows(results: Path) -> list[_Row]:
-    """What the run did, from its journal: created and moved rows (and how many in doubt)."""
-    path = results / JOURNAL_FILE
-    if not path.exists():
-        raise JournalError(f"{results} holds no run journal ({JOURNAL_FILE}): nothing to undo")
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        got = conn.execute(
-            "SELECT row, state, membership_id, geography_id, department_id, prev_geography_id,"
-            " prev_department_id, server_updated_at FROM rows WHERE state IN (?, ?, ?)"
-            " ORDER BY row",
-            (ROW_CREATED, ROW_MOVED, ROW_IN_FLIGHT),
-        ).fetchall()
-    except sqlite3.DatabaseError as exc:
-        raise JournalError(f"{path} cannot be read ({exc})") from exc
-    finally:
-        conn.close()
-    doubt = [r[0] for r in got if r[1] == ROW_IN_FLIGHT]
-    if doubt:
-        raise JournalError(
-            f"{len(doubt)} rows of that run are still in doubt (e.g. row {doubt[0]}): run the "
-            "same `importer run` command again first (it settles them), then undo"
+def _run_rows(written: list[WrittenRow]) -> list[_Row]:
+    """What the run did, from its journal: the rows it created and moved, to undo."""
+    return [
+        _Row(
+            w.row,
+            MOVE_BACK if w.moved else DELETE,
+            w.membership_id,
+            w.geography_id,
+            w.department_id,
+            w.prev_geography_id,
+            w.prev_department_id,
+            w.server_updated_at,
+            U_PENDING,
+            None,
         )
-    out = []
-    for row, state, mid, geo, dept, pgeo, pdept, updated in got:
-        if state == ROW_MOVED and (pgeo is None or pdept is None):
-            continue  # nothing recorded to go back to (cannot happen for moves of this version)
-        action = DELETE if state == ROW_CREATED else MOVE_BACK
-        out.append(_Row(row, action, str(mid), geo, dept, pgeo, pdept, updated, U_PENDING, None))
-    return out
+        for w in written
+        # a move with nothing recorded to go back to cannot happen for moves of this version
+        if not w.moved or (w.prev_geography_id is not None and w.prev_department_id is not None)
+    ]
 
 
 def _changed(row: _Row, now: Membership | None) -> str:
@@ -231,6 +224,8 @@ def undo_run(
                 progress=beat,
                 cancel=cancel,
             )
+    from importer.send import Journal, RunLock  # the run's journal (and the data stack)
+
     results = Path(results_dir)
     cancel = cancel or threading.Event()
     lock = RunLock(results)
@@ -241,7 +236,7 @@ def undo_run(
     journal = _UndoJournal(results / UNDO_JOURNAL)
     fatal: str | None = None
     try:
-        journal.add(_run_rows(results))
+        journal.add(_run_rows(Journal.written(results)))
         rows = journal.rows()
         with KantataClient(api, transport=transport, cancel=cancel) as client:
             try:
@@ -354,7 +349,7 @@ def _result(
     name = "undo-plan.csv" if dry_run else UNDO_FILE
     path = results / name
     # Who and where, by name, as the run's own results wrote them (no request for them).
-    names = earlier_names(results, np.asarray([r.row for r in rows], dtype=np.int64))
+    names = _earlier_names(results, [r.row for r in rows])
     blank = [""] * len(NAME_COLUMNS)
     with open(path, "w", encoding="utf-8-sig", newline="", opener=private_opener) as fh:
         out = csv.writer(fh)
@@ -385,3 +380,12 @@ def _result(
     if not dry_run:
         files[UNDO_SUMMARY] = write_json(results / UNDO_SUMMARY, summary)
     return ImportResult(exit_code, counts, results, files, summary, fatal)
+
+
+def _earlier_names(results: Path, rows: list[int]) -> pd.DataFrame:
+    """Who and where, by name, as the run's own results wrote them (no request for them)."""
+    import numpy as np  # the data stack, loaded by the undo that needs it
+
+    from importer.report import earlier_names
+
+    return earlier_names(results, np.asarray(rows, dtype=np.int64))

@@ -13,7 +13,7 @@ from importer.read._headers import (
     missing_columns,
     read_mapping_file,
 )
-from importer.read._load import DEFAULT_MAX_BYTES, first_rows, open_table
+from importer.read._load import DEFAULT_MAX_BYTES, first_rows, open_input, open_table
 from importer.read._memory import use_streaming_pool
 from importer.read._names import no_score
 from importer.read._prefetch import Prefetch
@@ -41,6 +41,7 @@ __all__ = [
     "match_headers",
     "missing_columns",
     "no_score",
+    "open_input",
     "open_table",
     "read_mapping_file",
     "suggest_columns",

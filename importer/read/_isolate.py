@@ -21,7 +21,12 @@ reader child (:mod:`importer.read._child`), and the parent only receives what it
   file's measures, before anything is read, what would obviously need too much;
 * **no orphans**: children are started by one long-lived thread of this process (the kernel's
   parent-death signal follows the *thread* that started a child), ask for SIGKILL when their
-  parent dies, and end when their stdin closes.
+  parent dies, and end when their stdin closes;
+* **every wait bounded**: the job is written to the child, and its answer read, with
+  non-blocking I/O under the same deadline (a child that never reads its stdin cannot block the
+  parent's write);
+* **no secrets**: a child gets the parent's environment without the API token (it parses
+  untrusted files and needs no credentials).
 
 Children are fresh interpreters (``subprocess``; never ``fork``: the caller has threads) that
 import only the readers: ~0.2 s for the first read. A child that read a file successfully waits
@@ -58,7 +63,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import importer
-from importer.core import InputError
+from importer.core import TOKEN_ENV, InputError
 from importer.read._child import COMMAND, FRAME, ROW, Job
 
 TIMEOUT_BASE_S = 60.0  # every workbook read may take this long ...
@@ -125,13 +130,6 @@ class _Child:
     def usable(self) -> bool:
         return self.process.poll() is None and self.reads < MAX_READS
 
-    def send(self, kind: bytes, payload: bytes) -> None:
-        stdin = self.process.stdin
-        assert stdin is not None
-        stdin.write(FRAME.pack(kind, len(payload)))
-        stdin.write(payload)
-        stdin.flush()
-
 
 class _Launcher:
     """One daemon thread that starts every child: ``PR_SET_PDEATHSIG`` fires when the thread
@@ -176,12 +174,15 @@ def _spawn() -> _Child:
     except BaseException:
         log.close()
         raise
+    assert process.stdin is not None
+    os.set_blocking(process.stdin.fileno(), False)  # jobs are written under a deadline
     return _Child(process, log)
 
 
 def _child_env() -> dict[str, str]:
-    """The parent's environment, with this ``importer`` first on the child's import path."""
-    env = dict(os.environ)
+    """The parent's environment without the API token, with this ``importer`` first on the
+    child's import path."""
+    env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
     root = str(Path(importer.__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     return env
@@ -193,15 +194,11 @@ _idle: list[_Child] = []
 
 
 def _take() -> _Child:
-    """A child waiting for a read, or a new one."""
-    while True:
-        with _idle_lock:
-            child = _idle.pop() if _idle else None
-        if child is None:
-            return _launcher.start_child()
-        if child.usable:
-            return child
-        _retire(child)
+    """A child waiting for a read, or a new one. (One that died while it waited is found when
+    it is given the job: :class:`_Gone`.)"""
+    with _idle_lock:
+        child = _idle.pop() if _idle else None
+    return child if child is not None else _launcher.start_child()
 
 
 def _give_back(child: _Child) -> None:
@@ -272,11 +269,10 @@ class _Reading:
     def run(self, job: bytes) -> Any:
         stdout = self.child.process.stdout
         assert stdout is not None
+        stdin = self.child.process.stdin
+        assert stdin is not None
         try:
-            try:
-                self.child.send(b"J", job)
-            except (BrokenPipeError, OSError):
-                raise EOFError from None
+            self._write(stdin.fileno(), FRAME.pack(b"J", len(job)) + job)
             self.poll.register(stdout.fileno(), select.POLLIN)
             book = self._receive(stdout.fileno())
             self._done(stdout.fileno())
@@ -285,6 +281,24 @@ class _Reading:
             if not self.heard and not self.timed_out and self.child.reads:
                 raise _Gone from None
             raise self._failure() from None
+
+    def _write(self, fd: int, data: bytes) -> None:
+        """All of ``data`` to the child (``fd`` is non-blocking), before the deadline; EOFError
+        when the child is gone or has not taken it in time."""
+        ready = select.poll()
+        ready.register(fd, select.POLLOUT)
+        view = memoryview(data)
+        while view:
+            left = self.deadline - time.monotonic()
+            if left <= 0 or not ready.poll(math.ceil(left * 1000)):
+                self.timed_out = True
+                raise EOFError
+            try:
+                view = view[os.write(fd, view) :]
+            except BlockingIOError:
+                continue
+            except OSError:  # EPIPE: the child is gone
+                raise EOFError from None
 
     def _done(self, fd: int) -> None:
         """The child's last word on a read: its resident size; it waits for the next read."""

@@ -44,7 +44,7 @@ import os
 import stat
 from pathlib import Path
 
-from importer.core import TEXT_SUFFIXES, WORKBOOK_SUFFIXES, InputError
+from importer.core import TEXT_SUFFIXES, WORKBOOK_SUFFIXES, ImportOptions, InputError
 from importer.read import _delimited as _delimited
 from importer.read import _excel as _excel
 from importer.read import _isolate as _isolate
@@ -71,6 +71,7 @@ __all__ = [
     "default_read_timeout",
     "first_rows",
     "memory_budget",
+    "open_input",
     "open_table",
 ]
 
@@ -278,4 +279,19 @@ def _format_of(p: Path, head: bytes) -> str:
         f"{p.name}: unsupported file type ({kind} holding binary data); expected a .csv, .tsv "
         "or .txt text file or an .xlsx, .xlsm, .xls or .ods workbook",
         path=str(p),
+    )
+
+
+def open_input(path: str | Path, options: ImportOptions) -> Table:
+    """Open ``path`` with the sheet, chunk size and limits of ``options``."""
+    return open_table(
+        path,
+        sheet=options.sheet,
+        chunk_rows=options.chunk_rows,
+        max_rows=options.max_rows,
+        max_bytes=options.max_file_bytes,
+        max_memory=options.max_memory_mb << 20 if options.max_memory_mb else None,
+        read_timeout=options.read_timeout,
+        header_row=options.header_row,
+        score=header_scorer(options.mapping),
     )

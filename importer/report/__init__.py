@@ -11,10 +11,7 @@ from importer.report._report import (
     SUMMARY_FILE,
     ReportWriter,
     escape_labels,
-    make_out_dir,
     output_labels,
-    private_opener,
-    write_json,
 )
 
 __all__ = [
@@ -25,9 +22,6 @@ __all__ = [
     "earlier_names",
     "escape_labels",
     "frame_csv_text",
-    "make_out_dir",
     "name_columns",
     "output_labels",
-    "private_opener",
-    "write_json",
 ]

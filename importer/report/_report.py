@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import json
 import logging
 import os
 import re
-import stat
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -30,7 +28,9 @@ from importer.core import (
     NAME_COLUMNS,
     OUTCOME_COLUMNS,
     STATUS_SUCCEEDED,
-    InputError,
+    make_out_dir,
+    private_enough,
+    private_opener,
 )
 from importer.report._csv import csv_text, escape_formula_cells, text_column
 from importer.report._xlsx import XlsxSheetWriter
@@ -43,34 +43,6 @@ PAYLOADS_FILE = "payloads.jsonl"
 _FLUSH_ROWS = 20_000  # result rows gathered before they are written
 _RESERVED = ("sheet", "source_row", *OUTCOME_COLUMNS, *NAME_COLUMNS)
 logger = logging.getLogger(__name__)
-
-
-def _private_enough(path: Path) -> None:
-    """Files follow the user's umask, but never end up world-writable."""
-    mode = path.stat().st_mode
-    if mode & stat.S_IWOTH:
-        path.chmod(mode & ~stat.S_IWOTH)
-
-
-def private_opener(path: str, flags: int) -> int:
-    """``open(..., opener=private_opener)``: a new file gets the umask minus others' write bit."""
-    return os.open(path, flags, 0o664)
-
-
-def make_out_dir(path: Path) -> Path:
-    """Create the results folder and missing parents: the umask applies, minus others' write.
-
-    Raises:
-        InputError: ``path`` is a file, not a folder.
-    """
-    if path.exists() and not path.is_dir():
-        raise InputError(
-            f"{path} is a file, not a folder; choose another --out folder", path=str(path)
-        )
-    missing = [p for p in (path, *path.parents) if not p.exists()]
-    for folder in reversed(missing):
-        folder.mkdir(mode=0o775, exist_ok=True)
-    return path
 
 
 def escape_labels(labels: Sequence[str]) -> list[str]:
@@ -277,7 +249,7 @@ class ReportWriter:
         for name, (final, fh) in self._files.items():
             fh.close()
             os.replace(fh.name, final)
-            _private_enough(final)
+            private_enough(final)
             written[name] = final
         if self._xlsx is not None:
             try:
@@ -296,7 +268,7 @@ class ReportWriter:
                 )
             final = self.out_dir / ERRORS_XLSX
             os.replace(self._part(ERRORS_XLSX), final)
-            _private_enough(final)
+            private_enough(final)
             written[ERRORS_XLSX] = final
         return written
 
@@ -308,13 +280,3 @@ class ReportWriter:
             Path(fh.name).unlink(missing_ok=True)
         if self._xlsx is not None:
             self._xlsx.abort()  # removes errors.xlsx.part
-
-
-def write_json(path: Path, data: dict[str, Any]) -> Path:
-    """Write ``data`` as pretty JSON, atomically."""
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "w", encoding="utf-8", opener=private_opener) as fh:
-        fh.write(json.dumps(data, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
-    _private_enough(path)
-    return path

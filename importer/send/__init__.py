@@ -4,9 +4,9 @@ Everything else in this package is private (``_name.py``).
 """
 
 from importer.send._batch import iter_batches
+from importer.send._classify import classify
 from importer.send._decide import Decisions, decide
 from importer.send._dispatch import SendReport, send_all
-from importer.send._holdings import LISTS_UNKNOWN, Holdings, classify, organizations_of
 from importer.send._journal import (
     JOURNAL_FILE,
     ROW_CREATED,
@@ -14,22 +14,21 @@ from importer.send._journal import (
     ROW_MOVED,
     Journal,
     RunLock,
+    WrittenRow,
 )
 
 __all__ = [
     "JOURNAL_FILE",
-    "LISTS_UNKNOWN",
     "ROW_CREATED",
     "ROW_IN_FLIGHT",
     "ROW_MOVED",
     "Decisions",
-    "Holdings",
     "Journal",
     "RunLock",
     "SendReport",
+    "WrittenRow",
     "classify",
     "decide",
     "iter_batches",
-    "organizations_of",
     "send_all",
 ]

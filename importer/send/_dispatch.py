@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from importer.api import KantataClient
+from importer.api import Holdings, KantataClient, organizations_of
 from importer.core import (
     DIFFERS_REPORT,
     PLAN_WORDS,
@@ -44,8 +44,8 @@ from importer.core import (
 )
 from importer.report import Outcomes
 from importer.send._batch import Batch, iter_batches
+from importer.send._classify import classify
 from importer.send._decide import Decisions, check_differs, decide
-from importer.send._holdings import Holdings, classify, organizations_of
 from importer.send._journal import (
     KIND_MOVE,
     ROW_CREATED,

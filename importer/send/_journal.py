@@ -23,6 +23,8 @@ import sqlite3
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import closing
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -98,10 +100,25 @@ class RunLock:
         self._lock.release()
 
 
+@dataclass(frozen=True)
+class WrittenRow:
+    """A row whose membership a finished run created or moved, as its journal recorded it."""
+
+    row: int
+    moved: bool  # False: created
+    membership_id: str
+    geography_id: int | None
+    department_id: int | None
+    prev_geography_id: int | None  # a move: where the membership was before
+    prev_department_id: int | None
+    server_updated_at: str | None
+
+
 class Journal:
     """Per-row state of one import, on disk. Thread-safe.
 
-    Use :meth:`open`; close with :meth:`close` (or as a context manager).
+    Use :meth:`open`; close with :meth:`close` (or as a context manager). A finished run's
+    journal is read, without opening it for writing, by :meth:`written` and :meth:`in_doubt`.
     """
 
     def __init__(self, path: Path, conn: sqlite3.Connection, lock: RunLock) -> None:
@@ -164,6 +181,54 @@ class Journal:
             lock.release()
             raise
         return cls(path, conn, lock)
+
+    @staticmethod
+    def written(out_dir: Path) -> list[WrittenRow]:
+        """The rows the run in ``out_dir`` created or moved, by row (read-only).
+
+        Raises:
+            JournalError: ``out_dir`` holds no journal, it cannot be read, or rows of that run
+                are still in doubt (the same ``importer run`` settles them first).
+        """
+        path = out_dir / JOURNAL_FILE
+        if not path.exists():
+            raise JournalError(f"{out_dir} holds no run journal ({JOURNAL_FILE}): nothing to undo")
+        try:
+            with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as conn:
+                got = conn.execute(
+                    "SELECT row, state, membership_id, geography_id, department_id,"
+                    " prev_geography_id, prev_department_id, server_updated_at FROM rows"
+                    " WHERE state IN (?, ?, ?) ORDER BY row",
+                    (ROW_CREATED, ROW_MOVED, ROW_IN_FLIGHT),
+                ).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"{path} cannot be read ({exc})") from exc
+        doubt = [r[0] for r in got if r[1] == ROW_IN_FLIGHT]
+        if doubt:
+            raise JournalError(
+                f"{len(doubt)} rows of that run are still in doubt (e.g. row {doubt[0]}): run "
+                "the same `importer run` command again first (it settles them), then undo"
+            )
+        return [
+            WrittenRow(row, state == ROW_MOVED, str(mid), geo, dept, pgeo, pdept, updated)
+            for row, state, mid, geo, dept, pgeo, pdept, updated in got
+        ]
+
+    @staticmethod
+    def in_doubt(out_dir: Path) -> bool:
+        """The journal in ``out_dir`` has rows in flight (sent, outcome unknown), or cannot be
+        read (so nothing can be said to be settled); ``False`` when there is no journal."""
+        path = out_dir / JOURNAL_FILE
+        if not path.exists():
+            return False
+        try:
+            with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as conn:
+                found = conn.execute(
+                    "SELECT 1 FROM rows WHERE state=? LIMIT 1", (ROW_IN_FLIGHT,)
+                ).fetchone()
+        except sqlite3.Error:
+            return True
+        return found is not None
 
     def bind_server(self, server: dict[str, str], *, describe: str) -> None:
         """Tie the journal to the server it runs against, or refuse another one.
@@ -234,6 +299,12 @@ class Journal:
             rows = self._conn.execute("SELECT row, state FROM rows ORDER BY row").fetchall()
         array = np.asarray(rows, dtype="int64").reshape(-1, 2)
         return pd.Series(array[:, 1].astype("int8"), index=pd.Index(array[:, 0], name="row"))
+
+    def rows_in_flight(self) -> np.ndarray:
+        """The rows whose request left and whose outcome is not known (sorted)."""
+        state = self.state_of_rows()
+        in_flight: np.ndarray = state.index[state.to_numpy() == ROW_IN_FLIGHT].to_numpy()
+        return in_flight
 
     def states(self) -> pd.DataFrame:
         """Every recorded row, indexed by row, with every column of the ``rows`` table."""

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from importer.api import KantataClient, Membership
+from importer.api import Holdings, KantataClient, Membership
 from importer.core import (
     STAGE_NOT_PROCESSED,
     STAGE_REMOTE,
@@ -38,7 +38,6 @@ from importer.core import (
     RejectedBatchError,
 )
 from importer.send._batch import Batch
-from importer.send._holdings import Holdings
 from importer.send._journal import KIND_CREATE, KIND_MOVE
 
 NOTE_EXISTED = "identical membership already on the server"

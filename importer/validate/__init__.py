@@ -11,6 +11,7 @@ from importer.validate._rows import (
     check_chunk,
     finish_chunk,
     no_valid_rows,
+    with_cell_notes,
 )
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "no_valid_rows",
     "origin_digest",
     "read_intake",
+    "with_cell_notes",
 ]

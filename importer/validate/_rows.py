@@ -11,6 +11,7 @@ duplicates are found across chunk boundaries.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +21,7 @@ import pyarrow
 import pyarrow.compute as pc
 
 from importer.core import ESCAPED_FORMULA, ColumnSpec, RowSchemaSpec, load_row_schema
-from importer.read import HeaderMap
+from importer.read import CellNote, HeaderMap
 from importer.validate._schema import (
     CHECK_CHOICE,
     CHECK_POSITIVE_INT,
@@ -454,3 +455,19 @@ def validate_chunk(
     """
     checked = check_chunk(chunk, headers, spec=spec, schema=schema, prior=prior)
     return finish_chunk(checked, duplicates if duplicates is not None else DuplicateTracker())
+
+
+def with_cell_notes(errors: pd.DataFrame, notes: Sequence[CellNote]) -> pd.DataFrame:
+    """Add to an error the note of the cells it is about ("merged cells D5:D14", a formula
+    never calculated): rows in the note's block whose ``error_field`` names its column."""
+    rows = errors.index.to_numpy(dtype=np.int64)
+    order = np.argsort(rows, kind="stable")
+    fields = errors["error_field"].to_numpy(dtype=object)
+    messages = errors["error_message"].to_numpy(dtype=object).copy()
+    for note in notes:
+        lo, hi = np.searchsorted(rows[order], [note.first_row, note.last_row + 1])
+        for at in order[lo:hi]:
+            names = str(fields[at]).split("; ")
+            if any(n == note.label or n.startswith(note.label + " [") for n in names):
+                messages[at] = f"{messages[at]} ({note.text})"
+    return errors.assign(error_message=messages)

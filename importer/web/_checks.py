@@ -26,7 +26,6 @@ from importer.core import (
     ImportOptions,
     InputError,
 )
-from importer.jobs import open_input, with_cell_notes
 from importer.read import (
     DEFAULT_MAX_BYTES,
     MAX_CELL_BYTES,
@@ -39,6 +38,7 @@ from importer.read import (
     match_headers,
     missing_columns,
     no_score,
+    open_input,
     suggest_columns,
 )
 from importer.validate import (
@@ -48,6 +48,7 @@ from importer.validate import (
     finish_chunk,
     name_lookups,
     read_intake,
+    with_cell_notes,
 )
 from importer.web._words import IGNORE, needed_words, plain
 

@@ -66,8 +66,13 @@ def drop_cmd(root: Path, *args: str) -> list[str]:
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
-    """The JSON records of a drop run's output."""
+    """The JSON records of a drop run's output (one per run or pass)."""
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def file_records(text: str) -> list[dict[str, Any]]:
+    """The per-file records inside the JSON lines of a drop run's output."""
+    return [f for record in json_lines(text) for f in record["files"]]
 
 
 def test_good_and_bad_file_go_to_done_and_failed_with_results(
@@ -142,26 +147,6 @@ def test_same_content_dropped_again_is_skipped_with_note(
     assert sorted(members_of(sandbox, range(10010, 10020))) == list(range(10010, 10020))
 
 
-def test_half_written_files_are_left_alone(sandbox: SandboxServer, tmp_path: Path) -> None:
-    """A .part file, a hidden file and a file changed just now stay in the inbox."""
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    write_csv(inbox / "old.csv", rows(range(10010, 10015)))
-    time.sleep(1.1)
-    write_csv(inbox / "fresh.csv", rows(range(10020, 10025)))
-    write_csv(inbox / "upload.csv.part", rows(range(10030, 10035)))
-    write_csv(inbox / "big.xlsx.tmp", rows(range(10040, 10045)))
-    write_csv(inbox / ".rsync-tmp.csv", rows(range(10050, 10055)))
-    result = process_drop_folder(tmp_path, config=config_for(sandbox, stable_seconds=1.0))
-    assert [f.name for f in result.files] == ["old.csv"]
-    assert sorted(result.waiting) == ["big.xlsx.tmp", "fresh.csv", "upload.csv.part"]
-    left = sorted(p.name for p in inbox.iterdir())
-    assert left == [".rsync-tmp.csv", "big.xlsx.tmp", "fresh.csv", "upload.csv.part"]
-    assert members_of(sandbox, range(10020, 10060)) == []
-    later = process_drop_folder(tmp_path, config=config_for(sandbox, stable_seconds=0))
-    assert [f.name for f in later.files] == ["fresh.csv"]  # temporary names never
-
-
 def test_oldest_file_first(sandbox: SandboxServer, tmp_path: Path) -> None:
     """Files are imported in mtime order, not name order."""
     inbox = tmp_path / "inbox"
@@ -233,9 +218,11 @@ def test_watch_picks_up_files_as_they_arrive(sandbox: SandboxServer, tmp_path: P
     )  # fmt: skip
     thread.start()
     try:
-        write_csv(tmp_path / "inbox" / "one.csv", rows(range(10010, 10015)))
-        wait_for(lambda: seen, timeout=20, what="one.csv imported")  # two.csv comes later
-        write_csv(tmp_path / "inbox" / "two.csv", rows(range(10020, 10025)))
+        for name, members in (("one.csv", range(10010, 10015)), ("two.csv", range(10020, 10025))):
+            part = write_csv(tmp_path / "inbox" / f"{name}.part", rows(members))
+            part.rename(tmp_path / "inbox" / name)  # atomic, as the README asks of uploaders
+            handled = len(seen) + 1
+            wait_for(lambda n=handled: len(seen) >= n, timeout=20, what=f"{name} imported")
         thread.join(timeout=20)
         assert not thread.is_alive(), "the watcher did not stop after two files"
     finally:
@@ -248,19 +235,21 @@ def test_watch_command_stops_cleanly_on_sigterm(sandbox: SandboxServer, tmp_path
     """`drop --watch` imports a file dropped later, then exits 0 on SIGTERM (systemd stop)."""
     write_toml(tmp_path, sandbox, poll_seconds=0.2)
     env = {**os.environ, "KANTATA_API_TOKEN": sandbox.token}
-    proc = subprocess.Popen(drop_cmd(tmp_path, "--watch", "--quiet"), env=env,
+    proc = subprocess.Popen(drop_cmd(tmp_path, "--watch"), env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
         inbox, done = tmp_path / "inbox", tmp_path / "done" / "late.csv"
         wait_for(inbox.is_dir, timeout=CHILD_START_S, what="the watcher to make inbox/")
-        write_csv(inbox / "late.csv", rows(range(10010, 10015)))
+        part = write_csv(inbox / "late.csv.part", rows(range(10010, 10015)))
+        part.rename(inbox / "late.csv")  # atomic, as the README asks of uploaders
         wait_for(done.exists, timeout=20, what="done/late.csv")
         proc.send_signal(signal.SIGTERM)
         out, errs = proc.communicate(timeout=10)
     finally:
         proc.kill()
     assert proc.returncode == 0, errs
-    assert [(r["file"], r["outcome"]) for r in json_lines(out)] == [("late.csv", "imported")]
+    assert [(r["file"], r["outcome"]) for r in file_records(out)] == [("late.csv", "imported")]
+    assert [r["status"] for r in json_lines(out)] == ["handled"]  # idle passes write no line
 
 
 def test_file_finished_but_not_moved_is_not_imported_again(
@@ -311,10 +300,12 @@ def test_two_concurrent_drop_processes_import_each_file_once(
     ]  # fmt: skip
     outputs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
-    records = [r for out, _ in outputs for r in json_lines(out)]
+    records = [r for out, _ in outputs for r in file_records(out)]
     assert sorted(r["file"] for r in records) == sorted(files)
     assert {r["outcome"] for r in records} == {"imported"}
     assert any("busy" in errs for _, errs in outputs), outputs  # one of them found it locked
+    statuses = sorted(r["status"] for out, _ in outputs for r in json_lines(out))
+    assert statuses == ["busy", "handled"]  # one line per run, busy told apart
     assert sorted(p.name for p in (tmp_path / "done").iterdir()) == sorted(files)
     assert len(list((tmp_path / "results").iterdir())) == 3
     everyone = range(10010, 10130)
@@ -350,7 +341,7 @@ def test_killed_run_resumes_on_next_run(sandbox: SandboxServer, tmp_path: Path) 
                            timeout=60, check=False)  # fmt: skip
     assert again.returncode == 0, again.stderr
     assert f"took over a stale lock left by pid {proc.pid}" in again.stderr
-    [record] = json_lines(again.stdout)
+    [record] = file_records(again.stdout)
     assert (record["outcome"], record["resumed"]) == ("imported", True)
     assert record["results"] == str(results)
     assert record["counts"]["created"] == len(members)
@@ -373,10 +364,47 @@ def test_cli_log_file_quiet_and_exit_code(sandbox: SandboxServer, tmp_path: Path
     assert result.stdout == ""
     assert result.stderr.startswith("bad.csv: failed")
     assert "good.csv" not in result.stderr
-    records = {r["file"]: r for r in json_lines(log.read_text())}
+    [run] = json_lines(log.read_text())
+    assert (run["status"], run["exit_code"]) == ("handled", 1)
+    records = {r["file"]: r for r in run["files"]}
     assert records["good.csv"]["outcome"] == "imported"
     assert records["bad.csv"]["outcome"] == "failed"
     assert sandbox.token not in log.read_text()
+
+
+def test_every_run_writes_one_json_line_busy_idle_or_files(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    """busy, nothing to do, handled, error: one JSON line each; --quiet silent on success."""
+    write_toml(tmp_path, sandbox)
+    env = {"KANTATA_API_TOKEN": sandbox.token}
+    ensure_layout(tmp_path)
+    holder = FolderLock(tmp_path / ".importer" / "lock")
+    assert holder.acquire()
+    try:
+        busy = runner.invoke(app, ["drop", str(tmp_path)], env=env)
+    finally:
+        holder.release()
+    [line] = json_lines(busy.stdout)
+    assert (busy.exit_code, line["status"], line["files"]) == (0, "busy", [])
+    assert str(os.getpid()) in line["lock_owner"]
+    idle = runner.invoke(app, ["drop", str(tmp_path)], env=env)
+    assert [r["status"] for r in json_lines(idle.stdout)] == ["nothing to do"]
+    write_csv(tmp_path / "inbox" / "good.csv", rows(range(10010, 10013)))
+    quiet = runner.invoke(app, ["drop", str(tmp_path), "--quiet"], env=env)
+    assert (quiet.exit_code, quiet.stdout, quiet.stderr) == (0, "", "")
+    assert (tmp_path / "done" / "good.csv").is_file()
+    (tmp_path / "inbox" / "bad.csv").write_bytes(b"")
+    failing = runner.invoke(app, ["drop", str(tmp_path), "--quiet"], env=env)
+    [line] = json_lines(failing.stdout)  # a run that needs a look is printed even with --quiet
+    assert (failing.exit_code, line["status"]) == (1, "handled")
+    assert line["files"][0]["file"] == "bad.csv"
+    (tmp_path / "importer.toml").write_text("concurency = 4\n")
+    log = tmp_path / "drop.jsonl"
+    broken = runner.invoke(app, ["drop", str(tmp_path), "--log-file", str(log)], env=env)
+    [line] = json_lines(log.read_text())
+    assert (broken.exit_code, line["status"], line["exit_code"]) == (2, "error", 2)
+    assert "concurency" in line["error"]
 
 
 @pytest.mark.parametrize(
@@ -401,7 +429,8 @@ def test_configuration_problems_exit_2(
     assert result.returncode == 2, result.stderr
     assert needle in result.stderr
     assert "Traceback" not in result.stderr
-    assert result.stdout == ""
+    [line] = json_lines(result.stdout)  # even a run that cannot start writes its line
+    assert (line["status"], line["exit_code"]) == ("error", 2)
 
 
 def test_no_token_exits_3_like_run(tmp_path: Path) -> None:

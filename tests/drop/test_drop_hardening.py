@@ -119,7 +119,8 @@ def test_names_with_line_breaks_and_escapes_cannot_forge_log_lines(
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("bad\\n{")
     assert "\\x1b[2J" in line
-    [record] = [json.loads(x) for x in result.stdout.splitlines()]
+    [run] = [json.loads(x) for x in result.stdout.splitlines()]
+    [record] = run["files"]
     assert record["file"] == evil
     note = next((tmp_path / "failed").glob("*.error.txt")).read_text()
     assert "\x1b" not in note

@@ -3,16 +3,21 @@ reach the caller, and every test here that could hang runs in a subprocess with 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import signal
+import struct
 import subprocess
 import sys
+import termios
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from importer.core import InputError
+from importer.core import TOKEN_ENV, InputError
 from importer.read import first_rows, open_table
 from importer.read._isolate import retire_idle_children
 
@@ -128,8 +133,6 @@ def test_the_stopped_child_is_gone_and_the_sheet_is_named(tmp_path: Path) -> Non
 
 def test_a_read_past_its_deadline_in_a_thread_does_not_block_others(tmp_path: Path) -> None:
     """While one thread waits out a hang, another reads a good workbook: children are per read."""
-    import threading
-
     good = write_xlsx(tmp_path / "good.xlsx", {"M": [["member_id"], [1], [2]]})
     errors: list[BaseException] = []
 
@@ -229,7 +232,8 @@ def test_workbooks_read_alike_in_the_child_and_in_process(tmp_path: Path) -> Non
 
 def test_a_waiting_child_that_died_is_replaced(tmp_path: Path) -> None:
     """The child kept after a good read is killed while it waits: the next read gets a new one
-    (a good file is never refused for its reader's death)."""
+    (a good file is never refused for its reader's death; the job written to the dead child
+    fails, and the read goes to a new one)."""
     good = write_xlsx(tmp_path / "good.xlsx", {"M": [["member_id"], [1], [2]]})
     retire_idle_children()
     before = set(children_of(os.getpid()))
@@ -238,6 +242,87 @@ def test_a_waiting_child_that_died_is_replaced(tmp_path: Path) -> None:
     os.kill(waiting, signal.SIGKILL)
     wait_for(lambda: not alive(waiting), timeout=10, what="the killed child to be gone")
     assert sum(len(c) for c in open_table(good).chunks()) == 2
+
+
+def test_a_waiting_child_that_dies_holding_the_job_is_replaced(tmp_path: Path) -> None:
+    """The kept child is alive when it is given the next job, then dies before a word about
+    it (stopped, the job pending in its stdin, killed): the read is done by a new child, not
+    reported as a crash of the reader."""
+    good = write_xlsx(tmp_path / "good.xlsx", {"M": [["member_id"], [1], [2]]})
+    retire_idle_children()
+    before = set(children_of(os.getpid()))
+    assert sum(len(c) for c in open_table(good).chunks()) == 2
+    [waiting] = set(children_of(os.getpid())) - before
+    os.kill(waiting, signal.SIGSTOP)
+    # The child's end of its stdin pipe: FIONREAD there says when the job has been written.
+    pipe = os.open(f"/proc/{waiting}/fd/0", os.O_RDONLY | os.O_NONBLOCK)
+    killed = threading.Event()
+
+    def kill_once_the_job_is_pending() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            pending = fcntl.ioctl(pipe, termios.FIONREAD, struct.pack("i", 0))
+            if struct.unpack("i", pending)[0]:
+                os.kill(waiting, signal.SIGKILL)
+                killed.set()
+                return
+            time.sleep(0.005)
+
+    killer = threading.Thread(target=kill_once_the_job_is_pending)
+    killer.start()
+    try:
+        assert sum(len(c) for c in open_table(good).chunks()) == 2
+    finally:
+        killer.join(HARD_KILL_S)
+        os.close(pipe)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(waiting, signal.SIGKILL)
+    assert killed.is_set()  # it died holding the job, not before
+
+
+_STOPPED = """
+import os, signal, sys
+from importer.core import InputError
+from importer.read import header_scorer, open_table
+from importer.read._isolate import _idle
+open_table(sys.argv[1])  # a good read: its child then waits for the next read
+os.kill(_idle[0].process.pid, signal.SIGSTOP)  # ... and never reads its stdin again
+big = header_scorer({"x" * 300_000: "member_id"})  # a job larger than a pipe holds
+try:
+    open_table(sys.argv[1], score=big, read_timeout=2)
+except InputError as exc:
+    print(exc)
+"""
+
+
+def test_a_child_that_never_takes_its_job_is_stopped_at_the_deadline(tmp_path: Path) -> None:
+    """Writing the job to a child that does not read it (a job larger than the pipe's buffer)
+    ends at the read's deadline too: exit with one line, not a parent blocked in write()."""
+    good = write_xlsx(tmp_path / "good.xlsx", {"M": [["member_id"], [1]]})
+    proc = subprocess.run(
+        [sys.executable, "-c", _STOPPED, str(good)],
+        capture_output=True,
+        text=True,
+        timeout=HARD_KILL_S,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "good.xlsx: reading the workbook did not finish within 2 s" in proc.stdout
+
+
+def test_the_child_gets_no_api_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader child parses untrusted files: the API token is not in its environment."""
+    token = "tok-" + "s3cr3t" * 6
+    monkeypatch.setenv(TOKEN_ENV, token)
+    monkeypatch.setenv("IMPORTER_REVIEW_MARK", "kept")
+    good = write_xlsx(tmp_path / "good.xlsx", {"M": [["member_id"], [1]]})
+    retire_idle_children()
+    before = set(children_of(os.getpid()))
+    open_table(good)
+    [waiting] = set(children_of(os.getpid())) - before
+    environ = Path(f"/proc/{waiting}/environ").read_bytes().split(b"\0")
+    assert b"IMPORTER_REVIEW_MARK=kept" in environ  # the rest of the environment is passed on
+    assert not [v for v in environ if token.encode() in v]
 
 
 def test_first_rows_of_a_workbook_are_read_in_the_child_too(tmp_path: Path) -> None:

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from importer import ApiSettings
 from importer.cli._app import app
-from importer.core import InputError
-from importer.jobs import default_out_dir, run_import
+from importer.core import InputError, default_out_dir
+from importer.jobs import run_import
 from importer.sandbox import SandboxConfig, SandboxServer
 
 from ..conftest import settings_for, write_csv

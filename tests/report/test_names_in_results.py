@@ -29,8 +29,9 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def test_every_result_names_the_member_and_the_places(api: ApiSettings, tmp_path: Path) -> None:
-    """A new member, one holding another membership, a wrong geography: names beside ids in
-    success.csv, errors.csv and errors.xlsx, and in the messages."""
+    """A new member, one holding another membership, a wrong geography, a geography's id as the
+    department: names beside ids in success.csv, errors.csv and errors.xlsx, and in the
+    messages; an id of the wrong tree is named by the error, never beside it."""
     src = write_xlsx(
         tmp_path / "in.xlsx",
         {
@@ -39,6 +40,7 @@ def test_every_result_names_the_member_and_the_places(api: ApiSettings, tmp_path
                 [106, 203, 10010, "User"],
                 [106, 203, 10002, "User"],
                 [999, 202, 10011, "User"],
+                [105, 105, 10012, "User"],
             ]
         },
     )
@@ -48,13 +50,15 @@ def test_every_result_names_the_member_and_the_places(api: ApiSettings, tmp_path
     assert [ok[c] for c in NAME_COLUMNS] == [
         "Kwame Murphy <kwame.murphy@acme.example>", "Germany", "Design"
     ]  # fmt: skip
-    differs, missing = _rows(tmp_path / "out" / "errors.csv")
+    differs, missing, wrong_tree = _rows(tmp_path / "out" / "errors.csv")
     assert [differs[c] for c in NAME_COLUMNS] == [LIAM, "Germany", "Design"]
     assert differs["error_message"].startswith(
         f"User {LIAM} (10002) already holds membership 9002 (geography United Kingdom (105), "
         "department Engineering (202))"
     )
     assert [missing[c] for c in NAME_COLUMNS] == ["", "", "Engineering"]
+    assert [wrong_tree[c] for c in NAME_COLUMNS][1:] == ["United Kingdom", ""]
+    assert "department 105 is a Geography (United Kingdom)" in wrong_tree["error_message"]
     book = openpyxl.load_workbook(tmp_path / "out" / "errors.xlsx", read_only=True)
     header = next(book.active.iter_rows(values_only=True))  # type: ignore[union-attr]
     assert list(header[-6:-3]) == NAME_COLUMNS

@@ -16,15 +16,13 @@ from typing import Any
 
 import pytest
 
-from importer.api import KantataClient
+from importer.api import LISTS_HONOURED, LISTS_IGNORED, Holdings, KantataClient
 from importer.core import STATUS_CREATED, ImportOptions
 from importer.jobs import run_import
 from importer.report import Outcomes
 from importer.sandbox import SandboxConfig, SandboxServer
-from importer.send import Holdings
 from importer.send._batch import Batch
 from importer.send._dispatch import Recorder
-from importer.send._holdings import LISTS_HONOURED, LISTS_IGNORED
 from importer.send._send import BatchSender
 
 from ..conftest import bundled_seed_path, settings_for, write_csv

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from importer.api import KantataClient
+from importer.api import Holdings, KantataClient
 from importer.core import STATUS_CREATED, STATUS_EXISTED
 from importer.report import Outcomes
 from importer.sandbox import SandboxServer
-from importer.send import Holdings
 from importer.send._batch import Batch
 from importer.send._dispatch import Recorder
 from importer.send._send import NOTE_CONFIRMED, NOTE_EXISTED, BatchSender
