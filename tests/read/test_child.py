@@ -258,15 +258,13 @@ def test_a_waiting_child_that_dies_holding_the_job_is_replaced(tmp_path: Path) -
     pipe = os.open(f"/proc/{waiting}/fd/0", os.O_RDONLY | os.O_NONBLOCK)
     killed = threading.Event()
 
+    def pending() -> int:
+        return int(struct.unpack("i", fcntl.ioctl(pipe, termios.FIONREAD, struct.pack("i", 0)))[0])
+
     def kill_once_the_job_is_pending() -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            pending = fcntl.ioctl(pipe, termios.FIONREAD, struct.pack("i", 0))
-            if struct.unpack("i", pending)[0]:
-                os.kill(waiting, signal.SIGKILL)
-                killed.set()
-                return
-            time.sleep(0.005)
+        wait_for(pending, timeout=30, what="the job in the child's pipe", interval=0.005)
+        os.kill(waiting, signal.SIGKILL)
+        killed.set()
 
     killer = threading.Thread(target=kill_once_the_job_is_pending)
     killer.start()
