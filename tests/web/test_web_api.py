@@ -19,7 +19,7 @@ from importer.sandbox import SandboxConfig, SandboxServer
 from importer.web import WebConfig, create_app
 
 from ..conftest import write_xlsx
-from ..waiting import wait_for
+from ..waiting import CHILD_START_S, wait_for
 from ..web_helpers import (
     SAMPLES,
     cli_errors_csv,
@@ -965,7 +965,7 @@ def test_importer_serve_prints_a_loopback_url_that_signs_in(tmp_path: Path) -> N
                 except httpx.ConnectError:
                     return None
 
-            reply = wait_for(answer, timeout=10, what=f"an answer from {url}")
+            reply = wait_for(answer, timeout=CHILD_START_S, what=f"an answer from {url}")
             assert reply.status_code == 200
             assert "Drop a CSV" in reply.text
             bare = httpx.get(url.split("?")[0])
