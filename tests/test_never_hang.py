@@ -18,7 +18,7 @@ from importer.jobs import run_import
 from importer.sandbox import SandboxConfig, SandboxServer
 
 from .conftest import settings_for, write_csv
-from .waiting import Lines, settles, wait_for
+from .waiting import CHILD_START_S, Lines, settles, wait_for
 
 
 def test_a_huge_retry_after_ends_the_run_with_exit_3(
@@ -64,7 +64,7 @@ def _start(
 
 
 def _requests_reach(sandbox: SandboxServer, n: int) -> None:
-    wait_for(lambda: sandbox.counters.requests >= n, timeout=30, what=f"{n} requests")
+    wait_for(lambda: sandbox.counters.requests >= n, timeout=CHILD_START_S, what=f"{n} requests")
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
@@ -79,7 +79,9 @@ def test_ctrl_c_wakes_a_long_wait_for_the_server(sandbox: SandboxServer, tmp_pat
     src = write_csv(tmp_path / "in.csv", [[105, 202, m, "User"] for m in range(10010, 10030)])
     sandbox.set_knobs(rate=0.5, retry_after_s=300)
     with _start(sandbox, src, tmp_path / "out") as (proc, stderr):
-        wait_for(lambda: sandbox.counters.rate_limited, timeout=30, what="the run's first 429")
+        wait_for(
+            lambda: sandbox.counters.rate_limited, timeout=CHILD_START_S, what="the run's first 429"
+        )
         wait_for(settles(proc.pid), timeout=30, what="the run to settle into its wait")
         started = time.monotonic()
         proc.send_signal(signal.SIGINT)
@@ -119,7 +121,9 @@ def test_sigterm_while_requests_are_slow_stops_cleanly(
     src = write_csv(tmp_path / "in.csv", [[105, 202, m, "User"] for m in range(10010, 10060)])
     sandbox.set_knobs(latency_ms=200)
     with _start(sandbox, src, tmp_path / "out") as (proc, stderr):
-        wait_for(lambda: sandbox.counters.create_requests, timeout=30, what="the first create")
+        wait_for(
+            lambda: sandbox.counters.create_requests, timeout=CHILD_START_S, what="the first create"
+        )
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
         assert proc.returncode == 130, stderr.join(5)

@@ -17,7 +17,7 @@ from importer.jobs import plan_file, run_import, undo_run
 from importer.sandbox import SandboxConfig, SandboxServer
 
 from .conftest import settings_for, write_csv
-from .waiting import wait_for
+from .waiting import CHILD_START_S, wait_for
 
 # Seeded memberships (importer/sandbox/seed.json): users 10001..10005 in geography 105,
 # department 202.
@@ -178,7 +178,9 @@ def test_a_results_folder_is_used_by_one_run_at_a_time(
     env = {**os.environ, "KANTATA_API_TOKEN": sandbox.token}
     first = subprocess.Popen(cmd, env=env)
     try:
-        wait_for(lambda: sandbox.counters.create_requests, timeout=20, what="the first create")
+        wait_for(
+            lambda: sandbox.counters.create_requests, timeout=CHILD_START_S, what="the first create"
+        )
         second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
         assert second.returncode == 2
         assert "in use by another importer run" in second.stderr

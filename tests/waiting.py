@@ -21,6 +21,10 @@ from typing import IO, TypeVar
 
 T = TypeVar("T")
 
+# How long a wait that includes starting a child Python (which imports pandas) may take before it
+# counts as never: on a two-core machine shared with other work, over 20 s has been seen.
+CHILD_START_S = 60.0
+
 
 def wait_for(
     condition: Callable[[], T],

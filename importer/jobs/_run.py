@@ -90,7 +90,13 @@ def run_import(
         extra.update(sent.extra)
         files[JOURNAL_FILE] = source.out / JOURNAL_FILE
     source.lap("send")
-    final = _steps.with_names(_steps.final_outcomes(source, checked), valid, sent, source.out)
+    final = _steps.with_names(
+        _steps.final_outcomes(source, checked),
+        valid,
+        sent,
+        source.out,
+        known=source.intake.member_labels,
+    )
     files.update(
         source.report(
             final,

@@ -9,7 +9,7 @@ import csv
 import json
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -317,9 +317,18 @@ def _wait_for(beat: Heartbeat) -> Callable[[float, int], None]:
     return waiting
 
 
-def with_names(final: pd.DataFrame, valid: pd.DataFrame, sent: Sent, out: Path) -> pd.DataFrame:
+def with_names(
+    final: pd.DataFrame,
+    valid: pd.DataFrame,
+    sent: Sent,
+    out: Path,
+    *,
+    known: Mapping[tuple[str, int], str] | None = None,
+) -> pd.DataFrame:
     """``final`` with who and where by name (``NAME_COLUMNS``), from what the send looked up
-    anyway (no request for them); for rows an earlier run settled, the member names it wrote."""
+    anyway (no request for them); for rows an earlier run settled, the member names it wrote;
+    for members the send did not look up (their membership was there already) but the file
+    named (an e-mail, a project title), the name the validation found (``known``)."""
     report = sent.report
     if report is None:
         names = name_columns(valid, {})
@@ -329,7 +338,7 @@ def with_names(final: pd.DataFrame, valid: pd.DataFrame, sent: Sent, out: Path) 
         if resumed is not None and len(resumed):
             earlier = earlier_names(out, resumed)[NAME_COLUMNS[0]]
             members = earlier if members is None else pd.concat([members, earlier])
-        names = name_columns(valid, report.organizations, members)
+        names = name_columns(valid, report.organizations, members, known=known)
     final = final.join(names)
     final[NAME_COLUMNS] = final[NAME_COLUMNS].fillna("")  # rows that are not valid: ""
     return final

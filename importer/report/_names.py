@@ -23,6 +23,8 @@ def name_columns(
     valid: pd.DataFrame,
     organizations: Mapping[int, tuple[str, str]],
     members: pd.Series | None = None,
+    *,
+    known: Mapping[tuple[str, int], str] | None = None,
 ) -> pd.DataFrame:
     """The :data:`~importer.core.NAME_COLUMNS` of ``valid``'s rows (text; ``""`` where not
     known), indexed like ``valid``. Made in Arrow: no Python object per row.
@@ -32,8 +34,13 @@ def name_columns(
         organizations: id -> (type, name), as the run listed them.
         members: the label of each looked-up row's member (``Ada Lovelace <ada@…>``, a
             workspace's title), indexed by source row; other rows get ``""``.
+        known: (member type, id) -> label of the members found by name when the rows were
+            validated; a row ``members`` does not name gets its member's label from here.
     """
-    columns = {NAME_COLUMNS[0]: _member_names(valid.index, members)}
+    who = _member_names(valid.index, members)
+    if known:
+        who = pc.if_else(pc.equal(who, ""), _known_names(valid, known), who)
+    columns = {NAME_COLUMNS[0]: who}
     for column, ids, kind in zip(
         NAME_COLUMNS[1:],
         ("geography_id", "department_id"),
@@ -59,6 +66,16 @@ def _member_names(index: pd.Index, members: pd.Series | None) -> pa.Array:
     if isinstance(labels, pa.ChunkedArray):
         labels = labels.combine_chunks()
     return _taken(labels, members.index.get_indexer(index))
+
+
+def _known_names(valid: pd.DataFrame, known: Mapping[tuple[str, int], str]) -> pa.Array:
+    """The label among ``known`` of each row's member (``""`` where it has none): keys made
+    of the id and the type (two per id), matched without a Python object per row."""
+    workspace = (valid["member_type"] == "Workspace").to_numpy(dtype=bool)
+    keys = valid["member_id"].to_numpy(dtype=np.int64) * 2 + workspace
+    table = pd.Index([i * 2 + (t == "Workspace") for t, i in known], dtype="int64")
+    at = table.get_indexer(pd.Index(keys))
+    return _taken(pa.array(list(known.values()), pa.large_string()), at)
 
 
 def _taken(values: pa.Array, at: np.ndarray) -> pa.Array:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -64,6 +64,8 @@ class Intake:
         names_checked: whether name columns were resolved (False: no token, and every name
             column stood beside its ID column).
         lookups: GET requests made to resolve names.
+        member_labels: once the lookups are done, the members they found by name, by (member
+            type, id): their labels, for the results (``Resolver.member_labels``).
     """
 
     headers: HeaderMap
@@ -72,6 +74,7 @@ class Intake:
     resolver: Resolver | None = None
     names_checked: bool = False
     lookups: int = 0
+    member_labels: dict[tuple[str, int], str] = field(default_factory=dict)
 
     @property
     def needs_names(self) -> bool:
@@ -209,5 +212,6 @@ def name_lookups(
         try:
             yield intake
         finally:
+            intake.member_labels = intake.resolver.member_labels()
             intake.resolver = None
             intake.lookups = client.requests_sent

@@ -260,6 +260,14 @@ class Resolver:
         """The catalog of a lookup: ``geography``, ``department``, ``user`` or ``workspace``."""
         return self._catalogs[lookup]
 
+    def member_labels(self) -> dict[tuple[str, int], str]:
+        """The members found by name, by (member type, id): the users looked up by e-mail and
+        the workspaces by title, with their labels (no request: what the lookups read)."""
+        return {
+            **{("User", i): e.label for i, e in self._catalogs["user"].by_id.items()},
+            **{("Workspace", i): e.label for i, e in self._catalogs["workspace"].by_id.items()},
+        }
+
     def report_to(self, progress: LookupProgress | None) -> None:
         """Tell ``progress`` how the lookups go (users/workspaces searched, pages listed)."""
         for catalog in self._catalogs.values():

@@ -7,6 +7,7 @@ when the upload is being sent or undone already, 413 for a file over the size li
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,7 +60,7 @@ async def answer(work: Callable[[], Any], status: int = 200) -> Response:
     except NotFound as exc:
         return problem(str(exc), 404)
     except Busy as exc:
-        return problem(str(exc), 409, run=exc.run_id)
+        return problem(str(exc), 409, run=exc.run_id, other_upload=exc.other_upload)
     except ImporterError as exc:
         return problem(plain(str(exc)))
 
@@ -116,6 +117,7 @@ def upload_state(web: Web, upload: Upload) -> dict[str, Any]:
         "differs": upload.differs,
         "plan": upload.plan_view,
         "run": run.status() if run is not None else None,
+        "sent_before": web.store.sent_before(upload),
         "can_send": web.store.api is not None,
     }
 
@@ -132,7 +134,7 @@ async def create_upload(request: Request) -> Response:
         return problem(f"{name or 'the file'}: not a file type the importer reads ({allowed})")
     limit = _checks.max_upload_bytes(suffix)
     uid, target = store.upload_path(suffix)
-    size = 0
+    size, digest = 0, hashlib.sha256()
     with open(target, "wb") as fh:
         async for piece in request.stream():
             size += len(piece)
@@ -141,10 +143,11 @@ async def create_upload(request: Request) -> Response:
                 store.discard(uid)
                 return problem(f"{name} is larger than the {limit >> 20} MB limit", 413)
             fh.write(piece)
+            digest.update(piece)
     if size == 0:
         store.discard(uid)
         return problem(f"{name} is empty")
-    upload = await run_in_threadpool(store.add_upload, uid, name, suffix, size)
+    upload = await run_in_threadpool(store.add_upload, uid, name, suffix, size, digest.hexdigest())
     return JSONResponse({"id": upload.id, "url": f"/uploads/{upload.id}"}, status_code=201)
 
 

@@ -12,10 +12,14 @@ Layout (all private to the user, 0700)::
     WORK/runs/<id>/results/           the library's results: success.csv, errors.csv ... journal
     WORK/locks/<upload id>.lock       held while a run or an undo of that upload goes on
     WORK/locks/<upload id>.run        which run that is
+    WORK/locks/content-<key>.lock     held while a run or an undo of that file's content (its
+    WORK/locks/content-<key>.run      sha256) goes on against this server, and which run it is
 
-The lock is the results folder's lock of ``importer run`` (:class:`importer.core.FolderLock`, a
+The locks are the results folder's lock of ``importer run`` (:class:`importer.core.FolderLock`, a
 ``flock`` the kernel releases however its holder ends): two tabs, two windows or two
-``importer serve`` processes on one working folder cannot send the same upload twice at once.
+``importer serve`` processes on one working folder cannot send the same upload twice at once,
+nor the same file uploaded twice (the second would look the rows up before the first had
+created them, and create them again).
 
 Ids are random hex made here; the browser only ever names an upload, a run or a download by
 such an id or a fixed file name, never by a path.
@@ -23,6 +27,7 @@ such an id or a fixed file name, never by a path.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import threading
@@ -48,6 +53,8 @@ DOWNLOADS = ("success.csv", "errors.csv", "errors.xlsx", "summary.json", "undo.c
 _UPLOAD_META = "upload.json"
 _RUN_META = "run.json"
 SENDING, UNDOING = "sending", "undoing"
+#: States a run can go on from: stopped, refused, or ended with rows not sent or still in doubt.
+RESUMABLE = ("interrupted", "refused", "finished")
 _BUSY_STATES = (SENDING, UNDOING)
 _DEFAULT_BATCH = Settings().options.batch_size  # run's default, defined once
 
@@ -66,14 +73,36 @@ class NotFound(LookupError):
 
 
 class Busy(Exception):
-    """The upload is being sent or undone already (in this tab, another, or another process)."""
+    """The upload is being sent or undone already (in this tab, another, or another process), or
+    the same file, uploaded again, is (``other_upload``: the run belongs to another upload)."""
 
-    def __init__(self, run_id: str | None) -> None:
+    def __init__(self, run_id: str | None, *, other_upload: bool = False) -> None:
         super().__init__(
-            "already running: this file is being sent or undone (in another tab or window); "
+            "already running: this file, uploaded again, is being sent or undone from its other "
+            "upload; follow it there"
+            if other_upload
+            else "already running: this file is being sent or undone (in another tab or window); "
             "its progress is shown here"
         )
         self.run_id = run_id
+        self.other_upload = other_upload
+
+
+def content_key(sha256: str, api: ApiSettings) -> str:
+    """The name of the lock of one file's content (its sha256) sent to one server."""
+    server = api.base_url.strip().rstrip("/").casefold()
+    return hashlib.sha256(f"{sha256}\n{server}".encode()).hexdigest()[:32]
+
+
+@dataclass
+class _Held:
+    """The locks a run or an undo holds (its upload's, its content's), given up together."""
+
+    locks: list[FolderLock]
+
+    def release(self) -> None:
+        for lock in reversed(self.locks):
+            lock.release()
 
 
 @dataclass
@@ -156,12 +185,23 @@ class Run:
             "transient": self.watch.transient if self.watch else None,
             "counts": summary.get("counts"),
             "ignored": len(self.meta.get("ignored", [])),
-            "message": plain(self.meta.get("message")),
+            "message": self.said(self.meta.get("message")),
             "undo": self.meta.get("undo"),
             "files": [n for n in DOWNLOADS if (self.results / n).is_file()],
             "running": running,
             "elsewhere": running and not self.running_here(),
+            "resumable": not running
+            and (
+                state in ("interrupted", "refused") or (state == "finished" and _unsent(self) > 0)
+            ),
         }
+
+    def said(self, message: object) -> str:
+        """A library message about this run in the page's words (its folder named in words)."""
+        text = plain(str(message)) if message else ""
+        return text.replace(str(self.results), "this send's results").replace(
+            str(self.folder), "this send's folder"
+        )
 
     def outcomes(self) -> pd.DataFrame:
         with self.lock:
@@ -223,10 +263,11 @@ class Store:
         """Remove an upload that never completed."""
         shutil.rmtree(self.root / "uploads" / uid, ignore_errors=True)
 
-    def add_upload(self, uid: str, name: str, suffix: str, size: int) -> Upload:
+    def add_upload(self, uid: str, name: str, suffix: str, size: int, sha256: str) -> Upload:
         folder = self.root / "uploads" / uid
-        meta = {"id": uid, "name": name, "suffix": suffix, "size": size, "created": now(),
-                "sheet": None, "header_row": None, "chosen": {}, "differs": "report"}  # fmt: skip
+        meta = {"id": uid, "name": name, "suffix": suffix, "size": size, "sha256": sha256,
+                "created": now(), "sheet": None, "header_row": None, "chosen": {},
+                "differs": "report"}  # fmt: skip
         upload = Upload(folder, meta)
         upload.save()
         with self.lock:
@@ -276,28 +317,53 @@ class Store:
     def _upload_lock(self, uid: str) -> FolderLock:
         return FolderLock(self.locks / f"{uid}.lock")
 
-    def _active(self, uid: str) -> str | None:
-        """The run that holds (or last held) the upload's lock."""
+    def _active(self, name: str) -> str | None:
+        """The run that holds (or last held) the lock ``name`` (an upload's id, a content's)."""
         try:
-            rid = (self.locks / f"{uid}.run").read_text(encoding="ascii").strip()
+            rid = (self.locks / f"{name}.run").read_text(encoding="ascii").strip()
         except OSError:
             return None
         return rid if ID.match(rid) else None
 
-    def _hold(self, uid: str, rid: str) -> FolderLock:
-        """Take the upload's lock for run ``rid``, or raise ``Busy`` naming the run that has it."""
+    def _hold(self, uid: str, rid: str, content: str | None) -> _Held:
+        """Take the upload's lock for run ``rid``, then the lock of its content (``content_key``),
+        or raise ``Busy`` naming the run that has one."""
         lock = self._upload_lock(uid)
         if not lock.acquire():
             raise Busy(self._active(uid))
         (self.locks / f"{uid}.run").write_text(rid, encoding="ascii")
-        return lock
+        if content is None:
+            return _Held([lock])
+        same = FolderLock(self.locks / f"content-{content}.lock")
+        if not same.acquire():
+            lock.release()
+            raise Busy(self._active(f"content-{content}"), other_upload=True)
+        (self.locks / f"content-{content}.run").write_text(rid, encoding="ascii")
+        return _Held([lock, same])
+
+    def _content(self, upload: Upload | None) -> str | None:
+        """The content key of ``upload`` for this server (``None``: no upload, no server)."""
+        if upload is None or self.api is None:
+            return None
+        return content_key(upload.sha256, self.api)
+
+    def sent_before(self, upload: Upload) -> list[dict[str, Any]]:
+        """The runs of other uploads of the same file to this server, newest first."""
+        content = self._content(upload)
+        same = [
+            r for r in self.all_runs()
+            if r.meta.get("content") == content and r.meta.get("upload") != upload.id
+        ]  # fmt: skip
+        return [{"id": r.id, "name": r.meta.get("name"), "created": r.meta.get("created"),
+                 "state": r.status()["state"]} for r in same]  # fmt: skip
 
     def start_run(self, upload: Upload) -> Run:
         """Make the working copy of ``upload`` and send it in a thread (one at a time)."""
         if self.api is None:
             raise InputError("no API token: this page can check files but not send them")
         rid = new_id()
-        lock = self._hold(upload.id, rid)
+        content = self._content(upload)
+        lock = self._hold(upload.id, rid, content)
         try:
             with upload.lock:
                 upload.ready_to_send()
@@ -305,7 +371,7 @@ class Store:
                 path = upload.working_copy(folder)
                 meta = {"id": rid, "upload": upload.id, "name": upload.meta["name"],
                         "created": now(), "input": path.name, "state": SENDING,
-                        "recipe": upload.recipe().to_json(),
+                        "recipe": upload.recipe().to_json(), "content": content,
                         "ignored": upload.ignored_people()}  # fmt: skip
             run = Run(folder, meta, self.locks)
             run.save()
@@ -317,9 +383,19 @@ class Store:
             raise
         return run
 
+    def _run_content(self, run: Run) -> str | None:
+        """The content key of ``run`` (recorded when it started; for a run saved before keys
+        were, its upload's, if the upload is still there)."""
+        content = run.meta.get("content")
+        if content is None:
+            content = self._content(self.uploads.get(str(run.meta.get("upload"))))
+        return str(content) if content else None
+
     def resume(self, run: Run) -> None:
-        _idle(run, ("interrupted", "refused"), "only an interrupted or refused run can be resumed")
-        lock = self._hold(str(run.meta["upload"]), run.id)
+        _idle(run, RESUMABLE, "only a run that stopped before its end can go on")
+        if run.status()["state"] == "finished" and not _unsent(run):
+            raise InputError("every row of this run was sent: there is nothing to go on with")
+        lock = self._hold(str(run.meta["upload"]), run.id, self._run_content(run))
         try:
             run.meta.update(state=SENDING, message=None)
             run.save()
@@ -330,7 +406,7 @@ class Store:
 
     def undo(self, run: Run) -> None:
         _idle(run, ("finished", "interrupted", "undone"), "only a finished run can be undone")
-        lock = self._hold(str(run.meta["upload"]), run.id)
+        lock = self._hold(str(run.meta["upload"]), run.id, self._run_content(run))
         try:
             run.meta.update(state=UNDOING, message=None)
             run.save()
@@ -339,7 +415,7 @@ class Store:
             lock.release()
             raise
 
-    def _start(self, run: Run, body: Callable[[Run], None], lock: FolderLock) -> None:
+    def _start(self, run: Run, body: Callable[[Run], None], lock: _Held) -> None:
         run.cancel = threading.Event()
         run.phase, run.done, run.total = "", 0, None
 
@@ -397,6 +473,12 @@ def _idle(run: Run, states: tuple[str, ...], refusal: str) -> None:
         raise Busy(run.id)
     if status["state"] not in states:
         raise InputError(refusal)
+
+
+def _unsent(run: Run) -> int:
+    """Rows of a run not sent, or whose outcome is still unknown (``not_processed``)."""
+    counts = run.meta.get("summary", {}).get("counts") or {}
+    return int(counts.get("not_processed") or 0)
 
 
 def _ended(result: ImportResult) -> str:

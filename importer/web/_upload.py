@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from importer.core import ApiSettings, ImporterError, ImportOptions, InputError
+from importer.core import ApiSettings, ImporterError, ImportOptions, InputError, sha256_file
 from importer.read import ColumnSuggestion, FirstRows
 from importer.web import _checks, _jobs
 from importer.web._files import private_dir, write_json
@@ -68,6 +68,16 @@ class Upload:
     @property
     def input(self) -> Path:
         return self.folder / f"input{self.meta['suffix']}"
+
+    @property
+    def sha256(self) -> str:
+        """The uploaded file's sha256 (taken as it arrived; for an upload of an earlier version
+        of the page, now)."""
+        found = self.meta.get("sha256")
+        if not found:
+            found = self.meta["sha256"] = sha256_file(self.input)
+            self.save()
+        return str(found)
 
     @property
     def chosen(self) -> dict[str, str]:

@@ -108,18 +108,119 @@ _FLAG = re.compile(r"--[a-z][a-z-]*")
 _PAREN = re.compile(r"\s*\([^()]*--[a-z][^()]*\)")
 _CONNECTORS = (": ", ", or ", " or ", ", ", " (")
 
+#: What to do in place of what the library advises on the command line: the page's own buttons
+#: and steps, or, for what only whoever started the importer can change (its token, its server),
+#: that. Tried in order, before the advice left (a flag and the rest of its clause) is cut.
+#: tests/web/test_web_words.py reads every message of the library that gives such advice and
+#: checks the page words it.
+RESUME = "“Go on from where it stopped”"
+_AGAIN = (
+    "send the file again from its page: a new send looks up what is in Kantata before it writes"
+)
+_COLUMNS_STEP = "in the Columns step"
+_ADVICE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), words)
+    for pattern, words in (
+        (
+            r"run the same `importer run` command again first \(it settles them\), then undo",
+            f"go on with the send first ({RESUME}: it settles them), then undo",
+        ),
+        (
+            r"run the same command again: it looks these rows up before sending anything",
+            f"go on from where it stopped ({RESUME}): these rows are looked up before anything "
+            "is sent again",
+        ),
+        (r"run again to resume", f"go on from where it stopped ({RESUME}) to send them"),
+        (
+            r"check --base-url and the network, then run the same command again",
+            "check the network and the server address the importer was started with, then try "
+            "again",
+        ),
+        (r": run again later$", ": try again later"),
+        (
+            r"\. Check --base-url \([^)]*\)",
+            ". Check the server address the importer was started with",
+        ),
+        (
+            r"\. Check KANTATA_API_TOKEN / --token-file and the token's permissions",
+            ". Start the importer again with a valid API token, one allowed to change memberships",
+        ),
+        (
+            r"check KANTATA_API_TOKEN / --token-file",
+            "start the importer again with a valid API token",
+        ),
+        (
+            r"set KANTATA_API_TOKEN or pass --token-file \(or try --sandbox\)",
+            "this page was started without an API token, so they cannot be looked up",
+        ),
+        (r"; use --force to undo anyway", "; so it was left as it is"),
+        (
+            r"; --move moves a member's only membership: this one holds several, fix by hand",
+            "; only a member's one membership can be moved: this member holds several, change "
+            "it in Kantata by hand",
+        ),
+        (r'choose one with --sheet "[^"]*"', "choose one in the sheet tabs above"),
+        (r"use --sheet ('[^']*'|\S+)", "choose it in the sheet tabs above"),
+        (r"try --header-row (\d+)", r"click row \1 above"),
+        (
+            r"give the number of the row holding the column names, as Excel shows it",
+            "click the row that holds the column names",
+        ),
+        (
+            r'name the column that holds ([\w ]+): --map "[^"]*"( for names, --map "[^"]*" for '
+            r"Kantata ids)?",
+            rf"choose the column that holds \1 {_COLUMNS_STEP}",
+        ),
+        (r': if so, --map "[^"]*"', f": if so, choose it {_COLUMNS_STEP}"),
+        (r' with --map "[^"]*"', f" {_COLUMNS_STEP}"),
+        (
+            r"Raise the budget with --max-memory-mb \(if the machine has the memory\), or save",
+            "Save",
+        ),
+        (r"raise the limit if the machine has the memory, or save", "save"),
+        (r"([Ss])ave the sheet as CSV and import that", r"\1ave the sheet as CSV and upload that"),
+        (r"another importer run", "another run"),
+        (
+            r"; if you know what the earlier run sent, run again with --restart \([^)]*\)",
+            f"; {_AGAIN}",
+        ),
+        (r"; run the same command with --restart to start afresh\..*$", f"; {_AGAIN}"),
+        (r"\. Use another --out folder, or --restart to start this folder afresh$", ""),
+        (r"; use another --out folder, or --restart to start afresh against this server$", ""),
+        (r", or use another --out folder$", ""),
+        (r"; choose another --out folder$", ""),
+    )
+)
+
+#: A setting the library names by its option, at the start of a message, in words.
+_SETTINGS = {
+    "--header-row": "the header row",
+    "--batch-size": "the batch size",
+    "--max-rows": "the row limit",
+    "--max-file-mb": "the file size limit",
+    "--max-memory-mb": "the memory limit",
+    "--read-timeout": "the time allowed to read a file",
+    "--base-url": "the server address",
+}
+_SETTING = re.compile(r"^(" + "|".join(_SETTINGS) + r")\b")
+
 
 def plain(message: str | None) -> str:
-    """``message`` without command-line advice: parentheses naming a flag go, and so does the
-    rest of a clause from where it starts giving advice with a flag (a clause that is advice
-    only goes whole). Schema names become words (``member_email`` -> ``e-mail``).
+    """``message`` as the page says it: the library's command-line advice becomes what to do
+    on the page (``_ADVICE``); other advice with a flag goes (parentheses naming a flag, and the
+    rest of a clause from where it starts giving advice with a flag; a clause that is advice
+    only goes whole), the fact stays. Schema names become words (``member_email`` ->
+    ``e-mail``).
 
     >>> plain("User 7 holds membership 9 (geography 1); run with --move to move it")
     'User 7 holds membership 9 (geography 1)'
     """
     if not message:
         return ""
-    text = _PAREN.sub("", message)
+    text = _SETTING.sub(lambda m: _SETTINGS[m.group(1)], message)
+    for pattern, words in _ADVICE:
+        text = pattern.sub(words, text)
+    text = _PAREN.sub("", text)
     kept = []
     for clause in text.split("; "):
         flag = _FLAG.search(clause)

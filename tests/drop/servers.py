@@ -35,13 +35,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_port(port: int, proc: subprocess.Popen[bytes], deadline: float) -> None:
+def _wait_port(port: int, proc: subprocess.Popen[bytes], deadline: float) -> str:
+    """ "" once sshd listens on ``port``; what it said if it exited first."""
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            out = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            pytest.fail(f"sshd exited at start ({proc.returncode}): {out.strip()}")
+            return proc.stderr.read().decode(errors="replace").strip() if proc.stderr else "?"
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
+            return ""
         time.sleep(0.05)
     pytest.fail(f"sshd did not listen on 127.0.0.1:{port} within 10 s")
 
@@ -75,6 +75,29 @@ class SshServer:
             f.write(f"[127.0.0.1]:{port} {key}\n")
 
 
+def _sshd(folder: Path, host_key: Path, authorized: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """sshd listening on a free loopback port, and the port. A port is found free, then sshd
+    binds it: a test running in another worker may take it in between, so a port sshd could not
+    have is replaced by another (three tries)."""
+    said = ""
+    for _ in range(3):
+        port = free_port()
+        config = folder / "sshd_config"
+        config.write_text(
+            f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
+            f"AuthorizedKeysFile {authorized}\nPasswordAuthentication no\n"
+            "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
+            f"PidFile {folder / 'sshd.pid'}\nSubsystem sftp internal-sftp\nLogLevel ERROR\n"
+        )
+        proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stderr=subprocess.PIPE)
+        said = _wait_port(port, proc, time.monotonic() + 10)
+        if not said:
+            return proc, port
+        if proc.stderr is not None:
+            proc.stderr.close()
+    pytest.fail(f"sshd exited at start: {said}")
+
+
 @contextlib.contextmanager
 def start_sshd(folder: Path) -> Iterator[SshServer]:
     """sshd on a loopback port, as the current user, keys and config in ``folder``."""
@@ -88,18 +111,9 @@ def start_sshd(folder: Path) -> Iterator[SshServer]:
     shutil.copy(user_key.with_suffix(".pub"), authorized)
     authorized.chmod(0o600)
     if os.geteuid() == 0 and not os.path.isdir("/run/sshd"):
-        os.makedirs("/run/sshd", mode=0o755)  # sshd's privilege separation folder (as root)
-    port = free_port()
-    config = folder / "sshd_config"
-    config.write_text(
-        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
-        f"AuthorizedKeysFile {authorized}\nPasswordAuthentication no\n"
-        "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
-        f"PidFile {folder / 'sshd.pid'}\nSubsystem sftp internal-sftp\nLogLevel ERROR\n"
-    )
-    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stderr=subprocess.PIPE)
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # privilege separation (root)
+    proc, port = _sshd(folder, host_key, authorized)
     try:
-        _wait_port(port, proc, time.monotonic() + 10)
         known = folder / "known_hosts"
         known.write_text("")
         server = SshServer(port, getpass.getuser(), user_key, known, host_key, proc)
@@ -121,7 +135,9 @@ def start_s3() -> Iterator[str]:
     """moto's S3 in server mode on a loopback port; yields its endpoint URL."""
     from moto.server import ThreadedMotoServer
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    # port 0: the server binds a free port itself (a port found free first could be taken by
+    # another worker before moto binds it, and moto would then never start)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
         _, port = server.get_host_and_port()

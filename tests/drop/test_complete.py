@@ -23,6 +23,7 @@ from importer.drop import DropConfig, process_drop_folder
 from importer.sandbox import SandboxConfig, SandboxServer
 
 from ..conftest import HEADER, bundled_seed_path, write_csv, write_xlsx
+from ..waiting import CHILD_START_S, wait_for
 
 
 def rows(members: range) -> list[list[Any]]:
@@ -90,10 +91,9 @@ def test_an_upload_that_pauses_longer_than_stable_seconds_is_imported_whole(
     stable = 0.5
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(target), str(4 * stable)])
     try:
-        deadline = time.monotonic() + 20
-        while not (inbox / "nightly.csv.half").exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        (inbox / "nightly.csv.half").unlink()
+        half = inbox / "nightly.csv.half"
+        wait_for(half.exists, timeout=CHILD_START_S, what="the writer's first half")
+        half.unlink()
         time.sleep(1.5 * stable)  # the half has been unchanged for longer than stable_seconds
         config = config_for(sandbox_2815, stable_seconds=stable, wait_seconds=30)
         result = process_drop_folder(tmp_path, config=config)

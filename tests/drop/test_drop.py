@@ -30,7 +30,7 @@ from importer.drop import (
 from importer.sandbox import SandboxServer
 
 from ..conftest import write_csv, write_xlsx
-from ..waiting import wait_for
+from ..waiting import CHILD_START_S, wait_for
 
 runner = CliRunner()
 
@@ -239,7 +239,7 @@ def test_watch_command_stops_cleanly_on_sigterm(sandbox: SandboxServer, tmp_path
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
         inbox, done = tmp_path / "inbox", tmp_path / "done" / "late.csv"
-        wait_for(inbox.is_dir, timeout=20, what="the watcher to make inbox/")
+        wait_for(inbox.is_dir, timeout=CHILD_START_S, what="the watcher to make inbox/")
         part = write_csv(inbox / "late.csv.part", rows(range(10010, 10015)))
         part.rename(inbox / "late.csv")  # atomic, as the README asks of uploaders
         wait_for(done.exists, timeout=20, what="done/late.csv")
@@ -323,7 +323,11 @@ def test_killed_run_resumes_on_next_run(sandbox: SandboxServer, tmp_path: Path) 
     env = {**os.environ, "KANTATA_API_TOKEN": sandbox.token}
     proc = subprocess.Popen(drop_cmd(tmp_path), env=env, stdout=subprocess.PIPE, text=True)
     try:
-        wait_for(lambda: sandbox.counters.objects_created >= 30, timeout=30, what="30 created")
+        wait_for(
+            lambda: sandbox.counters.objects_created >= 30,
+            timeout=CHILD_START_S,
+            what="30 created",
+        )
     finally:
         proc.send_signal(signal.SIGKILL)
         out, _ = proc.communicate(timeout=10)

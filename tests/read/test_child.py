@@ -23,7 +23,7 @@ from importer.read._isolate import retire_idle_children
 
 from ..conftest import write_xlsx
 from ..hostile_files import ods_workbook
-from ..waiting import cpu_seconds, settles, wait_for
+from ..waiting import CHILD_START_S, cpu_seconds, settles, wait_for
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # 817 bytes from the fuzz generator of test_fuzz.py::test_mangled_ods (a stray "<98<z;" in the
@@ -177,7 +177,9 @@ def test_kill_9_of_the_parent_leaves_no_child(tmp_path: Path, state: str) -> Non
     try:
         assert parent.stdout is not None
         assert parent.stdout.readline().strip() == "ready"
-        kids = wait_for(lambda: children_of(parent.pid), timeout=30, what="the reader child")
+        kids = wait_for(
+            lambda: children_of(parent.pid), timeout=CHILD_START_S, what="the reader child"
+        )
         assert len(kids) == 1, kids
         if state == "hang":  # the child spins in calamine: it keeps using CPU
             used = cpu_seconds(kids[0])
@@ -256,15 +258,13 @@ def test_a_waiting_child_that_dies_holding_the_job_is_replaced(tmp_path: Path) -
     pipe = os.open(f"/proc/{waiting}/fd/0", os.O_RDONLY | os.O_NONBLOCK)
     killed = threading.Event()
 
+    def pending() -> int:
+        return int(struct.unpack("i", fcntl.ioctl(pipe, termios.FIONREAD, struct.pack("i", 0)))[0])
+
     def kill_once_the_job_is_pending() -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            pending = fcntl.ioctl(pipe, termios.FIONREAD, struct.pack("i", 0))
-            if struct.unpack("i", pending)[0]:
-                os.kill(waiting, signal.SIGKILL)
-                killed.set()
-                return
-            time.sleep(0.005)
+        wait_for(pending, timeout=30, what="the job in the child's pipe", interval=0.005)
+        os.kill(waiting, signal.SIGKILL)
+        killed.set()
 
     killer = threading.Thread(target=kill_once_the_job_is_pending)
     killer.start()

@@ -64,6 +64,27 @@ def test_every_result_names_the_member_and_the_places(api: ApiSettings, tmp_path
     assert list(header[-6:-3]) == NAME_COLUMNS
 
 
+def test_a_member_already_in_place_is_named_by_the_lookup_of_the_file(
+    api: ApiSettings, tmp_path: Path
+) -> None:
+    """A member the file names by e-mail, who holds the identical membership already: the send
+    does not look them up again, and their row still carries the name the validation found
+    (the same requests as without the names)."""
+    header = ["geography", "department", "member_email"]
+    src = write_csv(
+        tmp_path / "in.csv",
+        [["United Kingdom", "Engineering", "liam.tanaka@acme.example"],
+         ["Germany", "Design", "kwame.murphy@acme.example"]],
+        header,
+    )  # fmt: skip
+    result = run_import(src, out_dir=tmp_path / "out", api=api)
+    assert (result.counts["already_existed"], result.counts["created"]) == (1, 1)
+    existed, created = _rows(tmp_path / "out" / "success.csv")
+    assert existed["status"] == "existed"
+    assert [existed[c] for c in NAME_COLUMNS] == [LIAM, "United Kingdom", "Engineering"]
+    assert created["member_name"] == "Kwame Murphy <kwame.murphy@acme.example>"
+
+
 def test_names_cost_no_request_per_row(sandbox: SandboxServer, tmp_path: Path) -> None:
     """Twenty times the members, the same look-ups: names come from bulk look-ups the run makes
     anyway (organizations listed once, users 200 a request)."""

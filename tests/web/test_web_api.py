@@ -19,7 +19,7 @@ from importer.sandbox import SandboxConfig, SandboxServer
 from importer.web import WebConfig, create_app
 
 from ..conftest import write_xlsx
-from ..waiting import wait_for
+from ..waiting import CHILD_START_S, wait_for
 from ..web_helpers import (
     SAMPLES,
     cli_errors_csv,
@@ -675,8 +675,9 @@ def test_send_writes_what_the_cli_writes_for_the_same_edit(
 def test_results_name_who_and_where_beside_the_ids_and_undo_is_shown_per_row(
     web: tuple[TestClient, WebConfig], tmp_path: Path
 ) -> None:
-    """The ADP file: e-mails and place names beside the ids; after undo the rows it changed say
-    "undone", the row that was already there does not, and the counts say so too."""
+    """The ADP file: names, e-mails and place names beside the ids (a row already there too);
+    after undo the rows it changed say "undone", the row that was already there does not, and
+    the counts say so too."""
     client, _ = web
     uid = _adp(client, tmp_path)
     rid = client.post(f"/api/uploads/{uid}/runs").json()["id"]
@@ -686,6 +687,7 @@ def test_results_name_who_and_where_beside_the_ids_and_undo_is_shown_per_row(
     assert rows[5]["where"] == "United Kingdom (105) / Engineering (202)"
     assert rows[5]["outcome"] == "created"
     assert rows[13]["outcome"] == "already there"
+    assert rows[13]["who"] == "Liam Tanaka <liam.tanaka@acme.example> (user 10002)"
     assert rows[6]["outcome"] == "not sent: a problem in the file"
     assert client.post(f"/api/runs/{rid}/undo").status_code == 200
     status = wait_for_run(client, rid)
@@ -699,6 +701,32 @@ def test_results_name_who_and_where_beside_the_ids_and_undo_is_shown_per_row(
     assert counts["undone (deleted)"] == 4
     assert "undo.csv" in status["files"]
     assert client.post(f"/api/runs/{rid}/resume").status_code == 400  # nothing to resume
+
+
+def test_a_finished_run_with_rows_not_sent_can_go_on(
+    tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    """A run that ended with rows not sent or still in doubt (a server that stopped answering)
+    offers to go on, as the messages of those rows say; one with every row sent does not."""
+    client = signed_in(web_config(tmp_path / "work", sandbox))
+    uid = _adp(client, tmp_path)
+    rid = client.post(f"/api/uploads/{uid}/runs").json()["id"]
+    assert wait_for_run(client, rid)["resumable"] is False
+    meta_path = tmp_path / "work" / "runs" / rid / "run.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["summary"]["counts"]["not_processed"] = 2  # as a run whose server stopped answering
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    restarted = signed_in(web_config(tmp_path / "work", sandbox))
+    status = restarted.get(f"/api/runs/{rid}").json()
+    assert (status["state"], status["resumable"]) == ("finished", True)
+    assert restarted.post(f"/api/runs/{rid}/resume").status_code == 200
+    again = wait_for_run(restarted, rid)
+    assert (again["counts"]["not_processed"], again["resumable"]) == (0, False)
+    refused = restarted.post(f"/api/runs/{rid}/resume")
+    assert (refused.status_code, refused.json()["error"]) == (
+        400,
+        "every row of this run was sent: there is nothing to go on with",
+    )
 
 
 def test_a_second_send_of_the_same_upload_is_refused_while_the_first_runs(
@@ -875,10 +903,11 @@ def test_a_workbook_with_edits_is_sent_as_a_workbook_with_the_same_rows(
          "the limit with --max-file-mb", "a.xlsx is 300.0 MB, more than the 200 MB limit for "
          "workbook files; split it"),
         ("x.csv: row 40 (--header-row) is empty", "x.csv: row 40 is empty"),
-        ("sheets 'A', 'B' have: choose one with --sheet \"A\"", "sheets 'A', 'B' have"),
+        ("sheets 'A', 'B' have: choose one with --sheet \"A\"",
+         "sheets 'A', 'B' have: choose one in the sheet tabs above"),
         ("member_email 'x@y' not found", "e-mail 'x@y' not found"),
         ("membership 9 was updated since the run; use --force to undo anyway",
-         "membership 9 was updated since the run"),
+         "membership 9 was updated since the run; so it was left as it is"),
     ],
 )  # fmt: skip
 def test_messages_lose_their_command_line_advice(message: str, words: str) -> None:
@@ -936,7 +965,7 @@ def test_importer_serve_prints_a_loopback_url_that_signs_in(tmp_path: Path) -> N
                 except httpx.ConnectError:
                     return None
 
-            reply = wait_for(answer, timeout=10, what=f"an answer from {url}")
+            reply = wait_for(answer, timeout=CHILD_START_S, what=f"an answer from {url}")
             assert reply.status_code == 200
             assert "Drop a CSV" in reply.text
             bare = httpx.get(url.split("?")[0])

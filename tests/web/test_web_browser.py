@@ -26,7 +26,13 @@ ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = Path(os.environ.get("WEB_E2E_OUTPUT", ROOT / "test-output" / "web-e2e"))
 DEADLINE = 150  # seconds for one scenario, browser start included
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(DEADLINE + 30)]
+# One browser at a time (in one pytest-xdist worker): they share the screenshots folder, and
+# two chromiums on a two-core machine only slow each other down.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(DEADLINE + 30),
+    pytest.mark.xdist_group("browser"),
+]
 
 
 def _browser_or_skip() -> None:

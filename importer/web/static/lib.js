@@ -19,7 +19,8 @@ export function el(tag, attrs, ...children) {
 }
 
 // A JSON API call. Errors throw an Error whose message is the server's words; a 409 (the file is
-// being sent already) carries the run going on as error.run.
+// being sent already) carries the run going on as error.run, and error.otherUpload when that run
+// belongs to another upload of the same file.
 export async function api(method, url, body, raw) {
   const init = { method, headers: { "X-CSRF-Token": CSRF }, credentials: "same-origin" };
   if (raw !== undefined) init.body = raw;
@@ -34,6 +35,7 @@ export async function api(method, url, body, raw) {
     const error = new Error(data.error || response.statusText);
     error.status = response.status;
     error.run = data.run || null;
+    error.otherUpload = !!data.other_upload;
     throw error;
   }
   return data;

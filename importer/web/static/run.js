@@ -75,7 +75,7 @@ export function mountRun(progressRoot, resultsRoot, { onChange } = {}) {
     status.textContent = text;
     show(message, s.message);
     cancel.hidden = !s.running || s.elsewhere;
-    resume.hidden = s.running || !["interrupted", "refused"].includes(s.state);
+    resume.hidden = !s.resumable;
     undo.hidden = s.running || !["finished", "interrupted"].includes(s.state) || !s.counts;
     undoNote.textContent = undo.hidden ? "" : "Undo deletes the memberships this send created and moves back the ones it moved; rows that were already there are not touched.";
     const ended = !s.running && s.counts;

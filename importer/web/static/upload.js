@@ -338,14 +338,28 @@ function onRun(s) {
 }
 
 async function startSend() {
-  show($("#send-error"), "");
+  const box = $("#send-error");
+  show(box, "");
   try {
     const data = await api("POST", `${base}/runs`);
     runView.follow(data.id);
   } catch (e) {
-    show($("#send-error"), e.message);
-    if (e.run) runView.follow(e.run);
+    show(box, e.message);
+    if (e.run && e.otherUpload) box.append(" ", el("a", { href: `/runs/${e.run}`, id: "other-run" }, "see it"));
+    else if (e.run) runView.follow(e.run);
   }
+}
+
+// The same file sent before from another upload of it: said, with a link to its results.
+function renderSentBefore(s) {
+  const box = $("#sent-before");
+  if (!box) return;
+  const last = (s.sent_before || [])[0];
+  box.hidden = !last;
+  if (!last) return;
+  box.replaceChildren(`This file was also uploaded as “${last.name}” and sent from there (${last.created}, ${last.state}): `,
+    el("a", { href: `/runs/${last.id}` }, "its results"),
+    ". Sending it again from here sends only the rows that are not in Kantata yet.");
 }
 
 // ---------------------------------------------------------------------------------- the page
@@ -356,6 +370,7 @@ function render(s) {
   renderColumns(s);
   renderCounts(s.counts);
   renderPlan(s.plan);
+  renderSentBefore(s);
   fillToolColumns();
   renderSteps(s);
 }
